@@ -1,0 +1,47 @@
+# Two commands for a newcomer:  `make up` (run it) and `make test` (test it).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: up down test unit functional e2e lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## up: build what is missing, start the local control plane and an S3 endpoint, show them working
+up: $(STAMP)
+	$(BIN)/python -m e2e.demo up
+
+## down: stop everything `make up` started
+down: $(STAMP)
+	$(BIN)/python -m e2e.demo down
+
+## test: lint, type-check, import layers, then every test tier (unit, functional, e2e)
+test: lint
+	$(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+functional: $(STAMP)
+	$(BIN)/pytest tests/functional
+
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.bench_s3
+	$(BIN)/python -m bench.bench_index
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,228 @@
+"""S3 throughput and latency of a standalone Nimbus gateway: PUT, GET, LIST, DELETE.
+
+Starts ``nimbus-storage serve`` as a subprocess on a fresh data directory (fsync on, as in
+production), drives it with concurrent SigV4-signed aiohttp requests, and prints ops/s, MB/s and
+p50/p99 latency per phase and object size, plus the server's peak RSS after each size (the
+memory-is-flat-in-object-size check). A benchmark, not a test: it prints figures, never fails on
+them.
+
+    python -m bench.bench_s3 [--sizes 4KiB,1MiB,16MiB] [--concurrency 8] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+ACCESS_KEY = "BENCHACCESSKEY"
+SECRET_KEY = "bench-secret-key-not-for-production"
+UNITS = {"KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+
+
+def parse_size(text: str) -> int:
+    match = re.fullmatch(r"(\d+)(KiB|MiB|GiB)?", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"bad size {text!r}")
+    return int(match.group(1)) * UNITS.get(match.group(2) or "", 1)
+
+
+def human(size: int) -> str:
+    for unit in ("GiB", "MiB", "KiB"):
+        if size >= UNITS[unit] and size % UNITS[unit] == 0:
+            return f"{size // UNITS[unit]}{unit}"
+    return f"{size}B"
+
+
+@dataclass
+class PhaseResult:
+    name: str
+    size: int
+    latencies: list[float]
+    elapsed: float
+    bytes_moved: int
+
+    def row(self) -> str:
+        ops = len(self.latencies) / self.elapsed if self.elapsed else 0.0
+        mbs = self.bytes_moved / self.elapsed / 1e6 if self.elapsed else 0.0
+        ordered = sorted(self.latencies)
+        p50 = statistics.median(ordered) * 1000 if ordered else 0.0
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000 if ordered else 0.0
+        return (
+            f"{self.name:<7}{human(self.size):>7}{len(self.latencies):>8}{ops:>10.1f}"
+            f"{mbs:>10.1f}{p50:>10.2f}{p99:>10.2f}"
+        )
+
+
+class Signer:
+    def __init__(self) -> None:
+        self.auth = S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", "us-east-1")
+
+    def headers(self, method: str, url: str) -> dict[str, str]:
+        request = AWSRequest(
+            method=method, url=url, headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
+        )
+        self.auth.add_auth(request)
+        return dict(request.headers.items())
+
+
+class Server:
+    def __init__(self, data: Path) -> None:
+        env = dict(os.environ, NIMBUS_ROOT_ACCESS_KEY=ACCESS_KEY, NIMBUS_ROOT_SECRET_KEY=SECRET_KEY)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nimbus_storage.cli", "serve", "--data", str(data),
+             "--port", "0", "--log-level", "WARNING"],
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        match = re.search(r"(http://\S+)", first)
+        if match is None:
+            self.process.kill()
+            raise RuntimeError(f"gateway did not start: {first!r}")
+        self.endpoint = match.group(1)
+
+    def peak_rss_mib(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        match = re.search(r"VmHWM:\s+(\d+) kB", status)
+        return int(match.group(1)) / 1024 if match else 0.0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+async def run_phase(
+    name: str,
+    size: int,
+    keys: list[str],
+    concurrency: int,
+    operation: Callable[[str], Awaitable[int]],
+) -> PhaseResult:
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for key in keys:
+        queue.put_nowait(key)
+    latencies: list[float] = []
+    moved = 0
+
+    async def worker() -> None:
+        nonlocal moved
+        while not queue.empty():
+            key = queue.get_nowait()
+            started = time.perf_counter()
+            moved += await operation(key)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return PhaseResult(name, size, latencies, time.perf_counter() - started, moved)
+
+
+async def bench_size(
+    session: aiohttp.ClientSession, endpoint: str, size: int, count: int, concurrency: int
+) -> list[PhaseResult]:
+    signer = Signer()
+    bucket = f"bench-{human(size).lower()}-{os.getpid()}"
+    async with session.put(f"{endpoint}/{bucket}", headers=signer.headers("PUT", f"{endpoint}/{bucket}")) as r:
+        r.raise_for_status()
+    payload = os.urandom(size)
+    keys = [f"obj/{index:06d}" for index in range(count)]
+
+    async def put(key: str) -> int:
+        url = f"{endpoint}/{bucket}/{key}"
+        headers = signer.headers("PUT", url) | {"Content-Length": str(size)}
+        async with session.put(url, data=payload, headers=headers) as response:
+            response.raise_for_status()
+        return size
+
+    async def get(key: str) -> int:
+        url = f"{endpoint}/{bucket}/{key}"
+        received = 0
+        async with session.get(url, headers=signer.headers("GET", url)) as response:
+            response.raise_for_status()
+            async for chunk in response.content.iter_chunked(1024 * 1024):
+                received += len(chunk)
+        return received
+
+    async def list_page(_key: str) -> int:
+        url = f"{endpoint}/{bucket}?list-type=2&max-keys=1000"
+        async with session.get(url, headers=signer.headers("GET", url)) as response:
+            response.raise_for_status()
+            return len(await response.read())
+
+    async def delete(key: str) -> int:
+        url = f"{endpoint}/{bucket}/{key}"
+        async with session.delete(url, headers=signer.headers("DELETE", url)) as response:
+            response.raise_for_status()
+        return 0
+
+    results = [
+        await run_phase("PUT", size, keys, concurrency, put),
+        await run_phase("GET", size, keys, concurrency, get),
+        await run_phase("LIST", size, keys[: max(20, count // 10)], concurrency, list_page),
+        await run_phase("DELETE", size, keys, concurrency, delete),
+    ]
+    url = f"{endpoint}/{bucket}"
+    async with session.delete(url, headers=signer.headers("DELETE", url)) as response:
+        response.raise_for_status()
+    return results
+
+
+def object_count(size: int, budget_bytes: int) -> int:
+    return max(16, min(2000, budget_bytes // size))
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="nimbus-bench-") as data:
+        server = Server(Path(data))
+        try:
+            print(f"gateway {server.endpoint}, concurrency {args.concurrency}, fsync on")
+            print(f"{'phase':<7}{'size':>7}{'ops':>8}{'ops/s':>10}{'MB/s':>10}"
+                  f"{'p50 ms':>10}{'p99 ms':>10}")
+            connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                for size in args.sizes:
+                    count = object_count(size, args.budget)
+                    for result in await bench_size(
+                        session, server.endpoint, size, count, args.concurrency
+                    ):
+                        print(result.row(), flush=True)
+                    print(f"  server peak RSS after {human(size)}: {server.peak_rss_mib():.1f} MiB")
+        finally:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [parse_size(part) for part in text.split(",")],
+        default=[4 * 1024, 1024**2, 16 * 1024**2],
+    )
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--budget", type=parse_size, default=parse_size("512MiB"),
+        help="bytes written per object size (sets the object count, 16..2000)",
+    )
+    args = parser.parse_args()
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""The local Kubernetes control plane for end-to-end tests (see ``python -m e2e.cluster -h``).
+
+Python API::
+
+    from e2e.cluster import Cluster, ensure_built
+    ensure_built()
+    cluster = Cluster()          # a fresh temporary run directory
+    cluster.start()              # etcd, apiserver, controller-manager, scheduler, kwok; 3 nodes
+    ...  # use cluster.kubeconfig
+    cluster.stop()
+"""
+
+from e2e.cluster.build import BuildError, build_all
+from e2e.cluster.catalog import BinaryPaths
+from e2e.cluster.cluster import Cluster, ClusterError
+
+
+def ensure_built() -> BinaryPaths:
+    """Build whatever the control plane still lacks (a no-op when the cache is complete)."""
+    binaries = BinaryPaths.from_cache()
+    if binaries.missing_for_control_plane():
+        build_all(["kubernetes", "etcd", "kwok"])
+    return binaries
+
+
+__all__ = ["BinaryPaths", "BuildError", "Cluster", "ClusterError", "build_all", "ensure_built"]

@@ -1,0 +1,217 @@
+"""``python -m e2e.cluster build|up|down|status|env`` — the local Kubernetes control plane.
+
+Progress goes to stderr; stdout carries only what a shell can use (the ``export`` line), so
+``eval "$(python -m e2e.cluster env)"`` works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from e2e.cluster.build import BuildError, build_all, format_seconds
+from e2e.cluster.catalog import COMPONENTS, bin_cache_root
+from e2e.cluster.cluster import Cluster, ClusterError
+from e2e.cluster.state import all_alive, component_health, none_alive
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_NO_CLUSTER = 3
+
+
+def default_run_dir() -> Path:
+    """``$NIMBUS_CLUSTER_DIR`` or ``<tmp>/nimbus-cluster`` (fixed, so every command finds it)."""
+    override = os.environ.get("NIMBUS_CLUSTER_DIR")
+    if override:
+        return Path(override).expanduser()
+    return Path(tempfile.gettempdir()) / "nimbus-cluster"
+
+
+def export_line(kubeconfig: Path | str) -> str:
+    return f"export KUBECONFIG={shlex.quote(str(kubeconfig))}"
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    try:
+        results = build_all(args.components or None, force=args.force)
+    except BuildError as error:
+        logging.error("%s", error)
+        return EXIT_FAILED
+    for result in results:
+        action = "built" if result.built else "cached"
+        logging.info(
+            "%-10s %-8s %-6s %8s  %s",
+            result.component,
+            result.version,
+            action,
+            format_seconds(result.seconds),
+            result.directory,
+        )
+    logging.info("build finished in %s", format_seconds(time.monotonic() - started))
+    return EXIT_OK
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    cluster = Cluster(args.dir)
+    state = cluster.state()
+    if state is not None:
+        report = component_health(state)
+        if all_alive(report):
+            logging.info(
+                "a cluster is already running in %s (since %s); reusing it",
+                args.dir,
+                state.started_at,
+            )
+            _print_usage(Path(state.kubeconfig))
+            return EXIT_OK
+        if not none_alive(report):
+            logging.error(
+                "%s holds a partly running cluster:\n%s\nrun `python -m e2e.cluster down` first",
+                args.dir,
+                "\n".join(item.describe() for item in report),
+            )
+            return EXIT_FAILED
+        logging.info("removing the stale run directory %s (no component alive)", args.dir)
+        shutil.rmtree(args.dir, ignore_errors=True)
+    started = time.monotonic()
+    logging.info("up: starting at %s", time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    try:
+        cluster.start(timeout=args.timeout)
+    except ClusterError as error:
+        logging.error("up failed: %s", error)
+        return EXIT_FAILED
+    logging.info("up: ready in %s", format_seconds(time.monotonic() - started))
+    _print_usage(cluster.kubeconfig)
+    return EXIT_OK
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    cluster = Cluster(args.dir)
+    if cluster.state() is None:
+        logging.info("no cluster state in %s; nothing to stop", args.dir)
+        if args.dir.exists() and not args.keep:
+            shutil.rmtree(args.dir, ignore_errors=True)
+        return EXIT_OK
+    cluster.stop(keep=args.keep)
+    if args.keep:
+        logging.info("kept %s", args.dir)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    state = Cluster(args.dir).state()
+    if state is None:
+        print(f"no cluster in {args.dir}")
+        return EXIT_NO_CLUSTER
+    report = component_health(state, tail_lines=args.lines)
+    print(f"cluster {state.run_dir} (started {state.started_at}), API server {state.api_server}")
+    print(f"kubeconfig {state.kubeconfig}")
+    for item in report:
+        print(item.describe())
+    return EXIT_OK if all_alive(report) else EXIT_FAILED
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    state = Cluster(args.dir).state()
+    if state is None:
+        print(f"no cluster in {args.dir}; run `python -m e2e.cluster up`", file=sys.stderr)
+        return EXIT_NO_CLUSTER
+    print(export_line(state.kubeconfig))
+    return EXIT_OK
+
+
+def _print_usage(kubeconfig: Path) -> None:
+    print(export_line(kubeconfig))
+    print("# then: kubectl get nodes   (stop with: python -m e2e.cluster down)", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m e2e.cluster",
+        description=(
+            "A real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,"
+            " kube-scheduler) with kwok fake nodes, built from source via the Go module proxy."
+        ),
+        epilog=(
+            "Typical use: build once (cold: many minutes), then `up`, "
+            'then `eval "$(python -m e2e.cluster env)"; kubectl get nodes`, then `down`. '
+            "Environment: NIMBUS_BIN_CACHE (binary cache, default ~/.cache/nimbus/bin), "
+            "NIMBUS_CLUSTER_DIR (run directory, default <tmp>/nimbus-cluster)."
+        ),
+    )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=default_run_dir(),
+        help="run directory holding state, certs, data and logs (default: %(default)s)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    names = [spec.name for spec in COMPONENTS]
+    build = sub.add_parser(
+        "build",
+        help="build missing binaries into the cache",
+        description=(
+            f"Build pinned binaries ({', '.join(f'{s.name} {s.version}' for s in COMPONENTS)}) "
+            f"into {bin_cache_root()}/<component>-<version>/. Cached binaries that report the "
+            "right version are reused."
+        ),
+    )
+    build.add_argument(
+        "components", nargs="*", metavar="COMPONENT", help=f"only these ({', '.join(names)})"
+    )
+    build.add_argument("--force", action="store_true", help="rebuild even if cached")
+    build.set_defaults(handler=cmd_build)
+
+    up = sub.add_parser(
+        "up",
+        help="start the control plane and 3 kwok nodes (reuses a running one)",
+        description=(
+            "Start etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, "
+            "register nodes nimbus-node-a/b/c (zones a/b/c) and wait until they are Ready. "
+            "If a cluster in --dir is already fully running, print its env and exit 0; if it is "
+            "partly running, refuse (run `down` first)."
+        ),
+    )
+    up.add_argument("--timeout", type=float, default=180.0, help="seconds (default: %(default)s)")
+    up.set_defaults(handler=cmd_up)
+
+    down = sub.add_parser("down", help="stop the processes `up` started and remove the run dir")
+    down.add_argument("--keep", action="store_true", help="keep the run directory (logs, data)")
+    down.set_defaults(handler=cmd_down)
+
+    status = sub.add_parser(
+        "status", help="show each component alive/dead (dead ones with their log tail)"
+    )
+    status.add_argument("--lines", type=int, default=20, help="log lines per dead component")
+    status.set_defaults(handler=cmd_status)
+
+    env = sub.add_parser("env", help="print `export KUBECONFIG=...` for the running cluster")
+    env.set_defaults(handler=cmd_env)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    handler = args.handler
+    result: int = handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Where one control plane keeps its files, and which loopback ports it listens on.
+
+Everything of a run lives under one directory::
+
+    <run dir>/state.json      ports, PIDs, kubeconfig path (see state.py)
+    <run dir>/kubeconfig      the admin's kubeconfig (system:masters)
+    <run dir>/pki/            CA, serving and client certificates, service-account keys
+    <run dir>/kubeconfigs/    one kubeconfig per control-plane client
+    <run dir>/etcd/           etcd's data directory
+    <run dir>/logs/<c>.log    stdout+stderr of each component
+    <run dir>/kwok/kwok.yaml  kwok's configuration and stages
+    <run dir>/serving/<c>/    self-signed serving certs of controller-manager and scheduler
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    root: Path
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.root / "kubeconfig"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.root / "pki"
+
+    @property
+    def etcd_data_dir(self) -> Path:
+        return self.root / "etcd"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def kwok_config(self) -> Path:
+        return self.root / "kwok" / "kwok.yaml"
+
+    def component_kubeconfig(self, component: str) -> Path:
+        return self.root / "kubeconfigs" / f"{component}.kubeconfig"
+
+    def log_file(self, component: str) -> Path:
+        return self.logs_dir / f"{component}.log"
+
+    def serving_cert_dir(self, component: str) -> Path:
+        return self.root / "serving" / component
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Loopback TCP ports of one control plane (all on 127.0.0.1)."""
+
+    etcd_client: int
+    etcd_peer: int
+    api_server: int
+    controller_manager: int
+    scheduler: int
+    kwok: int
+
+    @classmethod
+    def allocate(cls) -> Ports:
+        """Pick free ports (the kernel chooses; kept open together so they are distinct)."""
+        sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(6)]
+        try:
+            for sock in sockets:
+                sock.bind(("127.0.0.1", 0))
+            numbers = [sock.getsockname()[1] for sock in sockets]
+        finally:
+            for sock in sockets:
+                sock.close()
+        return cls(*numbers)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)

@@ -1,0 +1,1 @@
+"""Client wrappers: the one place Kubernetes and admin-API errors are translated."""

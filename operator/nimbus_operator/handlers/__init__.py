@@ -1,0 +1,1 @@
+"""kopf handlers: validate the body into a model, call one reconciler, return status."""

@@ -1,0 +1,1 @@
+"""Frozen dataclass models of the custom resources."""

@@ -1,0 +1,1 @@
+"""Reconcilers: compare desired and observed state, act through clients."""

@@ -1,0 +1,1 @@
+"""Pure renderers: models in, Kubernetes object dicts out (no kopf, no HTTP, no client)."""

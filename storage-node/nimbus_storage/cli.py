@@ -1,0 +1,99 @@
+"""``nimbus-storage``: the storage node's command line.
+
+``nimbus-storage serve --data ./data`` is the standalone mode: a working S3 endpoint from a local
+directory with no Kubernetes at all, like MinIO's single-node mode. Credentials come from
+NIMBUS_ROOT_ACCESS_KEY / NIMBUS_ROOT_SECRET_KEY, or are generated once and printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import uvloop
+
+from nimbus_storage.gateway.config import GatewayConfig
+from nimbus_storage.gateway.server import ensure_root_credential, start_gateway
+
+ACCESS_KEY_ENV = "NIMBUS_ROOT_ACCESS_KEY"
+SECRET_KEY_ENV = "NIMBUS_ROOT_SECRET_KEY"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nimbus-storage", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve an S3 endpoint from a local directory")
+    serve.add_argument("--data", type=Path, required=True, help="data directory (created)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=9000, help="port (default 9000; 0 = any)")
+    serve.add_argument("--region", default="us-east-1", help="region name (default us-east-1)")
+    serve.add_argument(
+        "--domain",
+        action="append",
+        default=None,
+        help="host suffix for virtual-hosted-style requests (repeatable; default localhost)",
+    )
+    serve.add_argument(
+        "--no-fsync", action="store_true", help="skip fsync (tests and benchmarks only)"
+    )
+    serve.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def _banner(endpoint: str, access_key: str, secret_key: str, generated: bool) -> str:
+    origin = "generated and stored in the data directory" if generated else "existing"
+    return "\n".join(
+        [
+            f"Nimbus S3 endpoint: {endpoint}",
+            f"  access key: {access_key}",
+            f"  secret key: {secret_key}   ({origin})",
+            "Try it:",
+            f"  export AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key}",
+            f"  aws --endpoint-url {endpoint} s3 mb s3://demo",
+            f"  aws --endpoint-url {endpoint} s3 cp README.md s3://demo/",
+            f"Metrics: {endpoint}/_nimbus/metrics",
+        ]
+    )
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    config = GatewayConfig(
+        data_dir=args.data.resolve(),
+        host=args.host,
+        port=args.port,
+        region=args.region,
+        domains=tuple(args.domain) if args.domain else GatewayConfig.domains,
+        fsync=not args.no_fsync,
+    )
+    gateway = await start_gateway(config)
+    root = ensure_root_credential(
+        gateway.services.catalog, os.environ.get(ACCESS_KEY_ENV), os.environ.get(SECRET_KEY_ENV)
+    )
+    print(_banner(gateway.endpoint, root.access_key, root.secret_key, root.created), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await gateway.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "serve":
+        uvloop.run(_serve(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""Where a request points: bucket and key from path-style or virtual-hosted-style addressing.
+
+The key is taken from the raw request path, percent-decoded exactly once and never normalized:
+S3 keys may contain ``..``, ``//`` and trailing slashes, and they must come back byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote
+
+from nimbus_storage.errors import InvalidRequest, KeyTooLongError
+
+MAX_KEY_BYTES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    bucket: str
+    key: str
+    virtual_host: bool
+
+
+def split_raw_path(raw_path: str) -> tuple[str, str]:
+    """``/b/k?x=1`` -> (``/b/k``, ``x=1``), both still percent-encoded."""
+    path, _, query = raw_path.partition("?")
+    return path, query
+
+
+def parse_query(raw_query: str) -> dict[str, str]:
+    """Query parameters, decoded; a parameter without ``=`` (``?uploads``) maps to ``""``."""
+    return dict(parse_qsl(raw_query, keep_blank_values=True))
+
+
+def bucket_from_host(host: str, domains: tuple[str, ...]) -> str | None:
+    hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    hostname = hostname.lower()
+    for domain in domains:
+        suffix = "." + domain
+        if hostname.endswith(suffix) and len(hostname) > len(suffix):
+            return hostname[: -len(suffix)]
+    return None
+
+
+def resolve_target(raw_path: str, host: str, domains: tuple[str, ...]) -> Target:
+    if not raw_path.startswith("/"):
+        raise InvalidRequest("The request path must be absolute")
+    virtual_bucket = bucket_from_host(host, domains)
+    if virtual_bucket is not None:
+        key = unquote(raw_path[1:], errors="strict")
+        target = Target(virtual_bucket, key, virtual_host=True)
+    else:
+        bucket_part, _, key_part = raw_path[1:].partition("/")
+        target = Target(unquote(bucket_part), unquote(key_part, errors="strict"), False)
+    if len(target.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise KeyTooLongError()
+    return target

@@ -1,0 +1,131 @@
+"""The S3 gateway: one aiohttp application dispatching every request to its operation handler.
+
+A request goes: addressing -> operation -> authentication -> bucket lookup -> authorization
+-> handler. Any S3Error on the way becomes the AWS error document; anything else is logged and
+answered as InternalError, so a bug costs one request, never the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from aiohttp import web
+
+from nimbus_storage.auth.sigv4 import authenticate
+from nimbus_storage.errors import AccessDenied, InternalError, InvalidAccessKeyId, S3Error
+from nimbus_storage.gateway import admin, cors
+from nimbus_storage.gateway.addressing import parse_query, resolve_target, split_raw_path
+from nimbus_storage.gateway.authorize import authorize
+from nimbus_storage.gateway.context import S3Request, Services
+from nimbus_storage.gateway.handlers import load_all
+from nimbus_storage.gateway.registry import HANDLERS
+from nimbus_storage.gateway.responses import error_response
+from nimbus_storage.gateway.routing import resolve_operation
+
+log = logging.getLogger("nimbus.gateway")
+SERVICES_KEY = web.AppKey("services", Services)
+INTERNAL_PREFIX = "/_nimbus/"
+# Operations where a denial at bucket level may still be lifted by the object's own ACL.
+_OBJECT_ACL_OPERATIONS = frozenset({"GetObject", "HeadObject"})
+
+
+async def _prepare(http: web.Request, services: Services, request_id: str) -> S3Request:
+    raw_path, raw_query = split_raw_path(http.raw_path)
+    target = resolve_target(raw_path, http.host, services.config.domains)
+    query = parse_query(raw_query)
+    operation = resolve_operation(http.method, target.bucket, target.key, query, http.headers)
+    request = S3Request(
+        http=http,
+        services=services,
+        request_id=request_id,
+        operation=operation,
+        bucket_name=target.bucket,
+        key=target.key,
+        query=query,
+        raw_path=raw_path,
+    )
+    if operation == "PreflightCors":
+        return request
+    catalog = services.catalog
+    request.auth = authenticate(
+        http.method,
+        raw_path,
+        raw_query,
+        http.headers,
+        lambda key: (c.secret_key if (c := catalog.get_credential(key)) else None),
+    )
+    if request.auth is not None:
+        request.credential = catalog.get_credential(request.auth.access_key)
+        if request.credential is None:
+            raise InvalidAccessKeyId()
+    if target.bucket:
+        request.bucket = catalog.get_bucket(target.bucket)
+    return request
+
+
+async def handle_s3(http: web.Request) -> web.StreamResponse:
+    services = http.app[SERVICES_KEY]
+    metrics = services.metrics
+    request_id = uuid.uuid4().hex[:16].upper()
+    started = time.perf_counter()
+    operation = "Unknown"
+    request: S3Request | None = None
+    metrics.in_flight.inc()
+    try:
+        request = await _prepare(http, services, request_id)
+        operation = request.operation
+        try:
+            authorize(request)
+        except AccessDenied:
+            if operation not in _OBJECT_ACL_OPERATIONS:
+                raise
+            request.object_acl_required = True
+        response = await HANDLERS[operation](request)
+    except S3Error as error:
+        metrics.errors.labels(error.code).inc()
+        resource = request.resource if request is not None else http.path
+        response = error_response(error, resource, request_id, head=http.method == "HEAD")
+    except (ConnectionResetError, web.HTTPException):
+        raise
+    except Exception:
+        log.exception("internal error in %s %s", http.method, http.path)
+        metrics.errors.labels("InternalError").inc()
+        response = error_response(InternalError(), http.path, request_id, head=False)
+    finally:
+        metrics.in_flight.dec()
+    if request is not None and request.bucket is not None and "Origin" in http.headers:
+        cors.add_actual_request_headers(request, response)
+    if not response.prepared:
+        response.headers.setdefault("x-amz-request-id", request_id)
+        response.headers.setdefault("Server", "Nimbus")
+    metrics.requests.labels(operation, str(response.status)).inc()
+    metrics.latency.labels(operation).observe(time.perf_counter() - started)
+    return response
+
+
+async def handle_internal(http: web.Request) -> web.StreamResponse:
+    services = http.app[SERVICES_KEY]
+    if http.path == "/_nimbus/metrics":
+        return web.Response(
+            body=services.metrics.exposition(),
+            headers={"Content-Type": services.metrics.content_type},
+        )
+    if http.path in ("/_nimbus/healthz", "/_nimbus/readyz"):
+        return web.Response(text="ok\n")
+    return await admin.handle(http, services)
+
+
+async def dispatch(http: web.Request) -> web.StreamResponse:
+    if http.raw_path.startswith(INTERNAL_PREFIX):
+        return await handle_internal(http)
+    return await handle_s3(http)
+
+
+def build_app(services: Services) -> web.Application:
+    load_all()
+    app = web.Application(client_max_size=1024**2)
+    app[SERVICES_KEY] = services
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    return app

@@ -1,0 +1,122 @@
+"""Who may do what: admin keys, bucket owners, per-bucket grants, bucket policy, canned ACLs.
+
+The order follows AWS's evaluation: an explicit Deny in the bucket policy wins over everything
+but the admin key (which must stay able to repair a bucket that locked everybody out); then the
+bucket owner, an access grant (BucketAccess RO/RW/WO), a policy Allow, and the bucket's canned
+ACL each allow. Anything else is AccessDenied.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from nimbus_storage.errors import AccessDenied
+from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.policy.acl import acl_allows
+from nimbus_storage.store.catalog import Bucket
+from nimbus_storage.policy.actions import action_for
+from nimbus_storage.policy.bucket_policy import BucketPolicy, Decision, parse_policy
+
+# Actions a BucketAccess permission covers on its bucket.
+_READ_ACTIONS = frozenset(
+    {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectTagging",
+        "s3:GetObjectVersionTagging",
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:ListBucketMultipartUploads",
+        "s3:ListMultipartUploadParts",
+        "s3:GetBucketLocation",
+    }
+)
+_WRITE_ACTIONS = frozenset(
+    {
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+        "s3:PutObjectTagging",
+        "s3:DeleteObjectTagging",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+        "s3:GetBucketLocation",
+    }
+)
+GRANT_ACTIONS = {
+    "RO": _READ_ACTIONS,
+    "RW": _READ_ACTIONS | _WRITE_ACTIONS,
+    "WO": _WRITE_ACTIONS,
+}
+
+
+@lru_cache(maxsize=1024)
+def _cached_policy(bucket: str, document: str) -> BucketPolicy:
+    return parse_policy(document, bucket)
+
+
+def _condition_context(request: S3Request) -> dict[str, str | list[str]]:
+    peer = request.http.remote or ""
+    context: dict[str, str | list[str]] = {
+        "aws:SourceIp": peer,
+        "aws:SecureTransport": "true" if request.http.secure else "false",
+        "aws:UserAgent": request.headers.get("User-Agent", ""),
+        "aws:Referer": request.headers.get("Referer", ""),
+        "aws:CurrentTime": request.http.headers.get("x-amz-date", ""),
+    }
+    if request.principal:
+        context["aws:username"] = request.principal
+    for name in ("prefix", "delimiter", "max-keys", "versionId"):
+        if name in request.query:
+            context[f"s3:{name if name != 'versionId' else 'VersionId'}"] = request.query[name]
+    if "x-amz-acl" in request.headers:
+        context["s3:x-amz-acl"] = request.headers["x-amz-acl"]
+    return context
+
+
+def authorize(request: S3Request) -> None:
+    """Raise AccessDenied unless the request's principal may perform its operation."""
+    credential = request.credential
+    if credential is not None and credential.is_admin:
+        return
+    if request.operation in ("ListBuckets", "CreateBucket"):
+        if credential is None or credential.grants:
+            raise AccessDenied()
+        return
+    if request.bucket is None:
+        # Authenticated callers learn that the bucket does not exist (NoSuchBucket from the
+        # handler); anonymous callers learn nothing.
+        if credential is None:
+            raise AccessDenied()
+        return
+    action = action_for(request.operation, version_id=request.query.get("versionId"))
+    check_access(request, request.bucket, action, request.key)
+
+
+def check_access(request: S3Request, bucket: Bucket, action: str, key: str) -> None:
+    """Raise AccessDenied unless the request's principal may do ``action`` on bucket/key."""
+    credential = request.credential
+    if credential is not None and credential.is_admin:
+        return
+    resource = f"arn:aws:s3:::{bucket.name}/{key}" if key else f"arn:aws:s3:::{bucket.name}"
+    policy_decision = Decision.NONE
+    policy_text = request.services.catalog.get_config(bucket.name, "policy")
+    if policy_text:
+        policy = _cached_policy(bucket.name, policy_text)
+        policy_decision = policy.evaluate(
+            request.principal, action, resource, _condition_context(request)
+        )
+    if policy_decision is Decision.DENY:
+        raise AccessDenied()
+    if credential is not None:
+        if credential.grants:
+            permission = credential.grants.get(bucket.name)
+            if permission is not None and action in GRANT_ACTIONS.get(permission, ()):
+                return
+        elif request.principal == bucket.owner:
+            return
+    if policy_decision is Decision.ALLOW:
+        return
+    if acl_allows(bucket.acl, request.principal, bucket.owner, action):
+        return
+    raise AccessDenied()

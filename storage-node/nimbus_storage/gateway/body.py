@@ -1,0 +1,126 @@
+"""The request body as a verified byte stream.
+
+aws-chunked bodies are decoded (chunk signatures and trailing checksums checked on the way);
+Content-MD5, a hex ``x-amz-content-sha256`` and ``x-amz-checksum-*`` are verified when the
+stream ends, before the last chunk reaches the store, so a bad body is never committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, MutableMapping
+
+from nimbus_storage.auth.checksums import PayloadVerifier, checksum_header_name
+from nimbus_storage.auth.chunked import AwsChunkedDecoder
+from nimbus_storage.auth.sigv4 import STREAMING_PAYLOADS, UNSIGNED_PAYLOAD
+from nimbus_storage.errors import (
+    EntityTooLarge,
+    InvalidArgument,
+    MaxMessageLengthExceeded,
+    MissingContentLength,
+)
+from nimbus_storage.gateway.context import S3Request
+
+READ_CHUNK = 256 * 1024
+
+
+def _parse_length(raw: str, header: str) -> int:
+    try:
+        size = int(raw)
+    except ValueError:
+        raise InvalidArgument(f"{header} is not a number", ArgumentName=header) from None
+    if size < 0:
+        raise InvalidArgument(f"{header} is negative", ArgumentName=header)
+    return size
+
+
+def declared_size(request: S3Request) -> int | None:
+    """The object size the client announced: the decoded length for aws-chunked bodies."""
+    headers = request.headers
+    decoded = headers.get("x-amz-decoded-content-length")
+    if decoded is not None:
+        return _parse_length(decoded, "x-amz-decoded-content-length")
+    if request.http.content_length is None:
+        return None
+    return _parse_length(headers["Content-Length"], "Content-Length")
+
+
+def require_size(request: S3Request, limit: int) -> int:
+    size = declared_size(request)
+    if size is None:
+        raise MissingContentLength()
+    if size > limit:
+        raise EntityTooLarge(ProposedSize=str(size), MaxSizeAllowed=str(limit))
+    return size
+
+
+async def _raw_chunks(request: S3Request) -> AsyncIterator[bytes]:
+    async for chunk in request.http.content.iter_chunked(READ_CHUNK):
+        yield chunk
+
+
+class RequestBody:
+    """The body of one request, decoded and verified; iterate it exactly once.
+
+    After iteration, :meth:`checksum_headers` gives the ``x-amz-checksum-*`` the client asked
+    for, computed over the data (from a header or from an aws-chunked trailer).
+    """
+
+    def __init__(self, request: S3Request) -> None:
+        headers = request.headers
+        payload_hash = (
+            request.auth.payload_hash
+            if request.auth is not None
+            else headers.get("x-amz-content-sha256", UNSIGNED_PAYLOAD)
+        )
+        source: AsyncIterable[bytes]
+        self._decoder: AwsChunkedDecoder | None = None
+        if payload_hash in STREAMING_PAYLOADS:
+            decoded = headers.get("x-amz-decoded-content-length")
+            self._decoder = AwsChunkedDecoder(
+                request.http.content,
+                request.auth,
+                payload_hash,
+                headers.get("x-amz-trailer"),
+                decoded_length=(
+                    _parse_length(decoded, "x-amz-decoded-content-length") if decoded else None
+                ),
+            )
+            source = self._decoder
+        else:
+            source = _raw_chunks(request)
+        self._verifier = PayloadVerifier.from_headers(source, headers, payload_hash=payload_hash)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return aiter(self._verifier)
+
+    def checksum_headers(self) -> dict[str, str]:
+        for origin in (self._decoder, self._verifier):
+            if origin is not None and origin.checksum_algorithm and origin.checksum_b64:
+                return {checksum_header_name(origin.checksum_algorithm): origin.checksum_b64}
+        return {}
+
+    async def recording_checksums(self, meta: MutableMapping[str, str]) -> AsyncIterator[bytes]:
+        """Iterate the body, then add its checksum to ``meta`` before the stream ends.
+
+        Blob stores read ``meta`` once the chunks are exhausted, so a checksum that arrives in
+        an aws-chunked trailer is stored with the object like one sent as a header.
+        """
+        async for chunk in self:
+            yield chunk
+        meta.update(self.checksum_headers())
+
+
+def verified_payload(request: S3Request) -> RequestBody:
+    return RequestBody(request)
+
+
+async def read_small_body(request: S3Request, limit: int) -> bytes:
+    """A whole (XML or JSON) request body, verified, refused beyond ``limit`` bytes."""
+    parts: list[bytes] = []
+    total = 0
+    async for chunk in RequestBody(request):
+        total += len(chunk)
+        if total > limit:
+            raise MaxMessageLengthExceeded()
+        parts.append(chunk)
+    return b"".join(parts)

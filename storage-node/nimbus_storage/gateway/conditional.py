@@ -1,0 +1,94 @@
+"""Range requests and conditional requests (RFC 9110 as S3 applies them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nimbus_storage.errors import InvalidRange, NotModified, PreconditionFailed
+from nimbus_storage.gateway.headers import parse_http_date
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    start: int
+    end: int  # inclusive
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.start}-{self.end}/{size}"
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """The single byte range a GET asks for; None for the whole object.
+
+    S3 ignores a syntactically invalid Range header (serves the whole object) and answers a
+    valid but unsatisfiable one with 416 InvalidRange. Multiple ranges are not supported by S3
+    either: it serves the whole object.
+    """
+    if not header:
+        return None
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if not first:
+            suffix = int(last)
+            if suffix < 0:
+                return None
+            if suffix == 0 or size == 0:
+                raise InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
+            return ByteRange(max(0, size - suffix), size - 1)
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start < 0 or end < start:
+        return None
+    if start >= size:
+        raise InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
+    return ByteRange(start, min(end, size - 1))
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    quoted = f'"{etag}"'
+    return any(
+        candidate.strip() in ("*", quoted, etag) for candidate in header.split(",")
+    )
+
+
+def check_preconditions(
+    headers: Mapping[str, str], etag: str, last_modified: float, *, prefix: str = ""
+) -> None:
+    """Raise PreconditionFailed (412) or NotModified (304) as S3 does.
+
+    ``prefix`` is ``x-amz-copy-source-`` for CopyObject, whose conditions all fail with 412.
+    If-Match takes precedence over If-Unmodified-Since, and If-None-Match over
+    If-Modified-Since, exactly as RFC 9110 section 13.2.2 orders them.
+    """
+    seconds = int(last_modified)
+    if_match = headers.get(prefix + "if-match")
+    if if_match is not None:
+        if not _etag_matches(if_match, etag):
+            raise PreconditionFailed(Condition="If-Match")
+    else:
+        unmodified_since = headers.get(prefix + "if-unmodified-since")
+        when = parse_http_date(unmodified_since) if unmodified_since else None
+        if when is not None and seconds > when:
+            raise PreconditionFailed(Condition="If-Unmodified-Since")
+    not_modified = PreconditionFailed if prefix else NotModified
+    if_none_match = headers.get(prefix + "if-none-match")
+    if if_none_match is not None:
+        if _etag_matches(if_none_match, etag):
+            raise not_modified(Condition="If-None-Match")
+    else:
+        modified_since = headers.get(prefix + "if-modified-since")
+        when = parse_http_date(modified_since) if modified_since else None
+        if when is not None and seconds <= when:
+            raise not_modified(Condition="If-Modified-Since")

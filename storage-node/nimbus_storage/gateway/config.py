@@ -1,0 +1,46 @@
+"""Gateway settings, each documented where it is declared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    data_dir: Path
+    """Where the blob store, the catalog and the bucket indexes live."""
+
+    host: str = "127.0.0.1"
+    """Address the S3 endpoint binds."""
+
+    port: int = 9000
+    """Port of the S3 endpoint (0 picks a free one)."""
+
+    region: str = "us-east-1"
+    """Region reported by GetBucketLocation and expected in credential scopes."""
+
+    domains: tuple[str, ...] = ("localhost", "s3.localhost")
+    """Host suffixes for virtual-hosted-style addressing: ``bucket.<domain>``."""
+
+    max_object_size: int = 5 * 1024**4
+    """Largest single PUT or multipart object, bytes (AWS: 5 TiB)."""
+
+    max_put_size: int = 5 * 1024**3
+    """Largest single-request PUT body, bytes (AWS: 5 GiB); larger needs multipart."""
+
+    multipart_min_part_size: int = 5 * 1024**2
+    """Smallest part but the last of a multipart upload (AWS: 5 MiB)."""
+
+    abandoned_upload_seconds: float = 7 * 24 * 3600.0
+    """Multipart uploads idle this long are aborted by the janitor (lifecycle rules can be
+    stricter per bucket)."""
+
+    janitor_interval_seconds: float = 60.0
+    """How often the lifecycle / cleanup task runs."""
+
+    janitor_batch: int = 1000
+    """At most this many objects are expired per bucket per janitor pass (rate limit)."""
+
+    fsync: bool = True
+    """fsync data files and directories before acknowledging writes."""

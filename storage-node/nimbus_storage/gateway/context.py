@@ -1,0 +1,71 @@
+"""What every handler is given: the parsed request, who sent it, and the gateway's services."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from multidict import CIMultiDictProxy
+
+from nimbus_storage.errors import NoSuchBucket
+
+if TYPE_CHECKING:
+    from nimbus_storage.auth.sigv4 import AuthContext
+    from nimbus_storage.gateway.config import GatewayConfig
+    from nimbus_storage.gateway.metrics import GatewayMetrics
+    from nimbus_storage.store.api import BlobStore
+    from nimbus_storage.store.catalog import Bucket, Catalog, Credential
+    from nimbus_storage.store.index import BucketIndex
+
+
+@dataclass
+class Services:
+    """The long-lived parts of a running gateway."""
+
+    config: GatewayConfig
+    catalog: Catalog
+    blobs: BlobStore
+    metrics: GatewayMetrics
+
+
+@dataclass
+class S3Request:
+    http: web.Request
+    services: Services
+    request_id: str
+    operation: str
+    bucket_name: str
+    key: str
+    query: dict[str, str]
+    raw_path: str
+    auth: AuthContext | None = None
+    credential: Credential | None = None
+    bucket: Bucket | None = None
+    received_at: float = field(default_factory=time.time)
+    # Set when only the object's own ACL can still allow this read (see authorize()).
+    object_acl_required: bool = False
+
+    @property
+    def principal(self) -> str | None:
+        return self.auth.access_key if self.auth is not None else None
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        return self.http.headers
+
+    def require_bucket(self) -> Bucket:
+        if self.bucket is None:
+            raise NoSuchBucket(BucketName=self.bucket_name)
+        return self.bucket
+
+    def index(self) -> BucketIndex:
+        return self.services.catalog.index(self.require_bucket().name)
+
+    @property
+    def resource(self) -> str:
+        """The request's resource as AWS names it in error documents."""
+        if self.key:
+            return f"/{self.bucket_name}/{self.key}"
+        return f"/{self.bucket_name}" if self.bucket_name else "/"

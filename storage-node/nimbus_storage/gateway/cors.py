@@ -1,0 +1,22 @@
+"""CORS on actual requests: add the bucket's Access-Control-* headers when a rule matches."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.policy import cors
+
+
+def add_actual_request_headers(request: S3Request, response: web.StreamResponse) -> None:
+    if response.prepared or request.bucket is None:
+        return
+    stored = request.services.catalog.get_config(request.bucket.name, "cors")
+    if stored is None:
+        return
+    origin = request.headers["Origin"]
+    method = request.http.method
+    rule = cors.match(cors.from_json(stored), origin, method, [])
+    if rule is None:
+        return
+    response.headers.update(cors.response_headers(rule, origin, method, [], preflight=False))

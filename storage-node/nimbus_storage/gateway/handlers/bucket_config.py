@@ -1,0 +1,169 @@
+"""Bucket configuration: versioning, tagging, CORS, policy, lifecycle and ACL."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from nimbus_storage.errors import (
+    NoSuchBucketPolicy,
+    NoSuchCORSConfiguration,
+    NoSuchLifecycleConfiguration,
+    NoSuchTagSet,
+)
+from nimbus_storage.gateway.body import read_small_body
+from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.registry import s3_operation
+from nimbus_storage.gateway.responses import empty_response
+from nimbus_storage.policy import cors, lifecycle, tagging, versioning
+from nimbus_storage.policy.acl import parse_acl_body, parse_canned_acl, render_acl
+from nimbus_storage.policy.bucket_policy import parse_policy
+
+MAX_CONFIG_BODY = 1024 * 1024
+XML = "application/xml"
+
+
+def _xml(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type=XML)
+
+
+# --- versioning -----------------------------------------------------------------------------
+
+
+@s3_operation("GetBucketVersioning")
+async def get_bucket_versioning(request: S3Request) -> web.StreamResponse:
+    return _xml(versioning.render_versioning(request.require_bucket().versioning or None))
+
+
+@s3_operation("PutBucketVersioning")
+async def put_bucket_versioning(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    status = versioning.parse_versioning(await read_small_body(request, MAX_CONFIG_BODY))
+    request.services.catalog.set_versioning(bucket.name, status)
+    return empty_response()
+
+
+# --- tagging --------------------------------------------------------------------------------
+
+
+@s3_operation("GetBucketTagging")
+async def get_bucket_tagging(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    stored = request.services.catalog.get_config(bucket.name, "tagging")
+    if stored is None:
+        raise NoSuchTagSet(BucketName=bucket.name)
+    return _xml(tagging.render_tagging(json.loads(stored)))
+
+
+@s3_operation("PutBucketTagging")
+async def put_bucket_tagging(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    body = await read_small_body(request, MAX_CONFIG_BODY)
+    tags = tagging.parse_bucket_tagging(body)
+    request.services.catalog.set_config(bucket.name, "tagging", json.dumps(tags))
+    return empty_response(204)
+
+
+@s3_operation("DeleteBucketTagging")
+async def delete_bucket_tagging(request: S3Request) -> web.StreamResponse:
+    request.services.catalog.set_config(request.require_bucket().name, "tagging", None)
+    return empty_response(204)
+
+
+# --- CORS -----------------------------------------------------------------------------------
+
+
+@s3_operation("GetBucketCors")
+async def get_bucket_cors(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    stored = request.services.catalog.get_config(bucket.name, "cors")
+    if stored is None:
+        raise NoSuchCORSConfiguration(BucketName=bucket.name)
+    return _xml(cors.render_cors(cors.from_json(stored)))
+
+
+@s3_operation("PutBucketCors")
+async def put_bucket_cors(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    configuration = cors.parse_cors(await read_small_body(request, MAX_CONFIG_BODY))
+    request.services.catalog.set_config(bucket.name, "cors", cors.to_json(configuration))
+    return empty_response()
+
+
+@s3_operation("DeleteBucketCors")
+async def delete_bucket_cors(request: S3Request) -> web.StreamResponse:
+    request.services.catalog.set_config(request.require_bucket().name, "cors", None)
+    return empty_response(204)
+
+
+# --- policy ---------------------------------------------------------------------------------
+
+
+@s3_operation("GetBucketPolicy")
+async def get_bucket_policy(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    stored = request.services.catalog.get_config(bucket.name, "policy")
+    if stored is None:
+        raise NoSuchBucketPolicy(BucketName=bucket.name)
+    return web.Response(text=stored, content_type="application/json")
+
+
+@s3_operation("PutBucketPolicy")
+async def put_bucket_policy(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    text = (await read_small_body(request, MAX_CONFIG_BODY)).decode("utf-8", "replace")
+    parse_policy(text, bucket.name)  # raises MalformedPolicy with the reason
+    request.services.catalog.set_config(bucket.name, "policy", text)
+    return empty_response(204)
+
+
+@s3_operation("DeleteBucketPolicy")
+async def delete_bucket_policy(request: S3Request) -> web.StreamResponse:
+    request.services.catalog.set_config(request.require_bucket().name, "policy", None)
+    return empty_response(204)
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+
+@s3_operation("GetBucketLifecycleConfiguration")
+async def get_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    stored = request.services.catalog.get_config(bucket.name, "lifecycle")
+    if stored is None:
+        raise NoSuchLifecycleConfiguration(BucketName=bucket.name)
+    return _xml(lifecycle.render_lifecycle(lifecycle.from_json(stored)))
+
+
+@s3_operation("PutBucketLifecycleConfiguration")
+async def put_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    configuration = lifecycle.parse_lifecycle(await read_small_body(request, MAX_CONFIG_BODY))
+    request.services.catalog.set_config(bucket.name, "lifecycle", lifecycle.to_json(configuration))
+    return empty_response()
+
+
+@s3_operation("DeleteBucketLifecycle")
+async def delete_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
+    request.services.catalog.set_config(request.require_bucket().name, "lifecycle", None)
+    return empty_response(204)
+
+
+# --- ACL ------------------------------------------------------------------------------------
+
+
+@s3_operation("GetBucketAcl")
+async def get_bucket_acl(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    return _xml(render_acl(bucket.acl, bucket.owner))
+
+
+@s3_operation("PutBucketAcl")
+async def put_bucket_acl(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    header = request.headers.get("x-amz-acl")
+    body = await read_small_body(request, MAX_CONFIG_BODY)
+    canned = parse_canned_acl(header) if header else parse_acl_body(body, bucket.owner)
+    request.services.catalog.set_acl(bucket.name, canned)
+    return empty_response()

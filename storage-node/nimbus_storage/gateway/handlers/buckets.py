@@ -1,0 +1,99 @@
+"""Bucket lifecycle: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nimbus_storage import s3xml
+from nimbus_storage.errors import AccessDenied, InvalidArgument, S3Error
+from nimbus_storage.gateway.body import read_small_body
+from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.headers import iso8601
+from nimbus_storage.gateway.naming import validate_bucket_name
+from nimbus_storage.gateway.registry import s3_operation
+from nimbus_storage.gateway.responses import empty_response, xml_response
+from nimbus_storage.policy.acl import parse_canned_acl
+
+
+class IllegalLocationConstraint(S3Error):
+    code = "IllegalLocationConstraintException"
+    status = 400
+    default_message = "The specified location-constraint is not valid for this endpoint."
+
+
+def owner_tree(access_key: str) -> dict[str, s3xml.XmlValue]:
+    return {"ID": access_key, "DisplayName": access_key}
+
+
+@s3_operation("ListBuckets")
+async def list_buckets(request: S3Request) -> web.StreamResponse:
+    credential = request.credential
+    if credential is None:
+        raise AccessDenied()
+    owner = None if credential.is_admin else credential.access_key
+    prefix = request.query.get("prefix", "")
+    buckets = [
+        {"Name": bucket.name, "CreationDate": iso8601(bucket.created)}
+        for bucket in request.services.catalog.list_buckets(owner)
+        if bucket.name.startswith(prefix)
+    ]
+    return xml_response(
+        "ListAllMyBucketsResult",
+        {
+            "Owner": owner_tree(credential.access_key),
+            "Buckets": {"Bucket": buckets},
+            "Prefix": prefix or None,
+        },
+    )
+
+
+async def _location_constraint(request: S3Request) -> str | None:
+    body = await read_small_body(request, 64 * 1024)
+    if not body.strip():
+        return None
+    document = s3xml.parse(body, root="CreateBucketConfiguration")
+    return s3xml.text(document, "LocationConstraint")
+
+
+@s3_operation("CreateBucket")
+async def create_bucket(request: S3Request) -> web.StreamResponse:
+    validate_bucket_name(request.bucket_name)
+    region = request.services.config.region
+    location = await _location_constraint(request)
+    if location and location != region:
+        raise IllegalLocationConstraint(
+            f"The {location} location constraint is incompatible for the region specific"
+            f" endpoint this request was sent to ({region})."
+        )
+    acl = parse_canned_acl(request.headers.get("x-amz-acl", "private"))
+    if request.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
+        raise InvalidArgument("Object Lock is not supported by Nimbus")
+    if request.principal is None:
+        raise AccessDenied()
+    catalog = request.services.catalog
+    catalog.create_bucket(request.bucket_name, request.principal)
+    if acl != "private":
+        catalog.set_acl(request.bucket_name, acl)
+    return empty_response(headers={"Location": f"/{request.bucket_name}"})
+
+
+@s3_operation("HeadBucket")
+async def head_bucket(request: S3Request) -> web.StreamResponse:
+    request.require_bucket()
+    return empty_response(headers={"x-amz-bucket-region": request.services.config.region})
+
+
+@s3_operation("DeleteBucket")
+async def delete_bucket(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    request.services.catalog.delete_bucket(bucket.name)
+    return empty_response(204)
+
+
+@s3_operation("GetBucketLocation")
+async def get_bucket_location(request: S3Request) -> web.StreamResponse:
+    request.require_bucket()
+    region = request.services.config.region
+    # AWS answers an empty constraint for us-east-1, for historical reasons; SDKs expect it.
+    body = s3xml.render_text("LocationConstraint", "" if region == "us-east-1" else region)
+    return web.Response(body=body, content_type="application/xml")

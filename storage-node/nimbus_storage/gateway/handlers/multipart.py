@@ -1,0 +1,332 @@
+"""Multipart uploads: create, upload part (and part copy), list, complete, abort.
+
+Parts are blobs of their own; completing an upload writes a manifest naming them (no data is
+copied), so completing a 10 GiB upload costs the same as a 10 MiB one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+from aiohttp import web
+
+from nimbus_storage import s3xml
+from nimbus_storage.errors import (
+    EntityTooSmall,
+    InvalidArgument,
+    InvalidPart,
+    InvalidPartOrder,
+    InvalidRange,
+    MalformedXML,
+    NoSuchUpload,
+    TooManyParts,
+)
+from nimbus_storage.gateway import objects
+from nimbus_storage.gateway.body import read_small_body, require_size, verified_payload
+from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.handlers.objects_write import (
+    open_copy_source,
+    request_tags,
+    stored_meta,
+    version_headers,
+)
+from nimbus_storage.gateway.headers import META_MANIFEST, iso8601, object_headers_from_request
+from nimbus_storage.gateway.registry import s3_operation
+from nimbus_storage.gateway.responses import empty_response, xml_response
+from nimbus_storage.store.index import Upload
+
+MAX_PARTS = 10_000
+MAX_PART_SIZE = 5 * 1024**3
+TAGS_META = "x-nimbus-tags"
+
+
+def _part_number(request: S3Request) -> int:
+    raw = request.query.get("partNumber", "")
+    try:
+        number = int(raw)
+    except ValueError:
+        raise TooManyParts(ArgumentName="partNumber", ArgumentValue=raw) from None
+    if not 1 <= number <= MAX_PARTS:
+        raise TooManyParts(ArgumentName="partNumber", ArgumentValue=raw)
+    return number
+
+
+def _upload(request: S3Request) -> Upload:
+    upload_id = request.query.get("uploadId", "")
+    upload = request.index().get_upload(upload_id)
+    if upload is None or upload.key != request.key:
+        raise NoSuchUpload(UploadId=upload_id)
+    return upload
+
+
+@s3_operation("CreateMultipartUpload")
+async def create_multipart_upload(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    meta = stored_meta(request, object_headers_from_request(request.headers))
+    tags = request_tags(request)
+    if tags:
+        meta[TAGS_META] = json.dumps(tags)
+    upload_id = objects.new_write_id() + objects.new_write_id()[-8:]
+    request.index().create_upload(upload_id, request.key, time.time(), meta)
+    return xml_response(
+        "InitiateMultipartUploadResult",
+        {"Bucket": bucket.name, "Key": request.key, "UploadId": upload_id},
+    )
+
+
+async def _store_part(
+    request: S3Request, upload: Upload, number: int, stored: objects.StoredBlob
+) -> None:
+    previous = request.index().put_part(
+        upload.upload_id,
+        number,
+        stored.info.md5_hex,
+        stored.info.size,
+        stored.info.name,
+        float(stored.info.timestamp),
+    )
+    if previous is not None:
+        await request.services.blobs.delete(previous.blob, stored.info.timestamp)
+
+
+@s3_operation("UploadPart")
+async def upload_part(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    number = _part_number(request)
+    upload = _upload(request)
+    size = require_size(request, MAX_PART_SIZE)
+    objects.check_quota(request.services, bucket, size)
+    payload = verified_payload(request)
+    stored = await objects.store_blob(
+        request.services,
+        bucket,
+        f"{request.key}\x00{upload.upload_id}\x00{number}",
+        payload,
+        {},
+        expected_size=size,
+    )
+    await _store_part(request, upload, number, stored)
+    headers = {"ETag": f'"{stored.info.md5_hex}"', **payload.checksum_headers()}
+    return empty_response(headers=headers)
+
+
+def _copy_range(header: str | None, size: int) -> tuple[int, int]:
+    if header is None:
+        return 0, size - 1
+    unit, _, spec = header.partition("=")
+    first, dash, last = spec.partition("-")
+    try:
+        start, end = int(first), int(last)
+    except ValueError:
+        raise InvalidArgument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last"
+            " where first and last are the zero-based offsets of the first and last bytes"
+            " to copy",
+            ArgumentName="x-amz-copy-source-range",
+            ArgumentValue=header,
+        ) from None
+    if unit != "bytes" or not dash or start > end:
+        raise InvalidArgument("Invalid x-amz-copy-source-range", ArgumentValue=header)
+    if end >= size:
+        raise InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
+    return start, end
+
+
+@s3_operation("UploadPartCopy")
+async def upload_part_copy(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    number = _part_number(request)
+    upload = _upload(request)
+    _source, _version, body = await open_copy_source(request, "x-amz-copy-source-")
+    try:
+        start, end = _copy_range(request.headers.get("x-amz-copy-source-range"), body.size)
+        length = end - start + 1
+        if length > MAX_PART_SIZE:
+            raise InvalidArgument("A copied part may be at most 5 GiB")
+        objects.check_quota(request.services, bucket, length)
+        stored = await objects.store_blob(
+            request.services,
+            bucket,
+            f"{request.key}\x00{upload.upload_id}\x00{number}",
+            body.stream(start, end),
+            {},
+            expected_size=length,
+        )
+    finally:
+        body.close()
+    await _store_part(request, upload, number, stored)
+    return xml_response(
+        "CopyPartResult",
+        {"LastModified": iso8601(float(stored.info.timestamp)), "ETag": f'"{stored.info.md5_hex}"'},
+    )
+
+
+def _parse_completion(body: bytes) -> list[tuple[int, str]]:
+    document = s3xml.parse(body, root="CompleteMultipartUpload")
+    listed: list[tuple[int, str]] = []
+    for element in document.findall("Part"):
+        number_text = s3xml.required_text(element, "PartNumber")
+        etag = s3xml.required_text(element, "ETag").strip('"')
+        try:
+            listed.append((int(number_text), etag))
+        except ValueError:
+            raise MalformedXML(f"PartNumber {number_text!r} is not a number") from None
+    if not listed:
+        raise MalformedXML("The XML you provided did not list any parts")
+    return listed
+
+
+@s3_operation("CompleteMultipartUpload")
+async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    upload = _upload(request)
+    listed = _parse_completion(await read_small_body(request, 10 * 1024 * 1024))
+    numbers = [number for number, _etag in listed]
+    if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
+        raise InvalidPartOrder()
+    index = request.index()
+    stored_parts = index.get_parts(upload.upload_id)
+    min_size = request.services.config.multipart_min_part_size
+    manifest: list[tuple[str, int]] = []
+    digest = hashlib.md5(usedforsecurity=False)
+    for position, (number, etag) in enumerate(listed):
+        part = stored_parts.get(number)
+        if part is None or part.etag != etag:
+            raise InvalidPart(PartNumber=str(number), ETag=etag)
+        if part.size < min_size and position < len(listed) - 1:
+            raise EntityTooSmall(
+                ProposedSize=str(part.size), MinSizeAllowed=str(min_size), PartNumber=str(number)
+            )
+        manifest.append((part.blob, part.size))
+        digest.update(bytes.fromhex(part.etag))
+    etag = f"{digest.hexdigest()}-{len(listed)}"
+    meta = dict(upload.meta)
+    tags = json.loads(meta.pop(TAGS_META, "{}"))
+    meta[META_MANIFEST] = "1"
+    body = objects.manifest_body(manifest)
+
+    async def manifest_chunks() -> objects.AsyncIterator[bytes]:
+        yield body
+
+    stored = await objects.store_blob(
+        request.services, bucket, request.key, manifest_chunks(), meta, expected_size=len(body)
+    )
+    version = await objects.commit_version(
+        request.services,
+        bucket,
+        request.key,
+        stored,
+        etag=etag,
+        size=sum(size for _blob, size in manifest),
+        owner=request.principal or bucket.owner,
+        content_type=meta.get("content-type", ""),
+    )
+    if tags:
+        index.set_tags(request.key, version.version_id, tags)
+    used = {blob for blob, _size in manifest}
+    for part in index.delete_upload(upload.upload_id):
+        if part.blob not in used:
+            await request.services.blobs.delete(part.blob, stored.info.timestamp)
+    return xml_response(
+        "CompleteMultipartUploadResult",
+        {
+            "Location": f"/{bucket.name}/{request.key}",
+            "Bucket": bucket.name,
+            "Key": request.key,
+            "ETag": f'"{etag}"',
+        },
+        headers=version_headers(bucket, version),
+    )
+
+
+@s3_operation("AbortMultipartUpload")
+async def abort_multipart_upload(request: S3Request) -> web.StreamResponse:
+    request.require_bucket()
+    upload = _upload(request)
+    await abort_upload(request, upload)
+    return empty_response(204)
+
+
+async def abort_upload(request: S3Request, upload: Upload) -> None:
+    timestamp = f"{time.time():016.05f}"
+    for part in request.index().delete_upload(upload.upload_id):
+        await request.services.blobs.delete(part.blob, timestamp)
+
+
+@s3_operation("ListParts")
+async def list_parts(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    upload = _upload(request)
+    try:
+        marker = int(request.query.get("part-number-marker", "0") or 0)
+        max_parts = min(int(request.query.get("max-parts", "1000")), 1000)
+    except ValueError:
+        raise InvalidArgument("part-number-marker and max-parts must be integers") from None
+    parts, truncated, next_marker = request.index().list_parts(upload.upload_id, marker, max_parts)
+    owner = {"ID": bucket.owner, "DisplayName": bucket.owner}
+    return xml_response(
+        "ListPartsResult",
+        {
+            "Bucket": bucket.name,
+            "Key": upload.key,
+            "UploadId": upload.upload_id,
+            "Initiator": owner,
+            "Owner": owner,
+            "StorageClass": "STANDARD",
+            "PartNumberMarker": marker,
+            "NextPartNumberMarker": next_marker,
+            "MaxParts": max_parts,
+            "IsTruncated": truncated,
+            "Part": [
+                {
+                    "PartNumber": part.part_number,
+                    "LastModified": iso8601(part.last_modified),
+                    "ETag": f'"{part.etag}"',
+                    "Size": part.size,
+                }
+                for part in parts
+            ],
+        },
+    )
+
+
+@s3_operation("ListMultipartUploads")
+async def list_multipart_uploads(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    query = request.query
+    try:
+        max_uploads = min(int(query.get("max-uploads", "1000")), 1000)
+    except ValueError:
+        raise InvalidArgument("max-uploads must be an integer") from None
+    prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
+    key_marker, upload_marker = query.get("key-marker", ""), query.get("upload-id-marker", "")
+    page = request.index().list_uploads(prefix, delimiter, key_marker, upload_marker, max_uploads)
+    owner = {"ID": bucket.owner, "DisplayName": bucket.owner}
+    return xml_response(
+        "ListMultipartUploadsResult",
+        {
+            "Bucket": bucket.name,
+            "KeyMarker": key_marker,
+            "UploadIdMarker": upload_marker,
+            "NextKeyMarker": page.next_key_marker,
+            "NextUploadIdMarker": page.next_upload_id_marker,
+            "Prefix": prefix,
+            "Delimiter": delimiter or None,
+            "MaxUploads": max_uploads,
+            "IsTruncated": page.is_truncated,
+            "Upload": [
+                {
+                    "Key": upload.key,
+                    "UploadId": upload.upload_id,
+                    "Initiator": owner,
+                    "Owner": owner,
+                    "StorageClass": "STANDARD",
+                    "Initiated": iso8601(upload.initiated),
+                }
+                for upload in page.uploads
+            ],
+            "CommonPrefixes": [{"Prefix": p} for p in page.common_prefixes],
+        },
+    )

@@ -1,0 +1,74 @@
+"""Object deletes: DeleteObject and DeleteObjects (batch), versioning-aware."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nimbus_storage import s3xml
+from nimbus_storage.errors import MalformedXML, S3Error
+from nimbus_storage.gateway.authorize import check_access
+from nimbus_storage.gateway.body import read_small_body
+from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.objects import DeleteOutcome, delete_object
+from nimbus_storage.gateway.registry import s3_operation
+from nimbus_storage.gateway.responses import empty_response, xml_response
+from nimbus_storage.policy.actions import action_for
+
+MAX_DELETE_KEYS = 1000
+MAX_DELETE_BODY = 2 * 1024 * 1024
+
+
+def _outcome_headers(outcome: DeleteOutcome) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if outcome.version_id is not None:
+        headers["x-amz-version-id"] = outcome.version_id
+    if outcome.delete_marker:
+        headers["x-amz-delete-marker"] = "true"
+    return headers
+
+
+@s3_operation("DeleteObject")
+async def delete_object_handler(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    outcome = await delete_object(
+        request.services, bucket, request.key, request.query.get("versionId")
+    )
+    return empty_response(204, headers=_outcome_headers(outcome))
+
+
+def _parse_delete_request(body: bytes) -> tuple[bool, list[tuple[str, str | None]]]:
+    document = s3xml.parse(body, root="Delete", max_size=MAX_DELETE_BODY)
+    quiet = (s3xml.text(document, "Quiet") or "false").lower() == "true"
+    targets: list[tuple[str, str | None]] = []
+    for element in document.findall("Object"):
+        key = s3xml.text(element, "Key")
+        if not key:
+            raise MalformedXML("Each <Object> needs a non-empty <Key>")
+        targets.append((key, s3xml.text(element, "VersionId")))
+    if not targets or len(targets) > MAX_DELETE_KEYS:
+        raise MalformedXML(f"A Delete request names between 1 and {MAX_DELETE_KEYS} objects")
+    return quiet, targets
+
+
+@s3_operation("DeleteObjects")
+async def delete_objects(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    quiet, targets = _parse_delete_request(await read_small_body(request, MAX_DELETE_BODY))
+    deleted: list[dict[str, s3xml.XmlValue]] = []
+    errors: list[dict[str, s3xml.XmlValue]] = []
+    for key, version_id in targets:
+        try:
+            check_access(request, bucket, action_for("DeleteObject", version_id=version_id), key)
+            outcome = await delete_object(request.services, bucket, key, version_id)
+        except S3Error as error:
+            errors.append({"Key": key, "VersionId": version_id, "Code": error.code,
+                           "Message": error.message})
+            continue
+        if quiet:
+            continue
+        entry: dict[str, s3xml.XmlValue] = {"Key": key, "VersionId": version_id}
+        if outcome.delete_marker:
+            entry["DeleteMarker"] = True
+            entry["DeleteMarkerVersionId"] = outcome.version_id
+        deleted.append(entry)
+    return xml_response("DeleteResult", {"Deleted": deleted, "Error": errors})

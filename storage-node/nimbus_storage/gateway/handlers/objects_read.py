@@ -1,0 +1,161 @@
+"""Object reads: GetObject and HeadObject, with ranges, conditions and response overrides."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nimbus_storage.errors import (
+    AccessDenied,
+    InvalidArgument,
+    InvalidPart,
+    MethodNotAllowed,
+    NoSuchKey,
+)
+from nimbus_storage.gateway import objects
+from nimbus_storage.gateway.conditional import ByteRange, check_preconditions, parse_range
+from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.headers import (
+    DEFAULT_CONTENT_TYPE,
+    META_ACL,
+    STORED_HEADERS,
+    http_date,
+    user_metadata,
+)
+from nimbus_storage.gateway.registry import s3_operation
+from nimbus_storage.policy.acl import acl_allows
+from nimbus_storage.policy.lifecycle import expiration_header, from_json
+from nimbus_storage.store.api import ObjectVersion
+
+# Query parameters that override response headers on a signed GET (AWS: not for anonymous).
+_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-language": "Content-Language",
+    "response-expires": "Expires",
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+}
+
+
+def _resolve_version(request: S3Request) -> ObjectVersion:
+    version_id = request.query.get("versionId")
+    version = request.index().get(request.key, version_id)
+    if version is None:
+        return objects.find_version(request, request.key, version_id)  # raises
+    if version.delete_marker:
+        marker_headers = {"x-amz-delete-marker": "true", "x-amz-version-id": version.version_id}
+        if version_id is not None:
+            error: MethodNotAllowed | NoSuchKey = MethodNotAllowed()
+        else:
+            error = NoSuchKey(Key=request.key)
+        error.headers = marker_headers
+        raise error
+    return version
+
+
+def _part_range(body: objects.ObjectBody, part_number: int) -> ByteRange:
+    parts = body.parts or [("", body.size)]
+    if not 1 <= part_number <= len(parts):
+        raise InvalidPart("The requested partnumber is not satisfiable")
+    start = sum(size for _name, size in parts[: part_number - 1])
+    return ByteRange(start, start + parts[part_number - 1][1] - 1)
+
+
+def _headers(
+    request: S3Request, version: ObjectVersion, body: objects.ObjectBody
+) -> dict[str, str]:
+    meta = body.meta
+    headers = {
+        "ETag": f'"{version.etag}"',
+        "Last-Modified": http_date(version.last_modified),
+        "Accept-Ranges": "bytes",
+    }
+    for name in STORED_HEADERS:
+        if name in meta:
+            headers[name.title()] = meta[name]
+    headers.setdefault("Content-Type", DEFAULT_CONTENT_TYPE)
+    headers.update(user_metadata(meta))
+    bucket = request.require_bucket()
+    if bucket.versioning:
+        headers["x-amz-version-id"] = version.version_id
+    tags = request.index().get_tags(version.key, version.version_id)
+    if tags:
+        headers["x-amz-tagging-count"] = str(len(tags))
+    if body.parts is not None:
+        headers["x-amz-mp-parts-count"] = str(len(body.parts))
+    lifecycle = request.services.catalog.get_config(bucket.name, "lifecycle")
+    if lifecycle:
+        expiry = expiration_header(
+            from_json(lifecycle), version.key, version.size, tags or {}, version.last_modified
+        )
+        if expiry:
+            headers["x-amz-expiration"] = expiry
+    if request.auth is not None:
+        for parameter, header in _OVERRIDES.items():
+            if parameter in request.query:
+                headers[header] = request.query[parameter]
+    return headers
+
+
+async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
+    try:
+        version = _resolve_version(request)
+    except (NoSuchKey, MethodNotAllowed):
+        if request.object_acl_required:
+            raise AccessDenied() from None  # callers without access learn nothing
+        raise
+    body = await objects.open_body(request.services, version)
+    try:
+        if request.object_acl_required:
+            bucket = request.require_bucket()
+            acl = body.meta.get(META_ACL, "private")
+            if not acl_allows(acl, request.principal, bucket.owner, "s3:GetObject"):
+                raise AccessDenied()
+        check_preconditions(request.headers, version.etag, version.last_modified)
+        headers = _headers(request, version, body)
+        byte_range: ByteRange | None
+        if "partNumber" in request.query:
+            try:
+                part_number = int(request.query["partNumber"])
+            except ValueError:
+                raise InvalidArgument("Part number must be an integer") from None
+            byte_range = _part_range(body, part_number)
+        else:
+            byte_range = parse_range(request.headers.get("Range"), body.size)
+        status = 200
+        if byte_range is not None and (
+            byte_range.length != body.size or "Range" in request.headers
+        ):
+            status = 206
+            headers["Content-Range"] = byte_range.content_range(body.size)
+        if byte_range is None:
+            byte_range = ByteRange(0, body.size - 1)
+            if request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
+                # Only a whole object carries its checksum; a range has none to check against.
+                headers.update(
+                    {k: v for k, v in body.meta.items() if k.startswith("x-amz-checksum-")}
+                )
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_length = max(byte_range.length, 0)
+        await response.prepare(request.http)
+        if send_body and byte_range.length > 0:
+            sent = 0
+            async for chunk in body.stream(byte_range.start, byte_range.end):
+                await response.write(chunk)
+                sent += len(chunk)
+            request.services.metrics.bytes_out.inc(sent)
+        await response.write_eof()
+        return response
+    finally:
+        body.close()
+
+
+@s3_operation("GetObject")
+async def get_object(request: S3Request) -> web.StreamResponse:
+    return await _read(request, send_body=True)
+
+
+@s3_operation("HeadObject")
+async def head_object(request: S3Request) -> web.StreamResponse:
+    return await _read(request, send_body=False)
+

@@ -1,0 +1,235 @@
+"""Object semantics shared by the handlers: write a version, read one back, remove one.
+
+Every write goes to a blob with a name of its own (bucket, key and a write id), and becomes
+visible only when the bucket index points at it. A crash or a client disconnect before that
+leaves an orphan blob nobody can see, never a half-written object. Multipart objects are a small
+manifest blob naming their part blobs, streamed part after part on GET (Swift's SLO).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+from nimbus_storage.errors import NoSuchKey, NoSuchVersion, QuotaExceeded
+from nimbus_storage.gateway.context import S3Request, Services
+from nimbus_storage.gateway.headers import META_MANIFEST
+from nimbus_storage.store.api import NULL_VERSION, BlobInfo, BlobReader, ObjectVersion
+from nimbus_storage.store.catalog import Bucket
+from nimbus_storage.store.diskfile import normalize_timestamp
+
+STREAM_CHUNK = 1024 * 1024
+
+
+def new_write_id() -> str:
+    """Unique and ordered by time, so version ids sort newest-last as strings."""
+    return f"{time.time_ns() // 1000:016x}{os.urandom(6).hex()}"
+
+
+def blob_name(bucket: str, key: str, write_id: str) -> str:
+    return f"/{bucket}/{key}\x00{write_id}"
+
+
+def version_id_for(bucket: Bucket, write_id: str) -> str:
+    return write_id if bucket.versioning == "Enabled" else NULL_VERSION
+
+
+def check_quota(services: Services, bucket: Bucket, incoming_bytes: int) -> None:
+    if bucket.quota_bytes is None and bucket.quota_objects is None:
+        return
+    used_bytes, used_objects = services.catalog.index(bucket.name).usage()
+    if bucket.quota_bytes is not None and used_bytes + incoming_bytes > bucket.quota_bytes:
+        raise QuotaExceeded(
+            f"Bucket quota of {bucket.quota_bytes} bytes exceeded"
+            f" ({used_bytes} used, {incoming_bytes} more requested)."
+        )
+    if bucket.quota_objects is not None and used_objects + 1 > bucket.quota_objects:
+        raise QuotaExceeded(f"Bucket quota of {bucket.quota_objects} objects exceeded.")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    info: BlobInfo
+    write_id: str
+
+
+async def store_blob(
+    services: Services,
+    bucket: Bucket,
+    key: str,
+    payload: AsyncIterator[bytes],
+    meta: Mapping[str, str],
+    *,
+    expected_size: int | None,
+) -> StoredBlob:
+    write_id = new_write_id()
+    info = await services.blobs.put(
+        blob_name(bucket.name, key, write_id),
+        payload,
+        meta,
+        normalize_timestamp(time.time()),
+        expected_size=expected_size,
+    )
+    services.metrics.bytes_in.inc(info.size)
+    return StoredBlob(info, write_id)
+
+
+async def commit_version(
+    services: Services,
+    bucket: Bucket,
+    key: str,
+    stored: StoredBlob,
+    *,
+    etag: str,
+    size: int,
+    owner: str,
+    content_type: str,
+) -> ObjectVersion:
+    """Make a stored blob the object's newest version; drop the data it replaces."""
+    version = ObjectVersion(
+        key=key,
+        version_id=version_id_for(bucket, stored.write_id),
+        last_modified=float(stored.info.timestamp),
+        etag=etag,
+        size=size,
+        blob=stored.info.name,
+        content_type=content_type,
+        owner=owner,
+    )
+    replaced = services.catalog.index(bucket.name).put_version(version, bucket.versioning)
+    for old in replaced:
+        await delete_version_data(services, old)
+    return version
+
+
+async def delete_version_data(services: Services, version: ObjectVersion) -> None:
+    if not version.blob:
+        return
+    timestamp = normalize_timestamp(time.time())
+    reader = await services.blobs.open(version.blob)
+    if reader is not None:
+        try:
+            if META_MANIFEST in reader.info.meta:
+                for part_blob, _size in await _read_manifest(reader):
+                    await services.blobs.delete(part_blob, timestamp)
+        finally:
+            reader.close()
+    await services.blobs.delete(version.blob, timestamp)
+
+
+def find_version(request: S3Request, key: str, version_id: str | None) -> ObjectVersion:
+    """The version a GET/HEAD/COPY names; NoSuchKey / NoSuchVersion as AWS answers."""
+    version = request.index().get(key, version_id)
+    if version is None:
+        if version_id is not None:
+            raise NoSuchVersion(Key=key, VersionId=version_id)
+        raise NoSuchKey(Key=key)
+    if version.delete_marker and version_id is None:
+        raise NoSuchKey(Key=key)
+    return version
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOutcome:
+    version_id: str | None
+    delete_marker: bool
+
+
+async def delete_object(
+    services: Services, bucket: Bucket, key: str, version_id: str | None
+) -> DeleteOutcome:
+    """Delete one object (or one version), as S3 does for the bucket's versioning state."""
+    index = services.catalog.index(bucket.name)
+    if version_id is not None:
+        removed = index.delete_version(key, version_id)
+        if removed is None:
+            return DeleteOutcome(version_id, False)
+        await delete_version_data(services, removed)
+        index.delete_tags(key, version_id)
+        return DeleteOutcome(version_id, removed.delete_marker)
+    if not bucket.versioning:
+        removed = index.delete_version(key, NULL_VERSION)
+        if removed is not None:
+            await delete_version_data(services, removed)
+            index.delete_tags(key, NULL_VERSION)
+        return DeleteOutcome(None, False)
+    marker_id = new_write_id() if bucket.versioning == "Enabled" else NULL_VERSION
+    marker = ObjectVersion(
+        key=key,
+        version_id=marker_id,
+        last_modified=time.time(),
+        etag="",
+        size=0,
+        blob="",
+        delete_marker=True,
+    )
+    for replaced in index.put_version(marker, bucket.versioning):
+        await delete_version_data(services, replaced)
+        index.delete_tags(key, replaced.version_id)
+    return DeleteOutcome(marker_id, True)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+async def _read_manifest(reader: BlobReader) -> list[tuple[str, int]]:
+    raw = b"".join([chunk async for chunk in reader.iter_range(0, reader.info.size - 1)])
+    return [(str(name), int(size)) for name, size in json.loads(raw)]
+
+
+def manifest_body(parts: list[tuple[str, int]]) -> bytes:
+    return json.dumps(parts).encode()
+
+
+@dataclass
+class ObjectBody:
+    """An object opened for reading: its stored facts and a ranged byte stream."""
+
+    services: Services
+    head: BlobReader
+    parts: list[tuple[str, int]] | None
+    size: int
+
+    @property
+    def meta(self) -> Mapping[str, str]:
+        return self.head.info.meta
+
+    async def stream(self, start: int, end: int) -> AsyncIterator[bytes]:
+        if self.parts is None:
+            async for chunk in self.head.iter_range(start, end, STREAM_CHUNK):
+                yield chunk
+            return
+        offset = 0
+        for part_blob, part_size in self.parts:
+            part_start, part_end = offset, offset + part_size - 1
+            offset += part_size
+            if part_end < start or part_start > end or part_size == 0:
+                continue
+            reader = await self.services.blobs.open(part_blob)
+            if reader is None:
+                raise RuntimeError(f"part blob {part_blob!r} of a multipart object is missing")
+            try:
+                async for chunk in reader.iter_range(
+                    max(start, part_start) - part_start,
+                    min(end, part_end) - part_start,
+                    STREAM_CHUNK,
+                ):
+                    yield chunk
+            finally:
+                reader.close()
+
+    def close(self) -> None:
+        self.head.close()
+
+
+async def open_body(services: Services, version: ObjectVersion) -> ObjectBody:
+    reader = await services.blobs.open(version.blob)
+    if reader is None:
+        raise NoSuchKey(Key=version.key)
+    if META_MANIFEST not in reader.info.meta:
+        return ObjectBody(services, reader, None, reader.info.size)
+    parts = await _read_manifest(reader)
+    return ObjectBody(services, reader, parts, sum(size for _name, size in parts))

@@ -1,0 +1,42 @@
+"""Building S3 responses: XML documents, empty answers, and the error document."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nimbus_storage import s3xml
+from nimbus_storage.errors import S3Error
+
+XML_CONTENT_TYPE = "application/xml"
+
+
+def xml_response(
+    root: str, tree: s3xml.XmlTree, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=s3xml.render(root, tree),
+        status=status,
+        content_type=XML_CONTENT_TYPE,
+        headers=headers,
+    )
+
+
+def empty_response(status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, headers=headers)
+
+
+def error_response(error: S3Error, resource: str, request_id: str, *, head: bool) -> web.Response:
+    headers = {"x-amz-request-id": request_id, "x-amz-id-2": request_id, **error.headers}
+    if error.status == 304 or head:
+        # HEAD and 304 carry no body; SDKs read the code from the status alone.
+        return web.Response(status=error.status, headers=headers)
+    tree: dict[str, s3xml.XmlValue] = {"Code": error.code, "Message": error.message}
+    tree.update(error.extra)
+    tree["Resource"] = resource
+    tree["RequestId"] = request_id
+    return web.Response(
+        body=s3xml.render("Error", tree, namespace=False),
+        status=error.status,
+        content_type=XML_CONTENT_TYPE,
+        headers=headers,
+    )

@@ -1,0 +1,98 @@
+"""Running a gateway: open the stores, serve HTTP, run the janitor; stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from nimbus_storage.gateway import janitor
+from nimbus_storage.gateway.app import build_app
+from nimbus_storage.gateway.config import GatewayConfig
+from nimbus_storage.gateway.context import Services
+from nimbus_storage.gateway.metrics import GatewayMetrics
+from nimbus_storage.store.catalog import Catalog
+from nimbus_storage.store.diskfile import DiskBlobStore
+
+log = logging.getLogger("nimbus.gateway")
+
+
+@dataclass(frozen=True, slots=True)
+class RootCredential:
+    access_key: str
+    secret_key: str
+    created: bool
+
+
+def open_services(config: GatewayConfig) -> Services:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return Services(
+        config=config,
+        catalog=Catalog(config.data_dir / "catalog"),
+        blobs=DiskBlobStore(config.data_dir / "blobs", fsync=config.fsync),
+        metrics=GatewayMetrics(),
+    )
+
+
+def ensure_root_credential(
+    catalog: Catalog, access_key: str | None, secret_key: str | None
+) -> RootCredential:
+    """The admin credential: the one given, else the existing one, else a new random one."""
+    if access_key and secret_key:
+        existing = catalog.get_credential(access_key)
+        if existing is not None and existing.secret_key == secret_key and existing.is_admin:
+            return RootCredential(access_key, secret_key, created=False)
+        if existing is not None:
+            catalog.delete_credential(access_key)
+        catalog.create_credential(access_key, secret_key, is_admin=True, description="root")
+        return RootCredential(access_key, secret_key, created=True)
+    for credential in catalog.list_credentials():
+        if credential.is_admin and credential.description == "root":
+            return RootCredential(credential.access_key, credential.secret_key, created=False)
+    access_key = "NIMBUS" + secrets.token_hex(7).upper()
+    secret_key = secrets.token_urlsafe(30)
+    catalog.create_credential(access_key, secret_key, is_admin=True, description="root")
+    return RootCredential(access_key, secret_key, created=True)
+
+
+class RunningGateway:
+    def __init__(self, services: Services, runner: web.AppRunner, port: int) -> None:
+        self.services = services
+        self.runner = runner
+        self.port = port
+        self._janitor: asyncio.Task[None] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.services.config.host}:{self.port}"
+
+    def start_janitor(self) -> None:
+        self._janitor = asyncio.create_task(janitor.run_forever(self.services))
+
+    async def stop(self) -> None:
+        if self._janitor is not None:
+            self._janitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._janitor
+        await self.runner.cleanup()
+        self.services.catalog.close()
+
+
+async def start_gateway(config: GatewayConfig, *, janitor_enabled: bool = True) -> RunningGateway:
+    services = open_services(config)
+    app = build_app(services)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True, backlog=1024)
+    await site.start()
+    sockets = site._server.sockets if site._server is not None else []  # noqa: SLF001
+    port = sockets[0].getsockname()[1] if sockets else config.port
+    gateway = RunningGateway(services, runner, port)
+    if janitor_enabled:
+        gateway.start_janitor()
+    log.info("S3 gateway listening on %s (data in %s)", gateway.endpoint, config.data_dir)
+    return gateway

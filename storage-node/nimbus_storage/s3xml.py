@@ -1,0 +1,108 @@
+"""XML in and out of the S3 API.
+
+Requests are parsed with size limits and with DTDs and entities refused (no billion laughs, no
+external entities), namespaces stripped so ``<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">``
+and ``<Delete>`` read the same. Responses are built from nested Python values.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from nimbus_storage.errors import MalformedXML, MaxMessageLengthExceeded
+
+S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+DEFAULT_MAX_XML = 1024 * 1024
+
+# A value in a response tree: text, a number, a bool, None (omitted), a nested tree, or a list
+# of same-named elements. Typed as Any because mypy cannot check recursive aliases here.
+XmlValue = Any
+XmlTree = Mapping[str, Any] | Iterable[tuple[str, Any]]
+
+
+def parse(body: bytes, *, max_size: int = DEFAULT_MAX_XML, root: str | None = None) -> ET.Element:
+    """Parse a request body; raise MalformedXML for anything but a well-formed document."""
+    if len(body) > max_size:
+        raise MaxMessageLengthExceeded()
+    if not body.strip():
+        raise MalformedXML()
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise MalformedXML("DTDs and entities are not accepted")
+    try:
+        element = ET.fromstring(body)
+    except ET.ParseError as exc:
+        raise MalformedXML() from exc
+    for node in element.iter():
+        if isinstance(node.tag, str) and node.tag.startswith("{"):
+            node.tag = node.tag.split("}", 1)[1]
+    if root is not None and element.tag != root:
+        raise MalformedXML(f"expected a <{root}> document, got <{element.tag}>")
+    return element
+
+
+def text(element: ET.Element, path: str, default: str | None = None) -> str | None:
+    found = element.find(path)
+    if found is None:
+        return default
+    return (found.text or "").strip()
+
+
+def required_text(element: ET.Element, path: str) -> str:
+    value = text(element, path)
+    if value is None:
+        raise MalformedXML(f"missing <{path}>")
+    return value
+
+
+def _format(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _append(parent: ET.Element, tag: str, value: XmlValue) -> None:
+    if value is None:
+        return
+    if isinstance(value, list):
+        for item in value:
+            _append(parent, tag, item)
+        return
+    child = ET.SubElement(parent, tag)
+    if isinstance(value, str | int | bool):
+        child.text = _format(value)
+    else:
+        _fill(child, value)
+
+
+def _fill(element: ET.Element, tree: XmlTree) -> None:
+    items = tree.items() if isinstance(tree, Mapping) else tree
+    for tag, value in items:
+        _append(element, tag, value)
+
+
+def _serialize(element: ET.Element) -> bytes:
+    body: bytes = ET.tostring(element, encoding="utf-8", xml_declaration=False)
+    return body
+
+
+def render(root: str, tree: XmlTree, *, namespace: bool = True) -> bytes:
+    """Render ``{"Name": "b", "Contents": [{...}, {...}]}`` as an S3 response document.
+
+    Mappings keep insertion order; a list repeats its tag; None omits the element.
+    """
+    element = ET.Element(root)
+    if namespace:
+        element.set("xmlns", S3_NS)
+    _fill(element, tree)
+    return XML_DECLARATION + _serialize(element)
+
+
+def render_text(root: str, value: str) -> bytes:
+    """A document whose root element holds only text (GetBucketLocation)."""
+    element = ET.Element(root)
+    element.set("xmlns", S3_NS)
+    element.text = value or None
+    return XML_DECLARATION + _serialize(element)

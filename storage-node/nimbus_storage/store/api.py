@@ -1,0 +1,164 @@
+"""The storage interface the S3 gateway is written against.
+
+Two layers, as in Swift:
+
+* a *blob store* (Swift's object server + diskfile): opaque named blobs on disk in Swift's
+  layout, written atomically, last writer wins by timestamp, tombstones for deletes;
+* a *catalog* (Swift's account and container databases): buckets, credentials, and one
+  listing index per bucket holding the object versions, multipart uploads and their parts.
+
+The gateway never touches the disk directly; Object storage II puts the ring between the
+gateway and many blob stores behind this same interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+NULL_VERSION = "null"
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    """What a stored blob is: the facts written beside its data at PUT time."""
+
+    name: str
+    timestamp: str  # Swift-normalized "%016.05f" seconds since the epoch; orders writes
+    size: int
+    md5_hex: str
+    # Free-form metadata stored with the blob (content-type, x-amz-meta-*, checksums, ...).
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+
+class BlobReader(Protocol):
+    """An open blob: its facts plus a streaming reader over any byte range."""
+
+    info: BlobInfo
+
+    def iter_range(self, start: int, end: int, chunk_size: int = ...) -> AsyncIterator[bytes]:
+        """Yield bytes ``start..end`` inclusive, chunk by chunk; never the whole blob at once."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    async def put(
+        self,
+        name: str,
+        chunks: AsyncIterator[bytes],
+        meta: Mapping[str, str],
+        timestamp: str,
+        *,
+        expected_size: int | None = None,
+    ) -> BlobInfo:
+        """Stream ``chunks`` to a temp file, fsync, rename into place; return the stored facts.
+
+        If the iterator raises, or yields a size different from ``expected_size``, nothing is
+        left behind and the exception propagates. ``meta`` is read only once ``chunks`` is
+        exhausted, so a caller may add facts known at the end (a trailing checksum). An older timestamp than the one on disk is
+        accepted but never becomes visible (last writer wins).
+        """
+        ...
+
+    async def open(self, name: str) -> BlobReader | None:
+        """The newest version of ``name``, or None when it is missing or tombstoned."""
+        ...
+
+    async def delete(self, name: str, timestamp: str) -> None:
+        """Write a tombstone at ``timestamp`` and reclaim older data files."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    """One row of a bucket's listing index."""
+
+    key: str
+    version_id: str  # NULL_VERSION for unversioned writes
+    last_modified: float  # seconds since the epoch
+    etag: str  # without quotes; "hex" or "hex-N" for multipart
+    size: int
+    blob: str  # name of the blob (or manifest) holding the data; "" for delete markers
+    is_latest: bool = True
+    delete_marker: bool = False
+    content_type: str = ""
+    storage_class: str = "STANDARD"
+    owner: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """A page of a listing, with prefixes already rolled up by the delimiter."""
+
+    entries: list[ObjectVersion]
+    common_prefixes: list[str]
+    is_truncated: bool
+    # The last key (or common prefix) returned: the next marker / continuation point.
+    next_marker: str | None
+    next_version_marker: str | None = None
+
+
+# --- multipart uploads (rows of the bucket index) ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A multipart upload in progress."""
+
+    upload_id: str
+    key: str
+    initiated: float  # seconds since the epoch
+    meta: Mapping[str, str] = field(default_factory=dict)  # headers given at CreateMultipartUpload
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    part_number: int
+    etag: str  # without quotes
+    size: int
+    blob: str
+    last_modified: float
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPage:
+    """A page of ListMultipartUploads, prefixes rolled up by the delimiter."""
+
+    uploads: list[Upload]
+    common_prefixes: list[str]
+    is_truncated: bool
+    next_key_marker: str | None
+    next_upload_id_marker: str | None
+
+
+# --- catalog rows (Swift's account database) -----------------------------------------------
+
+VERSIONING_STATES = ("", "Enabled", "Suspended")  # "" = never enabled
+GRANT_PERMISSIONS = ("RO", "RW", "WO")
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    name: str
+    owner: str  # access key of the creator
+    created: float  # seconds since the epoch
+    versioning: str = ""  # one of VERSIONING_STATES
+    quota_bytes: int | None = None
+    quota_objects: int | None = None
+    acl: str = "private"  # canned ACL
+    region: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    access_key: str
+    secret_key: str
+    is_admin: bool = False
+    description: str = ""
+    created: float = 0.0
+    # Empty: a full user credential (owns what it creates). Otherwise an app credential limited
+    # to these buckets, each with a permission from GRANT_PERMISSIONS.
+    grants: Mapping[str, str] = field(default_factory=dict)

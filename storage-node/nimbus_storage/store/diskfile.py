@@ -1,0 +1,310 @@
+"""The blob store on a local disk, in Swift's object layout (see ``layout`` for the naming).
+
+Write path (``put``):
+
+1. chunks stream into ``<root>/<device>/tmp/<random>.tmp`` through a buffered file object,
+   md5 and size computed on the fly; page-cache writes happen inline on the event loop;
+2. on a failing iterator (client disconnect, bad checksum, wrong size) the temp file is closed
+   and unlinked and the exception propagates;
+3. the rest runs in a worker thread (``asyncio.to_thread``), never on the event loop: fsync the
+   temp file, write the ``<ts>.meta`` sidecar, rename it into the hash dir, rename the data to
+   ``<ts>.data``, fsync the hash dir, delete the files the new one supersedes.
+
+Metadata lives in a JSON sidecar ``<ts>.meta``, not in xattrs as Swift does: xattrs are size
+limited and unsupported on some filesystems (tmpfs before Linux 6.6, many FUSE and overlay
+setups), while a sidecar works everywhere and is readable with ``cat``. The sidecar is renamed
+into place *before* the data, so the ``.data`` rename is the single commit point: a ``.meta``
+without its ``.data`` is an unfinished write, ignored by readers and removed by the next cleanup.
+(Swift uses ``.meta`` for POST-updated metadata; Nimbus does not have that, S3 has no POST of
+metadata.)
+
+Last writer wins by timestamp: a write older than (or tied with) what the hash dir already shows
+is discarded, and every commit ends by deleting what is older than the newest file. Both steps
+are idempotent and only ever delete files older than one they saw, so concurrent writers
+converge on the newest file even across processes. Within a process, commits to one hash are
+serialised so that two writes with an identical timestamp cannot interleave their renames.
+
+Read path: ``open`` lists the hash dir and opens the newest ``.data`` in a worker thread; once
+the fd is open a concurrent cleanup cannot take the bytes away. ``iter_range`` reads 1 MiB
+``pread`` calls in a worker thread. Measured for a 16 MiB object in the page cache on the dev VM
+(2 cores, a Go build running, uvloop): worker-thread ``pread`` 1.5 ms per object (median of 30),
+blocking ``pread`` on the loop 1.8 ms. The thread is no slower (``pread`` releases the GIL) and a
+cold read from a real disk, which blocks for milliseconds per chunk, never stalls the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+from nimbus_storage.errors import IncompleteBody
+from nimbus_storage.store.api import BlobInfo, BlobStore
+from nimbus_storage.store.layout import (
+    DATA_EXT,
+    META_EXT,
+    TOMBSTONE_EXT,
+    OnDiskFile,
+    StoreIdentity,
+    hash_dir,
+    newest_state,
+    normalize_timestamp,
+    obsolete_files,
+)
+
+__all__ = ["BlobCollision", "DiskBlobReader", "DiskBlobStore", "normalize_timestamp"]
+
+DEFAULT_CHUNK = 1024 * 1024
+WRITE_BUFFER = 256 * 1024
+_LOCK_STRIPES = 64
+_OPEN_ATTEMPTS = 5
+
+
+class BlobCollision(RuntimeError):
+    """Two names hashed to one directory (salted md5: not expected in practice)."""
+
+
+class DiskBlobReader:
+    """An open ``.data`` file; the fd keeps the bytes readable even if a newer write lands."""
+
+    def __init__(self, info: BlobInfo, fd: int) -> None:
+        self.info = info
+        self._fd: int | None = fd
+
+    async def iter_range(
+        self, start: int, end: int, chunk_size: int = DEFAULT_CHUNK
+    ) -> AsyncIterator[bytes]:
+        end = min(end, self.info.size - 1)
+        position = start
+        while position <= end:
+            if self._fd is None:
+                raise ValueError("read from a closed blob")
+            wanted = min(chunk_size, end - position + 1)
+            data = await asyncio.to_thread(os.pread, self._fd, wanted, position)
+            if not data:
+                raise OSError(f"blob {self.info.name!r} is shorter than its recorded size")
+            position += len(data)
+            yield data
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> DiskBlobReader:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class DiskBlobStore(BlobStore):
+    def __init__(
+        self, root: Path, *, part_power: int = 10, device: str = "d0", fsync: bool = True
+    ) -> None:
+        self.root = Path(root)
+        self.identity = StoreIdentity.load_or_create(self.root, part_power)
+        self.objects_dir = self.root / device / "objects"
+        self.tmp_dir = self.root / device / "tmp"
+        self.objects_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._fsync = fsync
+        self._stripes = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+
+    # --- public API -------------------------------------------------------------------------
+
+    def hash_dir_for(self, name: str) -> Path:
+        return hash_dir(self.objects_dir, self.identity, self.identity.name_hash(name))
+
+    async def put(
+        self,
+        name: str,
+        chunks: AsyncIterator[bytes],
+        meta: Mapping[str, str],
+        timestamp: str,
+        *,
+        expected_size: int | None = None,
+    ) -> BlobInfo:
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, suffix=".tmp")
+        tmp = Path(tmp_name)
+        out = open(fd, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 - closed in the commit
+        md5 = hashlib.md5(usedforsecurity=False)
+        size = 0
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if expected_size is not None and size > expected_size:
+                    raise IncompleteBody(f"Body longer than the {expected_size} bytes announced")
+                md5.update(chunk)
+                out.write(chunk)
+            if expected_size is not None and size != expected_size:
+                raise IncompleteBody(
+                    f"Received {size} bytes of the {expected_size} announced",
+                )
+            out.flush()
+        except BaseException:
+            out.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        info = BlobInfo(name, timestamp, size, md5.hexdigest(), dict(meta))
+        # Once here the commit runs to completion in its thread even if we are cancelled; it
+        # removes its own temp files on failure.
+        await asyncio.to_thread(self._commit_data, out, tmp, info)
+        return info
+
+    async def open(self, name: str) -> DiskBlobReader | None:
+        return await asyncio.to_thread(self._open_newest, name)
+
+    async def delete(self, name: str, timestamp: str) -> None:
+        await asyncio.to_thread(self._commit_tombstone, name, timestamp)
+
+    def iter_hashes(self, partition: int | None = None) -> Iterator[tuple[int, Path]]:
+        """Every hash dir as ``(partition, path)``; blocking, for background workers."""
+        partitions = [partition] if partition is not None else self.partitions()
+        for part in partitions:
+            part_dir = self.objects_dir / str(part)
+            for suffix_dir in sorted(_subdirs(part_dir)):
+                for hash_path in sorted(_subdirs(suffix_dir)):
+                    yield part, hash_path
+
+    def partitions(self) -> list[int]:
+        return sorted(int(p.name) for p in _subdirs(self.objects_dir) if p.name.isdigit())
+
+    def cleanup_tmp(self, older_than: float = 24 * 3600.0) -> int:
+        """Remove temp files left by crashed writes; returns how many. Blocking."""
+        cutoff = time.time() - older_than
+        removed = 0
+        for entry in os.scandir(self.tmp_dir):
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    # --- worker-thread side -----------------------------------------------------------------
+
+    def _commit_data(self, out: BinaryIO, tmp: Path, info: BlobInfo) -> None:
+        meta_tmp: Path | None = None
+        try:
+            try:
+                if self._fsync:
+                    os.fsync(out.fileno())
+            finally:
+                out.close()
+            sidecar = {
+                "name": info.name,
+                "timestamp": info.timestamp,
+                "size": info.size,
+                "md5": info.md5_hex,
+                "meta": dict(info.meta),
+            }
+            meta_tmp = self._write_small_tmp(json.dumps(sidecar).encode())
+            self._install(
+                info.name,
+                OnDiskFile(info.timestamp, DATA_EXT),
+                [(meta_tmp, info.timestamp + META_EXT), (tmp, info.timestamp + DATA_EXT)],
+            )
+        finally:
+            tmp.unlink(missing_ok=True)
+            if meta_tmp is not None:
+                meta_tmp.unlink(missing_ok=True)
+
+    def _commit_tombstone(self, name: str, timestamp: str) -> None:
+        body = json.dumps({"name": name, "timestamp": timestamp}).encode()
+        tmp = self._write_small_tmp(body)
+        try:
+            self._install(
+                name, OnDiskFile(timestamp, TOMBSTONE_EXT), [(tmp, timestamp + TOMBSTONE_EXT)]
+            )
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _install(self, name: str, new: OnDiskFile, renames: list[tuple[Path, str]]) -> None:
+        """Rename ``renames`` into the hash dir in order, unless something newer is there."""
+        name_hash = self.identity.name_hash(name)
+        target = hash_dir(self.objects_dir, self.identity, name_hash)
+        with self._stripes[int(name_hash[:4], 16) % _LOCK_STRIPES]:
+            self._make_dirs(target)
+            current = newest_state(os.listdir(target))
+            if current is not None and current.order >= new.order:
+                return  # last writer wins: ours is older (or a tie, first one stays)
+            for source, filename in renames:
+                os.replace(source, target / filename)
+            if self._fsync:
+                _fsync_dir(target)
+            for filename in obsolete_files(os.listdir(target)):
+                (target / filename).unlink(missing_ok=True)
+
+    def _write_small_tmp(self, body: bytes) -> Path:
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, suffix=".tmp")
+        try:
+            os.write(fd, body)
+            if self._fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        return Path(tmp_name)
+
+    def _make_dirs(self, path: Path) -> None:
+        """mkdir -p, fsyncing each parent that gained an entry so the new dirs survive a crash."""
+        if path.is_dir():
+            return
+        self._make_dirs(path.parent)
+        try:
+            path.mkdir()
+        except FileExistsError:
+            return
+        if self._fsync:
+            _fsync_dir(path.parent)
+
+    def _open_newest(self, name: str) -> DiskBlobReader | None:
+        target = self.hash_dir_for(name)
+        for _attempt in range(_OPEN_ATTEMPTS):
+            try:
+                newest = newest_state(os.listdir(target))
+            except FileNotFoundError:
+                return None
+            if newest is None or newest.ext == TOMBSTONE_EXT:
+                return None
+            try:
+                fd = os.open(target / newest.filename, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # superseded between listdir and open: look again
+            try:
+                sidecar = json.loads((target / (newest.timestamp + META_EXT)).read_bytes())
+            except FileNotFoundError:
+                os.close(fd)
+                continue
+            if sidecar["name"] != name:
+                os.close(fd)
+                raise BlobCollision(f"{name!r} and {sidecar['name']!r} share {target}")
+            info = BlobInfo(
+                name=name,
+                timestamp=newest.timestamp,
+                size=int(sidecar["size"]),
+                md5_hex=str(sidecar["md5"]),
+                meta={str(k): str(v) for k, v in sidecar["meta"].items()},
+            )
+            return DiskBlobReader(info, fd)
+        raise OSError(f"{target} kept changing while opening {name!r}")
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return [Path(e.path) for e in os.scandir(path) if e.is_dir()]
+    except FileNotFoundError:
+        return []
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

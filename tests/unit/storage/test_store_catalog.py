@@ -1,0 +1,182 @@
+"""Catalog: buckets, their settings and configuration documents, credentials."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from nimbus_storage.errors import (
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    EntityAlreadyExists,
+    IllegalVersioningConfiguration,
+    InvalidArgument,
+    InvalidBucketName,
+    NoSuchBucket,
+)
+from nimbus_storage.store.api import ObjectVersion
+from nimbus_storage.store.catalog import Catalog
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Iterator[Catalog]:
+    cat = Catalog(tmp_path)
+    yield cat
+    cat.close()
+
+
+def an_object(key: str) -> ObjectVersion:
+    return ObjectVersion(key, "null", 1.0, "etag", 3, "blob")
+
+
+def test_create_and_get_bucket(catalog: Catalog) -> None:
+    created = catalog.create_bucket("photos", "alice", region="eu-1")
+    assert catalog.get_bucket("photos") == created
+    assert (created.owner, created.versioning, created.acl, created.region) == (
+        "alice",
+        "",
+        "private",
+        "eu-1",
+    )
+    assert catalog.get_bucket("nope") is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        created.owner = "bob"  # type: ignore[misc]
+
+
+def test_create_twice(catalog: Catalog) -> None:
+    catalog.create_bucket("b1", "alice")
+    with pytest.raises(BucketAlreadyOwnedByYou):
+        catalog.create_bucket("b1", "alice")
+    with pytest.raises(BucketAlreadyExists):
+        catalog.create_bucket("b1", "bob")
+
+
+@pytest.mark.parametrize("name", ["", "../etc", "a/b", ".hidden"])
+def test_unsafe_bucket_names_are_refused(catalog: Catalog, name: str) -> None:
+    with pytest.raises(InvalidBucketName):
+        catalog.create_bucket(name, "alice")
+
+
+def test_list_buckets_by_owner(catalog: Catalog) -> None:
+    catalog.create_bucket("zeta", "alice")
+    catalog.create_bucket("alpha", "alice")
+    catalog.create_bucket("mid", "bob")
+    assert [b.name for b in catalog.list_buckets()] == ["alpha", "mid", "zeta"]
+    assert [b.name for b in catalog.list_buckets("alice")] == ["alpha", "zeta"]
+    assert catalog.list_buckets("carol") == []
+
+
+def test_settings(catalog: Catalog) -> None:
+    catalog.create_bucket("b", "alice")
+    catalog.set_versioning("b", "Enabled")
+    catalog.set_quota("b", 1000, 10)
+    catalog.set_acl("b", "public-read")
+    bucket = catalog.get_bucket("b")
+    assert bucket is not None
+    assert (bucket.versioning, bucket.quota_bytes, bucket.quota_objects, bucket.acl) == (
+        "Enabled",
+        1000,
+        10,
+        "public-read",
+    )
+    catalog.set_quota("b", None, None)
+    lifted = catalog.get_bucket("b")
+    assert lifted is not None
+    assert (lifted.quota_bytes, lifted.quota_objects) == (None, None)
+    with pytest.raises(IllegalVersioningConfiguration):
+        catalog.set_versioning("b", "Off")
+    with pytest.raises(NoSuchBucket):
+        catalog.set_acl("missing", "private")
+
+
+def test_config_documents(catalog: Catalog) -> None:
+    catalog.create_bucket("b", "alice")
+    assert catalog.get_config("b", "policy") is None
+    catalog.set_config("b", "policy", '{"Version": "2012-10-17"}')
+    catalog.set_config("b", "cors", "<CORSConfiguration/>")
+    assert catalog.get_config("b", "policy") == '{"Version": "2012-10-17"}'
+    catalog.set_config("b", "policy", None)
+    assert catalog.get_config("b", "policy") is None
+    assert catalog.get_config("b", "cors") == "<CORSConfiguration/>"
+    with pytest.raises(NoSuchBucket):
+        catalog.set_config("missing", "cors", "x")
+
+
+def test_index_is_cached_and_needs_a_bucket(catalog: Catalog) -> None:
+    catalog.create_bucket("b", "alice")
+    assert catalog.index("b") is catalog.index("b")
+    with pytest.raises(NoSuchBucket):
+        catalog.index("missing")
+
+
+def test_delete_bucket_requires_empty(catalog: Catalog) -> None:
+    catalog.create_bucket("b", "alice")
+    catalog.index("b").put_version(an_object("k"), "")
+    with pytest.raises(BucketNotEmpty):
+        catalog.delete_bucket("b")
+    catalog.index("b").delete_version("k", "null")
+    catalog.index("b").create_upload("u", "k", 1.0, {})
+    with pytest.raises(BucketNotEmpty):
+        catalog.delete_bucket("b")
+    catalog.index("b").delete_upload("u")
+    catalog.delete_bucket("b")
+    assert catalog.get_bucket("b") is None
+    assert list(catalog.indexes_dir.iterdir()) == []
+    with pytest.raises(NoSuchBucket):
+        catalog.delete_bucket("b")
+
+
+def test_recreated_bucket_starts_clean(catalog: Catalog) -> None:
+    catalog.create_bucket("b", "alice")
+    catalog.set_config("b", "policy", "{}")
+    catalog.create_credential("app", "s", grants={"b": "RW"})
+    catalog.delete_bucket("b")
+    catalog.create_bucket("b", "bob")
+    assert catalog.get_config("b", "policy") is None
+    assert catalog.index("b").is_empty()
+    app = catalog.get_credential("app")
+    assert app is not None
+    assert dict(app.grants) == {}  # the old bucket's grant did not carry over
+
+
+def test_catalog_survives_reopening(tmp_path: Path) -> None:
+    first = Catalog(tmp_path)
+    first.create_bucket("b", "alice")
+    first.index("b").put_version(an_object("k"), "")
+    first.create_credential("AK", "SK")
+    first.close()
+    again = Catalog(tmp_path)
+    assert again.get_bucket("b") is not None
+    assert again.index("b").usage() == (3, 1)
+    assert again.get_credential("AK") is not None
+    again.close()
+
+
+def test_credentials(catalog: Catalog) -> None:
+    user = catalog.create_credential("AKUSER", "secret", description="alice")
+    admin = catalog.create_credential("AKADMIN", "s2", is_admin=True)
+    app = catalog.create_credential("AKAPP", "s3", grants={"logs": "WO", "web": "RO"})
+    assert catalog.get_credential("AKUSER") == user
+    assert catalog.get_credential("AKADMIN") == admin
+    fetched = catalog.get_credential("AKAPP")
+    assert fetched == app
+    assert fetched is not None
+    assert dict(fetched.grants) == {"logs": "WO", "web": "RO"}
+    assert not user.grants
+    assert admin.is_admin
+    assert [c.access_key for c in catalog.list_credentials()] == ["AKADMIN", "AKAPP", "AKUSER"]
+    assert catalog.delete_credential("AKAPP")
+    assert not catalog.delete_credential("AKAPP")
+    assert catalog.get_credential("AKAPP") is None
+
+
+def test_credential_errors(catalog: Catalog) -> None:
+    catalog.create_credential("AK", "s")
+    with pytest.raises(EntityAlreadyExists):
+        catalog.create_credential("AK", "other")
+    with pytest.raises(InvalidArgument):
+        catalog.create_credential("AK2", "s", grants={"b": "ADMIN"})
+    assert catalog.get_credential("AK2") is None
