@@ -84,8 +84,18 @@ class Server:
     def __init__(self, data: Path) -> None:
         env = dict(os.environ, NIMBUS_ROOT_ACCESS_KEY=ACCESS_KEY, NIMBUS_ROOT_SECRET_KEY=SECRET_KEY)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "nimbus_storage.cli", "serve", "--data", str(data),
-             "--port", "0", "--log-level", "WARNING"],
+            [
+                sys.executable,
+                "-m",
+                "nimbus_storage.cli",
+                "serve",
+                "--data",
+                str(data),
+                "--port",
+                "0",
+                "--log-level",
+                "WARNING",
+            ],
             stdout=subprocess.PIPE,
             env=env,
             text=True,
@@ -139,7 +149,9 @@ async def bench_size(
 ) -> list[PhaseResult]:
     signer = Signer()
     bucket = f"bench-{human(size).lower()}-{os.getpid()}"
-    async with session.put(f"{endpoint}/{bucket}", headers=signer.headers("PUT", f"{endpoint}/{bucket}")) as r:
+    async with session.put(
+        f"{endpoint}/{bucket}", headers=signer.headers("PUT", f"{endpoint}/{bucket}")
+    ) as r:
         r.raise_for_status()
     payload = os.urandom(size)
     keys = [f"obj/{index:06d}" for index in range(count)]
@@ -193,8 +205,10 @@ async def main_async(args: argparse.Namespace) -> None:
         server = Server(Path(data))
         try:
             print(f"gateway {server.endpoint}, concurrency {args.concurrency}, fsync on")
-            print(f"{'phase':<7}{'size':>7}{'ops':>8}{'ops/s':>10}{'MB/s':>10}"
-                  f"{'p50 ms':>10}{'p99 ms':>10}")
+            print(
+                f"{'phase':<7}{'size':>7}{'ops':>8}{'ops/s':>10}{'MB/s':>10}"
+                f"{'p50 ms':>10}{'p99 ms':>10}"
+            )
             connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
             async with aiohttp.ClientSession(connector=connector) as session:
                 for size in args.sizes:
@@ -217,7 +231,9 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument(
-        "--budget", type=parse_size, default=parse_size("512MiB"),
+        "--budget",
+        type=parse_size,
+        default=parse_size("512MiB"),
         help="bytes written per object size (sets the object count, 16..2000)",
     )
     args = parser.parse_args()

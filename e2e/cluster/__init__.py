@@ -13,6 +13,8 @@ Python API::
 from e2e.cluster.build import BuildError, build_all
 from e2e.cluster.catalog import BinaryPaths
 from e2e.cluster.cluster import Cluster, ClusterError
+from e2e.cluster.kubeconfig import export_line
+from e2e.cluster.layout import default_run_dir
 
 
 def ensure_built() -> BinaryPaths:
@@ -23,4 +25,13 @@ def ensure_built() -> BinaryPaths:
     return binaries
 
 
-__all__ = ["BinaryPaths", "BuildError", "Cluster", "ClusterError", "build_all", "ensure_built"]
+__all__ = [
+    "BinaryPaths",
+    "BuildError",
+    "Cluster",
+    "ClusterError",
+    "build_all",
+    "default_run_dir",
+    "ensure_built",
+    "export_line",
+]

@@ -8,34 +8,21 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import shlex
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from e2e.cluster.build import BuildError, build_all, format_seconds
 from e2e.cluster.catalog import COMPONENTS, bin_cache_root
 from e2e.cluster.cluster import Cluster, ClusterError
+from e2e.cluster.kubeconfig import export_line
+from e2e.cluster.layout import default_run_dir
 from e2e.cluster.state import all_alive, component_health, none_alive
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_NO_CLUSTER = 3
-
-
-def default_run_dir() -> Path:
-    """``$NIMBUS_CLUSTER_DIR`` or ``<tmp>/nimbus-cluster`` (fixed, so every command finds it)."""
-    override = os.environ.get("NIMBUS_CLUSTER_DIR")
-    if override:
-        return Path(override).expanduser()
-    return Path(tempfile.gettempdir()) / "nimbus-cluster"
-
-
-def export_line(kubeconfig: Path | str) -> str:
-    return f"export KUBECONFIG={shlex.quote(str(kubeconfig))}"
 
 
 def cmd_build(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
 from pathlib import Path
 
 from e2e.cluster.certs import CertPair
@@ -45,6 +46,11 @@ def write_kubeconfig(path: Path, server: str, ca_cert: Path, client: CertPair, u
     path.touch(mode=0o600)
     path.write_text(json.dumps(render_kubeconfig(server, ca_cert, client, user), indent=2) + "\n")
     return path
+
+
+def export_line(kubeconfig: Path | str) -> str:
+    """The shell line that points kubectl at ``kubeconfig``."""
+    return f"export KUBECONFIG={shlex.quote(str(kubeconfig))}"
 
 
 def _b64(path: Path) -> str:

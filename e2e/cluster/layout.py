@@ -14,9 +14,19 @@ Everything of a run lives under one directory::
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+
+def default_run_dir() -> Path:
+    """``$NIMBUS_CLUSTER_DIR`` or ``<tmp>/nimbus-cluster`` (fixed, so every command finds it)."""
+    override = os.environ.get("NIMBUS_CLUSTER_DIR")
+    if override:
+        return Path(override).expanduser()
+    return Path(tempfile.gettempdir()) / "nimbus-cluster"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -67,9 +68,10 @@ async def _serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         region=args.region,
-        domains=tuple(args.domain) if args.domain else GatewayConfig.domains,
         fsync=not args.no_fsync,
     )
+    if args.domain:
+        config = dataclasses.replace(config, domains=tuple(args.domain))
     gateway = await start_gateway(config)
     root = ensure_root_credential(
         gateway.services.catalog, os.environ.get(ACCESS_KEY_ENV), os.environ.get(SECRET_KEY_ENV)

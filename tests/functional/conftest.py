@@ -19,7 +19,6 @@ import boto3
 import pytest
 from botocore.config import Config
 from mypy_boto3_s3 import S3Client
-
 from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.server import RunningGateway, ensure_root_credential, start_gateway
 

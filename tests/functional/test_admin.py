@@ -36,8 +36,9 @@ def admin(
     data = json.dumps(body).encode() if body is not None else b""
     request = AWSRequest(method=method, url=url, data=data)
     S3SigV4Auth(Credentials(access_key, secret_key), "s3", "us-east-1").add_auth(request)
-    http = urllib.request.Request(url, data=data or None, method=method,
-                                  headers=dict(request.headers.items()))
+    http = urllib.request.Request(
+        url, data=data or None, method=method, headers=dict(request.headers.items())
+    )
     try:
         with urllib.request.urlopen(http) as response:
             return response.status, json.loads(response.read())
@@ -57,7 +58,9 @@ def test_create_bucket_with_quota_and_usage(
     gateway: GatewayHandle, s3: S3Client, admin_bucket: str
 ) -> None:
     status, view = admin(
-        gateway, "PUT", f"buckets/{admin_bucket}",
+        gateway,
+        "PUT",
+        f"buckets/{admin_bucket}",
         {"owner": ROOT_ACCESS_KEY, "quota": {"maxBytes": 10, "maxObjects": 2}},
     )
     assert status == 201
@@ -91,26 +94,20 @@ def test_app_credentials_with_grants(
     admin(gateway, "PUT", f"buckets/{admin_bucket}", {"owner": ROOT_ACCESS_KEY})
     s3.put_object(Bucket=admin_bucket, Key="readme", Body=b"hello")
     key = f"APP{uuid.uuid4().hex[:10].upper()}"
-    status, created = admin(
-        gateway, "PUT", f"credentials/{key}", {"grants": {admin_bucket: "RO"}}
-    )
+    status, created = admin(gateway, "PUT", f"credentials/{key}", {"grants": {admin_bucket: "RO"}})
     assert status == 201
     assert created["grants"] == {admin_bucket: "RO"}
     reader = gateway.client(access_key=key, secret_key=created["secretKey"])
     assert reader.get_object(Bucket=admin_bucket, Key="readme")["Body"].read() == b"hello"
-    assert [o["Key"] for o in reader.list_objects_v2(Bucket=admin_bucket)["Contents"]] == [
-        "readme"
-    ]
+    assert [o["Key"] for o in reader.list_objects_v2(Bucket=admin_bucket)["Contents"]] == ["readme"]
     assert error_code(lambda: reader.put_object(Bucket=admin_bucket, Key="w", Body=b"")) == (
         "AccessDenied",
         403,
     )
     assert error_code(lambda: reader.delete_bucket(Bucket=admin_bucket)) == ("AccessDenied", 403)
-    assert error_code(lambda: reader.list_buckets()) == ("AccessDenied", 403)
+    assert error_code(reader.list_buckets) == ("AccessDenied", 403)
     # Rotate to RW with a new secret: the old secret stops working at once.
-    status, rotated = admin(
-        gateway, "PUT", f"credentials/{key}", {"grants": {admin_bucket: "RW"}}
-    )
+    status, rotated = admin(gateway, "PUT", f"credentials/{key}", {"grants": {admin_bucket: "RW"}})
     assert status == 200
     assert error_code(lambda: reader.get_object(Bucket=admin_bucket, Key="readme")) == (
         "SignatureDoesNotMatch",
@@ -127,8 +124,12 @@ def test_app_credentials_with_grants(
 
 
 def test_delete_with_purge(gateway: GatewayHandle, s3: S3Client, admin_bucket: str) -> None:
-    admin(gateway, "PUT", f"buckets/{admin_bucket}",
-          {"owner": ROOT_ACCESS_KEY, "versioning": "Enabled"})
+    admin(
+        gateway,
+        "PUT",
+        f"buckets/{admin_bucket}",
+        {"owner": ROOT_ACCESS_KEY, "versioning": "Enabled"},
+    )
     for index in range(3):
         s3.put_object(Bucket=admin_bucket, Key="k", Body=str(index).encode())
     status, body = admin(gateway, "DELETE", f"buckets/{admin_bucket}")
@@ -146,12 +147,16 @@ def test_bad_admin_requests(gateway: GatewayHandle, admin_bucket: str) -> None:
     assert (status, body["error"]) == (400, "InvalidRequest")
     assert "owner" in body["message"]
     status, body = admin(
-        gateway, "PUT", f"buckets/{admin_bucket}",
+        gateway,
+        "PUT",
+        f"buckets/{admin_bucket}",
         {"owner": ROOT_ACCESS_KEY, "quota": {"maxBytes": -1}},
     )
     assert (status, body["error"]) == (400, "InvalidRequest")
     status, body = admin(
-        gateway, "PUT", f"buckets/{admin_bucket}",
+        gateway,
+        "PUT",
+        f"buckets/{admin_bucket}",
         {"owner": ROOT_ACCESS_KEY, "policy": {"Statement": "nonsense"}},
     )
     assert (status, body["error"]) == (400, "MalformedPolicy")
@@ -164,8 +169,7 @@ def test_admin_api_needs_an_admin_credential(gateway: GatewayHandle) -> None:
     assert (status, body["error"]) == (403, "SignatureDoesNotMatch")
     key = f"USR{uuid.uuid4().hex[:10].upper()}"
     _, created = admin(gateway, "PUT", f"credentials/{key}", {})
-    status, body = admin(gateway, "GET", "buckets", access_key=key,
-                         secret_key=created["secretKey"])
+    status, body = admin(gateway, "GET", "buckets", access_key=key, secret_key=created["secretKey"])
     assert (status, body["error"]) == (403, "AccessDenied")
     request = urllib.request.Request(f"{gateway.endpoint}/_nimbus/admin/v1/buckets")
     with pytest.raises(urllib.error.HTTPError) as caught:

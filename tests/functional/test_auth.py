@@ -75,9 +75,7 @@ def test_error_document_shape(gateway: GatewayHandle, bucket: str) -> None:
 def test_tampered_request_is_rejected(gateway: GatewayHandle, bucket: str) -> None:
     url = f"{gateway.endpoint}/{bucket}/tampered"
     request = AWSRequest(method="PUT", url=url, data=b"original")
-    S3SigV4Auth(Credentials(ROOT_ACCESS_KEY, ROOT_SECRET_KEY), "s3", "us-east-1").add_auth(
-        request
-    )
+    S3SigV4Auth(Credentials(ROOT_ACCESS_KEY, ROOT_SECRET_KEY), "s3", "us-east-1").add_auth(request)
     headers = dict(request.headers.items())
     status, body, _ = http("PUT", url.replace("tampered", "other"), b"original", headers)
     assert status == 403
@@ -89,17 +87,13 @@ def test_tampered_request_is_rejected(gateway: GatewayHandle, bucket: str) -> No
     assert status == 200
 
 
-def test_clock_skew(
-    gateway: GatewayHandle, bucket: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_clock_skew(gateway: GatewayHandle, bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"{gateway.endpoint}/{bucket}"
     request = AWSRequest(method="GET", url=url)
     skewed = datetime.now(UTC) - timedelta(minutes=20)
     # Sign with a clock 20 minutes slow, as a client with a wrong clock would.
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: skewed)
-    S3SigV4Auth(Credentials(ROOT_ACCESS_KEY, ROOT_SECRET_KEY), "s3", "us-east-1").add_auth(
-        request
-    )
+    S3SigV4Auth(Credentials(ROOT_ACCESS_KEY, ROOT_SECRET_KEY), "s3", "us-east-1").add_auth(request)
     status, body, _ = http("GET", url, headers=dict(request.headers.items()))
     assert status == 403
     assert b"RequestTimeTooSkewed" in body
@@ -167,11 +161,12 @@ def test_client_disconnect_mid_upload_leaves_nothing(
     request = AWSRequest(
         method="PUT",
         url=url,
-        headers={"Content-Length": str(10 * 1024 * 1024), "x-amz-content-sha256": "UNSIGNED-PAYLOAD"},
+        headers={
+            "Content-Length": str(10 * 1024 * 1024),
+            "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
+        },
     )
-    S3SigV4Auth(Credentials(ROOT_ACCESS_KEY, ROOT_SECRET_KEY), "s3", "us-east-1").add_auth(
-        request
-    )
+    S3SigV4Auth(Credentials(ROOT_ACCESS_KEY, ROOT_SECRET_KEY), "s3", "us-east-1").add_auth(request)
     port = gateway.gateway.port
     with socket.create_connection(("127.0.0.1", port)) as raw:
         head = [f"PUT /{bucket}/partial.bin HTTP/1.1", f"Host: 127.0.0.1:{port}"]

@@ -91,8 +91,11 @@ def test_v2_start_after(s3: S3Client, tree: str) -> None:
 
 def test_v2_paginator(s3: S3Client, tree: str) -> None:
     paginator = s3.get_paginator("list_objects_v2")
-    keys = [o["Key"] for page in paginator.paginate(Bucket=tree, PaginationConfig={"PageSize": 3})
-            for o in page.get("Contents", [])]
+    keys = [
+        o["Key"]
+        for page in paginator.paginate(Bucket=tree, PaginationConfig={"PageSize": 3})
+        for o in page.get("Contents", [])
+    ]
     assert keys == KEYS
 
 
@@ -106,8 +109,11 @@ def test_v1_marker_and_next_marker(s3: S3Client, tree: str) -> None:
     with_delimiter = s3.list_objects(Bucket=tree, Delimiter="/", MaxKeys=2)
     assert with_delimiter["NextMarker"] == "docs/"
     paginator = s3.get_paginator("list_objects")
-    keys = [o["Key"] for p in paginator.paginate(Bucket=tree, PaginationConfig={"PageSize": 2})
-            for o in p.get("Contents", [])]
+    keys = [
+        o["Key"]
+        for p in paginator.paginate(Bucket=tree, PaginationConfig={"PageSize": 2})
+        for o in p.get("Contents", [])
+    ]
     assert keys == KEYS
 
 

@@ -18,7 +18,9 @@ def multipart_etag(parts: list[bytes]) -> str:
     return f'"{hashlib.md5(digests).hexdigest()}-{len(parts)}"'
 
 
-def upload_parts(s3: S3Client, bucket: str, key: str, upload_id: str, parts: list[bytes]) -> list[dict[str, object]]:
+def upload_parts(
+    s3: S3Client, bucket: str, key: str, upload_id: str, parts: list[bytes]
+) -> list[dict[str, object]]:
     completed = []
     for number, data in enumerate(parts, start=1):
         etag = s3.upload_part(
@@ -58,9 +60,10 @@ def test_complete_multipart_upload(s3: S3Client, bucket: str) -> None:
     assert part_two["Body"].read() == parts[1]
     assert part_two["PartsCount"] == 3
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
-    assert error_code(
-        lambda: s3.list_parts(Bucket=bucket, Key="big.bin", UploadId=upload_id)
-    ) == ("NoSuchUpload", 404)
+    assert error_code(lambda: s3.list_parts(Bucket=bucket, Key="big.bin", UploadId=upload_id)) == (
+        "NoSuchUpload",
+        404,
+    )
 
 
 def test_small_part_is_entity_too_small(s3: S3Client, bucket: str) -> None:
@@ -68,7 +71,9 @@ def test_small_part_is_entity_too_small(s3: S3Client, bucket: str) -> None:
     completed = upload_parts(s3, bucket, "k", upload_id, [b"small", b"parts"])
     assert error_code(
         lambda: s3.complete_multipart_upload(
-            Bucket=bucket, Key="k", UploadId=upload_id,
+            Bucket=bucket,
+            Key="k",
+            UploadId=upload_id,
             MultipartUpload={"Parts": completed},  # type: ignore[typeddict-item]
         )
     ) == ("EntityTooSmall", 400)
@@ -81,27 +86,35 @@ def test_wrong_part_etag_and_order(s3: S3Client, bucket: str) -> None:
     wrong_etag = [completed[0], {"PartNumber": 2, "ETag": '"0123456789abcdef0123456789abcdef"'}]
     assert error_code(
         lambda: s3.complete_multipart_upload(
-            Bucket=bucket, Key="k", UploadId=upload_id,
+            Bucket=bucket,
+            Key="k",
+            UploadId=upload_id,
             MultipartUpload={"Parts": wrong_etag},  # type: ignore[typeddict-item]
         )
     ) == ("InvalidPart", 400)
     missing = [completed[0], {"PartNumber": 7, "ETag": completed[1]["ETag"]}]
     assert error_code(
         lambda: s3.complete_multipart_upload(
-            Bucket=bucket, Key="k", UploadId=upload_id,
+            Bucket=bucket,
+            Key="k",
+            UploadId=upload_id,
             MultipartUpload={"Parts": missing},  # type: ignore[typeddict-item]
         )
     ) == ("InvalidPart", 400)
     reversed_parts = [completed[1], completed[0]]
     assert error_code(
         lambda: s3.complete_multipart_upload(
-            Bucket=bucket, Key="k", UploadId=upload_id,
+            Bucket=bucket,
+            Key="k",
+            UploadId=upload_id,
             MultipartUpload={"Parts": reversed_parts},  # type: ignore[typeddict-item]
         )
     ) == ("InvalidPartOrder", 400)
     # Nothing failed destructively: the right list still completes.
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="k", UploadId=upload_id,
+        Bucket=bucket,
+        Key="k",
+        UploadId=upload_id,
         MultipartUpload={"Parts": completed},  # type: ignore[typeddict-item]
     )
     assert s3.head_object(Bucket=bucket, Key="k")["ContentLength"] == 5 * MiB + 3
@@ -142,11 +155,13 @@ def test_part_number_out_of_range(s3: S3Client, bucket: str, number: int) -> Non
 def test_reuploaded_part_replaces_previous(s3: S3Client, bucket: str) -> None:
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
     s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"old")
-    etag = s3.upload_part(
-        Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"new!"
-    )["ETag"]
+    etag = s3.upload_part(Bucket=bucket, Key="k", UploadId=upload_id, PartNumber=1, Body=b"new!")[
+        "ETag"
+    ]
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="k", UploadId=upload_id,
+        Bucket=bucket,
+        Key="k",
+        UploadId=upload_id,
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
     )
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new!"
@@ -157,28 +172,44 @@ def test_upload_part_copy(s3: S3Client, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="source", Body=source)
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key="assembled")["UploadId"]
     first = s3.upload_part_copy(
-        Bucket=bucket, Key="assembled", UploadId=upload_id, PartNumber=1,
-        CopySource={"Bucket": bucket, "Key": "source"}, CopySourceRange=f"bytes=0-{5 * MiB - 1}",
+        Bucket=bucket,
+        Key="assembled",
+        UploadId=upload_id,
+        PartNumber=1,
+        CopySource={"Bucket": bucket, "Key": "source"},
+        CopySourceRange=f"bytes=0-{5 * MiB - 1}",
     )["CopyPartResult"]["ETag"]
     second = s3.upload_part_copy(
-        Bucket=bucket, Key="assembled", UploadId=upload_id, PartNumber=2,
+        Bucket=bucket,
+        Key="assembled",
+        UploadId=upload_id,
+        PartNumber=2,
         CopySource={"Bucket": bucket, "Key": "source"},
         CopySourceRange=f"bytes={5 * MiB}-{6 * MiB - 1}",
     )["CopyPartResult"]["ETag"]
     s3.complete_multipart_upload(
-        Bucket=bucket, Key="assembled", UploadId=upload_id,
-        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": first}, {"PartNumber": 2, "ETag": second}]},
+        Bucket=bucket,
+        Key="assembled",
+        UploadId=upload_id,
+        MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": first}, {"PartNumber": 2, "ETag": second}]
+        },
     )
     assert s3.get_object(Bucket=bucket, Key="assembled")["Body"].read() == source
     assert error_code(
         lambda: s3.upload_part_copy(
-            Bucket=bucket, Key="assembled", UploadId="nope", PartNumber=1,
+            Bucket=bucket,
+            Key="assembled",
+            UploadId="nope",
+            PartNumber=1,
             CopySource={"Bucket": bucket, "Key": "source"},
         )
     ) == ("NoSuchUpload", 404)
 
 
-def test_boto3_transfer_manager_multipart(s3: S3Client, bucket: str, tmp_path: os.PathLike[str]) -> None:
+def test_boto3_transfer_manager_multipart(
+    s3: S3Client, bucket: str, tmp_path: os.PathLike[str]
+) -> None:
     from boto3.s3.transfer import TransferConfig
 
     path = os.path.join(tmp_path, "upload.bin")

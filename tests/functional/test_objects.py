@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from mypy_boto3_s3 import S3Client
 
-from tests.functional.conftest import error_code
+from tests.functional.conftest import GatewayHandle, error_code
 
 
 def test_put_get_head_roundtrip(s3: S3Client, bucket: str) -> None:
@@ -116,9 +118,10 @@ def test_ranges(
 
 def test_unsatisfiable_range(s3: S3Client, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="digits", Body=b"0123456789")
-    assert error_code(
-        lambda: s3.get_object(Bucket=bucket, Key="digits", Range="bytes=10-20")
-    ) == ("InvalidRange", 416)
+    assert error_code(lambda: s3.get_object(Bucket=bucket, Key="digits", Range="bytes=10-20")) == (
+        "InvalidRange",
+        416,
+    )
 
 
 def test_malformed_range_serves_whole_object(s3: S3Client, bucket: str) -> None:
@@ -147,9 +150,10 @@ def test_conditional_get(s3: S3Client, bucket: str) -> None:
         304,
     )
     assert s3.get_object(Bucket=bucket, Key="c", IfModifiedSince=earlier)["ContentLength"] == 4
-    assert error_code(
-        lambda: s3.get_object(Bucket=bucket, Key="c", IfUnmodifiedSince=earlier)
-    ) == ("PreconditionFailed", 412)
+    assert error_code(lambda: s3.get_object(Bucket=bucket, Key="c", IfUnmodifiedSince=earlier)) == (
+        "PreconditionFailed",
+        412,
+    )
     # If-Match wins over If-Unmodified-Since (RFC 9110 order, as S3 documents).
     got = s3.get_object(Bucket=bucket, Key="c", IfMatch=etag, IfUnmodifiedSince=earlier)
     assert got["ContentLength"] == 4
@@ -177,7 +181,8 @@ def test_content_md5(s3: S3Client, bucket: str) -> None:
     ) == ("InvalidDigest", 400)
 
 
-@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA1", "SHA256"])
+# boto3 needs its optional CRT extra to compute CRC32C; test_crc32c_header sends it by hand.
+@pytest.mark.parametrize("algorithm", ["CRC32", "SHA1", "SHA256"])
 def test_checksum_algorithms(s3: S3Client, bucket: str, algorithm: str) -> None:
     body = b"checksummed body " * 1000
     put = s3.put_object(
@@ -289,3 +294,37 @@ def test_response_header_overrides(s3: S3Client, bucket: str) -> None:
     )
     assert got["ContentType"] == "application/json"
     assert got["ContentDisposition"] == "inline"
+
+
+def test_crc32c_header(gateway: GatewayHandle, bucket: str) -> None:
+    import crc32c
+
+    # Only our header: stop boto3 adding its own default CRC32.
+    s3 = gateway.client(request_checksum_calculation="when_required")
+    body = b"crc32c checked body"
+    good = base64.b64encode(crc32c.crc32c(body).to_bytes(4, "big")).decode()
+
+    def add_header(value: str) -> Callable[..., None]:
+        def hook(request: Any, **_: Any) -> None:
+            request.headers["x-amz-checksum-crc32c"] = value
+
+        return hook
+
+    event = "before-sign.s3.PutObject"
+    handler = add_header(good)
+    s3.meta.events.register(event, handler)
+    try:
+        s3.put_object(Bucket=bucket, Key="crc", Body=body)
+    finally:
+        s3.meta.events.unregister(event, handler)
+    got = s3.get_object(Bucket=bucket, Key="crc", ChecksumMode="ENABLED")
+    assert got["ChecksumCRC32C"] == good
+    bad = add_header(base64.b64encode(b"\0\0\0\0").decode())
+    s3.meta.events.register(event, bad)
+    try:
+        assert error_code(lambda: s3.put_object(Bucket=bucket, Key="crc-bad", Body=body)) == (
+            "BadDigest",
+            400,
+        )
+    finally:
+        s3.meta.events.unregister(event, bad)

@@ -103,8 +103,9 @@ def test_aws_cli_cp_sync_ls_rm(standalone: str, tmp_path: Path) -> None:
     assert re.search(r'"ETag": "\\"[0-9a-f]{32}-\d+\\""', head), head  # multipart upload
     restored = tmp_path / "restored"
     aws(standalone, "s3", "sync", "s3://site/tree", str(restored))
-    assert {str(p.relative_to(restored)): digest(p)
-            for p in restored.rglob("*") if p.is_file()} == expected
+    assert {
+        str(p.relative_to(restored)): digest(p) for p in restored.rglob("*") if p.is_file()
+    } == expected
     # A second sync has nothing to do.
     assert aws(standalone, "s3", "sync", str(source), "s3://site/tree").strip() == ""
     aws(standalone, "s3", "rm", "--recursive", "s3://site/")

@@ -99,9 +99,12 @@ def test_delete_objects_in_versioned_bucket(s3: S3Client, bucket: str) -> None:
 
 
 def test_malformed_versioning_configuration(s3: S3Client, bucket: str) -> None:
-    assert error_code(
-        lambda: s3.put_bucket_versioning(
-            Bucket=bucket,
-            VersioningConfiguration={"Status": "Sometimes"},  # type: ignore[typeddict-item]
-        )
-    )[1] == 400
+    assert (
+        error_code(
+            lambda: s3.put_bucket_versioning(
+                Bucket=bucket,
+                VersioningConfiguration={"Status": "Sometimes"},  # type: ignore[typeddict-item]
+            )
+        )[1]
+        == 400
+    )

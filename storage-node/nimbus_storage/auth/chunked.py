@@ -104,7 +104,7 @@ class AwsChunkedDecoder:
         if content_sha256 not in STREAMING_PAYLOADS:
             raise ValueError(f"not an aws-chunked payload: {content_sha256!r}")
         self._signed = content_sha256 != STREAMING_UNSIGNED_TRAILER
-        if self._signed and ctx is None:
+        if self._signed and (ctx is None or ctx.signature_version != 4):
             raise InvalidRequest(f"{content_sha256} requires a request signed with SigV4.")
         self._reader = reader
         self._ctx = ctx

@@ -8,6 +8,10 @@ from (see :mod:`nimbus_storage.auth.chunked`).
 
 The gateway is region-agnostic: any region in the credential scope is accepted (the
 signature covers it), but the service must be ``s3``.
+
+Legacy Signature Version 2 requests (``Authorization: AWS key:signature`` and
+``?AWSAccessKeyId=&Signature=&Expires=`` URLs) are verified by
+:mod:`nimbus_storage.auth.sigv2` through the same :func:`authenticate` entry point.
 """
 
 from __future__ import annotations
@@ -81,6 +85,9 @@ class AuthContext:
     payload_hash: str  # x-amz-content-sha256 as signed; UNSIGNED-PAYLOAD for most presigns
     presigned: bool
     signed_headers: tuple[str, ...] = ()
+    # 2 for legacy SigV2 requests: no signing key, scope or seed signature, and the payload
+    # is always UNSIGNED-PAYLOAD (never aws-chunked).
+    signature_version: int = 4
 
     @property
     def request_time(self) -> datetime:
@@ -94,28 +101,43 @@ def authenticate(  # noqa: PLR0917 - the gateway's agreed entry point
     headers: Mapping[str, str],
     lookup_secret: Callable[[str], str | None],
     now: datetime | None = None,
+    *,
+    virtual_host_bucket: str | None = None,
 ) -> AuthContext | None:
-    """Verify a request's SigV4 signature; ``None`` if it carries no authentication at all.
+    """Verify a request's SigV4 (or SigV2) signature; ``None`` if it carries none at all.
 
     ``raw_path`` and ``raw_query`` are exactly as the client sent them (still
     percent-encoded); ``headers`` may be any mapping, names in any case. ``now`` defaults to
     the current UTC time (naive datetimes are taken as UTC).
+
+    ``virtual_host_bucket`` must be the bucket named by the Host header when the request was
+    virtual-hosted (``raw_path`` then lacks it): SigV2 signs ``/bucket`` + path either way.
+    SigV4 ignores it.
     """
+    from nimbus_storage.auth import sigv2  # sigv2 builds on this module's AuthContext
+
     request = _Request(method.upper(), raw_path, raw_query, canonical.lower_case_headers(headers))
     now = _as_utc(now or datetime.now(UTC))
     query = dict(canonical.parse_query(raw_query))
     authorization = (_first(request.headers, "authorization") or "").strip()
-    if authorization and "X-Amz-Algorithm" in query:
+    v4_query = "X-Amz-Algorithm" in query
+    v2_query = "AWSAccessKeyId" in query or "Signature" in query
+    if sum((bool(authorization), v4_query, v2_query)) > 1:
         raise InvalidArgument(
             "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter,"
             " Signature query string parameter or the Authorization header should be specified"
         )
+    v2_request = sigv2.V2Request(
+        request.method, raw_path, raw_query, request.headers, virtual_host_bucket
+    )
+    if authorization.startswith(sigv2.HEADER_PREFIX):
+        return sigv2.authenticate_header(v2_request, authorization, lookup_secret, now)
     if authorization:
         return _authenticate_header(request, authorization, lookup_secret, now)
-    if "X-Amz-Algorithm" in query:
+    if v4_query:
         return _authenticate_presigned(request, query, lookup_secret, now)
-    if "AWSAccessKeyId" in query and "Signature" in query:
-        raise InvalidRequest(_UNSUPPORTED_MECHANISM)  # a SigV2 presigned URL
+    if v2_query:
+        return sigv2.authenticate_query(v2_request, lookup_secret, now)
     return None
 
 

@@ -72,7 +72,9 @@ async def _body(http: web.Request) -> dict[str, Any]:
     raw = await http.read()
     signed_hash = http.headers.get("x-amz-content-sha256", "")
     if len(signed_hash) == 64 and hashlib.sha256(raw).hexdigest() != signed_hash.lower():
-        raise AdminError(400, "XAmzContentSHA256Mismatch", "the body does not match its signed hash")
+        raise AdminError(
+            400, "XAmzContentSHA256Mismatch", "the body does not match its signed hash"
+        )
     if not raw.strip():
         return {}
     try:
@@ -115,7 +117,9 @@ async def put_bucket(services: Services, name: str, document: dict[str, Any]) ->
         quota = document["quota"] or {}
         if not isinstance(quota, dict):
             raise _bad_request("quota must be an object with maxBytes and maxObjects")
-        catalog.set_quota(name, _optional_int(quota, "maxBytes"), _optional_int(quota, "maxObjects"))
+        catalog.set_quota(
+            name, _optional_int(quota, "maxBytes"), _optional_int(quota, "maxObjects")
+        )
     if "policy" in document:
         policy = document["policy"]
         text = json.dumps(policy) if policy is not None else None
@@ -175,7 +179,9 @@ def _credential_view(credential: Any) -> dict[str, Any]:
     }
 
 
-async def put_credential(services: Services, access_key: str, document: dict[str, Any]) -> web.Response:
+async def put_credential(
+    services: Services, access_key: str, document: dict[str, Any]
+) -> web.Response:
     if not 3 <= len(access_key) <= 128 or not access_key.isascii() or "/" in access_key:
         raise _bad_request("access keys are 3-128 ASCII characters without '/'")
     grants = document.get("grants") or {}
@@ -228,10 +234,7 @@ async def route(http: web.Request, services: Services, path: str) -> web.Respons
             return _json({"deleted": True})
     if parts == ["usage"] and method == "GET":
         return _json(
-            {
-                b.name: _bucket_view(services, b)["usage"]
-                for b in catalog.list_buckets(None)
-            }
+            {b.name: _bucket_view(services, b)["usage"] for b in catalog.list_buckets(None)}
         )
     raise AdminError(404, "NotFound", f"no admin endpoint {method} {PREFIX}{path}")
 
@@ -244,7 +247,7 @@ def _require_admin(http: web.Request, services: Services) -> None:
         raw_path,
         raw_query,
         http.headers,
-        lambda key: (c.secret_key if (c := catalog.get_credential(key)) else None),
+        lambda key: c.secret_key if (c := catalog.get_credential(key)) else None,
     )
     if context is None:
         raise AccessDenied("The admin API needs a request signed with an admin credential")

@@ -17,7 +17,7 @@ from nimbus_storage.auth.sigv4 import authenticate
 from nimbus_storage.errors import AccessDenied, InternalError, InvalidAccessKeyId, S3Error
 from nimbus_storage.gateway import admin, cors
 from nimbus_storage.gateway.addressing import parse_query, resolve_target, split_raw_path
-from nimbus_storage.gateway.authorize import authorize
+from nimbus_storage.gateway.authorize import ExplicitDeny, authorize
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.handlers import load_all
 from nimbus_storage.gateway.registry import HANDLERS
@@ -54,7 +54,8 @@ async def _prepare(http: web.Request, services: Services, request_id: str) -> S3
         raw_path,
         raw_query,
         http.headers,
-        lambda key: (c.secret_key if (c := catalog.get_credential(key)) else None),
+        lambda key: c.secret_key if (c := catalog.get_credential(key)) else None,
+        virtual_host_bucket=target.bucket if target.virtual_host else None,
     )
     if request.auth is not None:
         request.credential = catalog.get_credential(request.auth.access_key)
@@ -77,9 +78,10 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
         request = await _prepare(http, services, request_id)
         operation = request.operation
         try:
-            authorize(request)
-        except AccessDenied:
-            if operation not in _OBJECT_ACL_OPERATIONS:
+            if operation != "PreflightCors":  # anonymous by design; answered from CORS rules
+                authorize(request)
+        except AccessDenied as denied:
+            if operation not in _OBJECT_ACL_OPERATIONS or isinstance(denied, ExplicitDeny):
                 raise
             request.object_acl_required = True
         response = await HANDLERS[operation](request)

@@ -13,9 +13,9 @@ from functools import lru_cache
 from nimbus_storage.errors import AccessDenied
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.policy.acl import acl_allows
-from nimbus_storage.store.catalog import Bucket
 from nimbus_storage.policy.actions import action_for
 from nimbus_storage.policy.bucket_policy import BucketPolicy, Decision, parse_policy
+from nimbus_storage.store.catalog import Bucket
 
 # Actions a BucketAccess permission covers on its bucket.
 _READ_ACTIONS = frozenset(
@@ -43,11 +43,25 @@ _WRITE_ACTIONS = frozenset(
         "s3:GetBucketLocation",
     }
 )
+_OBJECT_ACL_ACTIONS = frozenset(
+    {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectAcl",
+        "s3:GetObjectVersionAcl",
+        "s3:PutObjectAcl",
+        "s3:PutObjectVersionAcl",
+    }
+)
 GRANT_ACTIONS = {
     "RO": _READ_ACTIONS,
     "RW": _READ_ACTIONS | _WRITE_ACTIONS,
     "WO": _WRITE_ACTIONS,
 }
+
+
+class ExplicitDeny(AccessDenied):
+    """AccessDenied by a policy Deny: final, no object ACL can lift it."""
 
 
 @lru_cache(maxsize=1024)
@@ -107,7 +121,7 @@ def check_access(request: S3Request, bucket: Bucket, action: str, key: str) -> N
             request.principal, action, resource, _condition_context(request)
         )
     if policy_decision is Decision.DENY:
-        raise AccessDenied()
+        raise ExplicitDeny()
     if credential is not None:
         if credential.grants:
             permission = credential.grants.get(bucket.name)
@@ -117,6 +131,10 @@ def check_access(request: S3Request, bucket: Bucket, action: str, key: str) -> N
             return
     if policy_decision is Decision.ALLOW:
         return
-    if acl_allows(bucket.acl, request.principal, bucket.owner, action):
+    # The bucket's ACL governs the bucket and writes into it; reading an object or its ACL is
+    # governed by the object's own ACL (checked by the handler: see object_acl_required).
+    if not (key and action in _OBJECT_ACL_ACTIONS) and acl_allows(
+        bucket.acl, request.principal, bucket.owner, action
+    ):
         return
     raise AccessDenied()

@@ -58,9 +58,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
 
 def _etag_matches(header: str, etag: str) -> bool:
     quoted = f'"{etag}"'
-    return any(
-        candidate.strip() in ("*", quoted, etag) for candidate in header.split(",")
-    )
+    return any(candidate.strip() in ("*", quoted, etag) for candidate in header.split(","))
 
 
 def check_preconditions(

@@ -30,7 +30,10 @@ class PassReport:
 
 
 async def _expire_versions(
-    services: Services, bucket: Bucket, rules: lifecycle.LifecycleConfiguration, now: float,
+    services: Services,
+    bucket: Bucket,
+    rules: lifecycle.LifecycleConfiguration,
+    now: float,
     budget: int,
 ) -> int:
     index = services.catalog.index(bucket.name)
@@ -43,7 +46,7 @@ async def _expire_versions(
         for version in page.entries:
             if removed >= budget:
                 break
-            tags = index.get_tags(version.key, version.version_id)
+            tags = index.get_tags(version.key, version.version_id) or {}
             if version.is_latest:
                 newer_noncurrent[version.key] = 0
                 became_noncurrent[version.key] = version.last_modified

@@ -94,7 +94,9 @@ def _bucket_operation(method: str, query: Mapping[str, str]) -> str:
             return _pick(table, method)
     unsupported = _UNSUPPORTED_BUCKET_SUBRESOURCES.intersection(query)
     if unsupported:
-        raise NotImplementedError_(f"Bucket sub-resource {sorted(unsupported)[0]!r} is not supported")
+        raise NotImplementedError_(
+            f"Bucket sub-resource {sorted(unsupported)[0]!r} is not supported"
+        )
     if method == "GET":
         return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
     return _pick(
@@ -109,7 +111,9 @@ def _object_operation(method: str, query: Mapping[str, str], headers: Mapping[st
             return _pick(table, method)
     unsupported = _UNSUPPORTED_OBJECT_SUBRESOURCES.intersection(query)
     if unsupported:
-        raise NotImplementedError_(f"Object sub-resource {sorted(unsupported)[0]!r} is not supported")
+        raise NotImplementedError_(
+            f"Object sub-resource {sorted(unsupported)[0]!r} is not supported"
+        )
     if "uploadId" in query:
         if method == "PUT":
             return "UploadPartCopy" if "x-amz-copy-source" in headers else "UploadPart"

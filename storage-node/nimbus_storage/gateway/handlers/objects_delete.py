@@ -61,8 +61,9 @@ async def delete_objects(request: S3Request) -> web.StreamResponse:
             check_access(request, bucket, action_for("DeleteObject", version_id=version_id), key)
             outcome = await delete_object(request.services, bucket, key, version_id)
         except S3Error as error:
-            errors.append({"Key": key, "VersionId": version_id, "Code": error.code,
-                           "Message": error.message})
+            errors.append(
+                {"Key": key, "VersionId": version_id, "Code": error.code, "Message": error.message}
+            )
             continue
         if quiet:
             continue

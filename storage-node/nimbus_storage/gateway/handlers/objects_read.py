@@ -11,7 +11,8 @@ from nimbus_storage.errors import (
     MethodNotAllowed,
     NoSuchKey,
 )
-from nimbus_storage.gateway import objects
+from nimbus_storage.gateway import cors, objects
+from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.conditional import ByteRange, check_preconditions, parse_range
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.headers import (
@@ -100,9 +101,12 @@ def _headers(
 async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
     try:
         version = _resolve_version(request)
-    except (NoSuchKey, MethodNotAllowed):
+    except (NoSuchKey, MethodNotAllowed) as error:
         if request.object_acl_required:
             raise AccessDenied() from None  # callers without access learn nothing
+        if isinstance(error, NoSuchKey):
+            # As in S3, only a caller who may list the bucket learns that a key is absent.
+            check_access(request, request.require_bucket(), "s3:ListBucket", "")
         raise
     body = await objects.open_body(request.services, version)
     try:
@@ -137,6 +141,8 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
                 )
         response = web.StreamResponse(status=status, headers=headers)
         response.content_length = max(byte_range.length, 0)
+        if "Origin" in request.headers:  # the app adds CORS headers too late for a stream
+            cors.add_actual_request_headers(request, response)
         await response.prepare(request.http)
         if send_body and byte_range.length > 0:
             sent = 0
@@ -158,4 +164,3 @@ async def get_object(request: S3Request) -> web.StreamResponse:
 @s3_operation("HeadObject")
 async def head_object(request: S3Request) -> web.StreamResponse:
     return await _read(request, send_body=False)
-

@@ -136,9 +136,9 @@ def parse_copy_source(header: str) -> CopySource:
     return CopySource(bucket, key, version_id)
 
 
-async def open_copy_source(request: S3Request, header_prefix: str) -> tuple[
-    CopySource, ObjectVersion, objects.ObjectBody
-]:
+async def open_copy_source(
+    request: S3Request, header_prefix: str
+) -> tuple[CopySource, ObjectVersion, objects.ObjectBody]:
     """Resolve, authorize and open ``x-amz-copy-source``; check its x-amz-copy-source-if-*."""
     source = parse_copy_source(request.headers["x-amz-copy-source"])
     catalog = request.services.catalog
@@ -149,18 +149,20 @@ async def open_copy_source(request: S3Request, header_prefix: str) -> tuple[
     version = catalog.index(source_bucket.name).get(source.key, source.version_id)
     if version is None or version.delete_marker:
         if source.version_id is not None and version is not None:
-            raise InvalidRequest("The source of a copy request may not specifically refer to a"
-                                 " delete marker by version id.")
+            raise InvalidRequest(
+                "The source of a copy request may not specifically refer to a"
+                " delete marker by version id."
+            )
         if source.version_id is not None:
             raise NoSuchVersion(Key=source.key, VersionId=source.version_id)
         raise NoSuchKey(Key=source.key)
-    check_preconditions(
-        request.headers, version.etag, version.last_modified, prefix=header_prefix
-    )
+    check_preconditions(request.headers, version.etag, version.last_modified, prefix=header_prefix)
     return source, version, await objects.open_body(request.services, version)
 
 
-def copied_meta(request: S3Request, source_meta: dict[str, str], is_self_copy: bool) -> dict[str, str]:
+def copied_meta(
+    request: S3Request, source_meta: dict[str, str], is_self_copy: bool
+) -> dict[str, str]:
     directive = request.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise InvalidArgument(
@@ -182,6 +184,19 @@ def copied_meta(request: S3Request, source_meta: dict[str, str], is_self_copy: b
     return stored_meta(request, kept)
 
 
+def copied_tags(
+    request: S3Request, source: CopySource, source_version: ObjectVersion
+) -> dict[str, str]:
+    """The copy's tags, validated before any data is written."""
+    directive = request.headers.get("x-amz-tagging-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise InvalidArgument("Unknown tagging directive.", ArgumentName="x-amz-tagging-directive")
+    if directive == "REPLACE":
+        return request_tags(request)
+    index = request.services.catalog.index(source.bucket)
+    return index.get_tags(source.key, source_version.version_id) or {}
+
+
 @s3_operation("CopyObject")
 async def copy_object(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
@@ -197,6 +212,7 @@ async def copy_object(request: S3Request) -> web.StreamResponse:
             )
         is_self_copy = source.bucket == bucket.name and source.key == request.key
         meta = copied_meta(request, dict(body.meta), is_self_copy)
+        tags = copied_tags(request, source, source_version)
         objects.check_quota(services, bucket, body.size)
         stored = await objects.store_blob(
             services,
@@ -208,13 +224,6 @@ async def copy_object(request: S3Request) -> web.StreamResponse:
         )
     finally:
         body.close()
-    source_index = services.catalog.index(source.bucket)
-    tagging_directive = request.headers.get("x-amz-tagging-directive", "COPY").upper()
-    tags = (
-        request_tags(request)
-        if tagging_directive == "REPLACE"
-        else source_index.get_tags(source.key, source_version.version_id) or {}
-    )
     version = await objects.commit_version(
         services,
         bucket,
@@ -240,4 +249,3 @@ async def copy_object(request: S3Request) -> web.StreamResponse:
 async def _empty() -> AsyncIterator[bytes]:
     return
     yield b""
-

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nimbus_storage.errors import CORSForbidden, InvalidRequest
+from nimbus_storage.errors import CORSForbidden, InvalidRequest, S3Error
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response
 from nimbus_storage.policy import cors
 
 
+class PreflightBadRequest(S3Error):
+    """AWS answers a preflight without an Origin with the generic 400 BadRequest code."""
+
+    code = "BadRequest"
+    status = 400
+    default_message = "Insufficient information. Origin request header needed."
+
+
 @s3_operation("PreflightCors")
 async def preflight(request: S3Request) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     method = request.headers.get("Access-Control-Request-Method")
-    if not origin or not method:
+    if not origin:
+        raise PreflightBadRequest()
+    if not method:
         raise InvalidRequest(
-            "Insufficient information. Origin request header needed."
-            if not origin
-            else "Insufficient information. Access-Control-Request-Method header needed."
+            "Insufficient information. Access-Control-Request-Method header needed."
         )
     bucket = request.services.catalog.get_bucket(request.bucket_name)
     stored = (
