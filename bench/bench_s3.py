@@ -27,6 +27,7 @@ from pathlib import Path
 import aiohttp
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 
 ACCESS_KEY = "BENCHACCESSKEY"
@@ -71,11 +72,12 @@ class PhaseResult:
 class Signer:
     def __init__(self) -> None:
         self.auth = S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", "us-east-1")
+        self.unsigned_payload = Config(s3={"payload_signing_enabled": False})
 
     def headers(self, method: str, url: str) -> dict[str, str]:
-        request = AWSRequest(
-            method=method, url=url, headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"}
-        )
+        request = AWSRequest(method=method, url=url)
+        # Sign UNSIGNED-PAYLOAD (as SDKs do for streaming uploads) so bodies are not hashed twice.
+        request.context["client_config"] = self.unsigned_payload
         self.auth.add_auth(request)
         return dict(request.headers.items())
 
@@ -136,7 +138,8 @@ async def run_phase(
         while not queue.empty():
             key = queue.get_nowait()
             started = time.perf_counter()
-            moved += await operation(key)
+            count = await operation(key)  # read `moved` only after the await: no lost update
+            moved += count
             latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()

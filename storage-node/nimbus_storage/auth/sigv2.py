@@ -16,7 +16,8 @@ valid signature:
   signs the latter);
 * with ``x-amz-date`` present, the Date line is empty (AWS) or the ``Date`` header (botocore);
 * a sub-resource without a value is ``acl`` or ``acl=``; ``+`` in a value is literal (botocore)
-  or a space.
+  or a space;
+* on a presigned URL, a Content-Type or Content-MD5 the signer did not sign may be sent.
 
 No request body is ever signed here: the context says ``UNSIGNED-PAYLOAD`` and a SigV2
 request is never decoded as ``aws-chunked``.
@@ -31,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from itertools import product
 from urllib.parse import unquote
 
 from nimbus_storage.auth import canonical
@@ -140,8 +142,8 @@ def authenticate_header(
         signature=signature,
         dates=dates,
         amz_headers=amz_headers(request.headers),
-        content_md5=_first(request.headers, "content-md5") or "",
-        content_type=_first(request.headers, "content-type") or "",
+        content_md5s=[_first(request.headers, "content-md5") or ""],
+        content_types=[_first(request.headers, "content-type") or ""],
     )
     return _context(access_key, signed_at, presigned=False)
 
@@ -177,8 +179,8 @@ def authenticate_query(
         signature=signature,
         dates=[expires],
         amz_headers=amz_headers(request.headers, lowered),
-        content_md5=_first(request.headers, "content-md5") or from_query.get("content-md5", ""),
-        content_type=_first(request.headers, "content-type") or from_query.get("content-type", ""),
+        content_md5s=_presigned_content_header(request.headers, from_query, "content-md5"),
+        content_types=_presigned_content_header(request.headers, from_query, "content-type"),
     )
     return _context(access_key, expires_at, presigned=True)
 
@@ -259,6 +261,21 @@ def _subresources(raw_query: str, *, plus_is_space: bool, bare_empty: bool) -> s
     return "?" + "&".join(text for _, text in entries) if entries else ""
 
 
+def _presigned_content_header(
+    headers: Mapping[str, Sequence[str]], query: Mapping[str, str], name: str
+) -> list[str]:
+    """Values to try for Content-MD5 / Content-Type on a presigned request.
+
+    The header as sent, else the value the signer put in the query. A header the signer left
+    out altogether (empty, and absent from the query) is unsigned, as it is in a SigV4
+    presigned URL: HTTP clients add a Content-Type of their own to a presigned PUT.
+    """
+    sent = _first(headers, name)
+    if sent is None:
+        return [query.get(name, "")]
+    return [sent] if name in query else _unique([sent, ""])
+
+
 def _check_signature(
     request: V2Request,
     *,
@@ -267,28 +284,24 @@ def _check_signature(
     signature: str,
     dates: Sequence[str],
     amz_headers: str,
-    content_md5: str,
-    content_type: str,
+    content_md5s: Sequence[str],
+    content_types: Sequence[str],
 ) -> None:
     given = signature.encode("ascii", "replace")
     resources = resource_candidates(
         request.raw_path, request.raw_query, request.virtual_host_bucket
     )
-    for date in dates:
-        for resource in resources:
-            expected = sign(
-                secret,
-                string_to_sign(
-                    request.method,
-                    content_md5=content_md5,
-                    content_type=content_type,
-                    date=date,
-                    amz_headers=amz_headers,
-                    resource=resource,
-                ),
-            )
-            if hmac.compare_digest(expected.encode("ascii"), given):
-                return
+    for md5, content_type, date, resource in product(content_md5s, content_types, dates, resources):
+        text = string_to_sign(
+            request.method,
+            content_md5=md5,
+            content_type=content_type,
+            date=date,
+            amz_headers=amz_headers,
+            resource=resource,
+        )
+        if hmac.compare_digest(sign(secret, text).encode("ascii"), given):
+            return
     raise SignatureDoesNotMatch(AWSAccessKeyId=access_key)
 
 

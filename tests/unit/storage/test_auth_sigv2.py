@@ -535,3 +535,15 @@ def test_subresource_spelling_variants(signed: str, sent: str) -> None:
     wire = sign_header("GET", f"{ENDPOINT}/bucket/key?{signed}")
     assert verify(replace(wire, raw_query=sent)) is not None
     rejects(SignatureDoesNotMatch, replace(wire, raw_query=sent.replace("a", "c")))
+
+
+def test_presigned_put_leaves_unsigned_content_headers_free() -> None:
+    # urllib and other HTTP clients add a Content-Type of their own to a presigned PUT.
+    wire = presigned("put_object", {"Bucket": "bucket", "Key": "k"})
+    form = "application/x-www-form-urlencoded"
+    assert verify(wire.with_header("Content-Type", form)) is not None
+    assert verify(wire.with_header("Content-MD5", "XUFAKrxLKna5cZ2REBfFkg==")) is not None
+    # The Authorization header form signs them whether empty or not.
+    signed = sign_header("PUT", f"{ENDPOINT}/bucket/k")
+    assert verify(signed) is not None
+    rejects(SignatureDoesNotMatch, signed.with_header("Content-Type", form))
