@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from typing import Any
+from xml.sax.saxutils import escape
 
 from nimbus_storage.errors import MalformedXML, MaxMessageLengthExceeded
 
@@ -57,52 +58,54 @@ def required_text(element: ET.Element, path: str) -> str:
     return value
 
 
-def _format(value: str | int | bool) -> str:
+def _text(value: str | int | bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return escape(value)
 
 
-def _append(parent: ET.Element, tag: str, value: XmlValue) -> None:
+def _append(out: list[str], tag: str, value: XmlValue) -> None:
     if value is None:
         return
     if isinstance(value, list):
         for item in value:
-            _append(parent, tag, item)
+            _append(out, tag, item)
         return
-    child = ET.SubElement(parent, tag)
     if isinstance(value, str | int | bool):
-        child.text = _format(value)
-    else:
-        _fill(child, value)
+        out.append(f"<{tag}>{_text(value)}</{tag}>")
+        return
+    out.append(f"<{tag}>")
+    _fill(out, value)
+    out.append(f"</{tag}>")
 
 
-def _fill(element: ET.Element, tree: XmlTree) -> None:
+def _fill(out: list[str], tree: XmlTree) -> None:
     items = tree.items() if isinstance(tree, Mapping) else tree
     for tag, value in items:
-        _append(element, tag, value)
+        _append(out, tag, value)
 
 
-def _serialize(element: ET.Element) -> bytes:
-    body: bytes = ET.tostring(element, encoding="utf-8", xml_declaration=False)
-    return body
+def _open_root(root: str, namespace: bool) -> str:
+    return f'<{root} xmlns="{S3_NS}">' if namespace else f"<{root}>"
 
 
 def render(root: str, tree: XmlTree, *, namespace: bool = True) -> bytes:
     """Render ``{"Name": "b", "Contents": [{...}, {...}]}`` as an S3 response document.
 
-    Mappings keep insertion order; a list repeats its tag; None omits the element.
+    Mappings keep insertion order; a list repeats its tag; None omits the element. Built as
+    text rather than through ElementTree: a 1,000-key listing renders several times faster.
     """
-    element = ET.Element(root)
-    if namespace:
-        element.set("xmlns", S3_NS)
-    _fill(element, tree)
-    return XML_DECLARATION + _serialize(element)
+    out = [_open_root(root, namespace)]
+    _fill(out, tree)
+    out.append(f"</{root}>")
+    return XML_DECLARATION + "".join(out).encode("utf-8", "surrogateescape")
 
 
 def render_text(root: str, value: str) -> bytes:
     """A document whose root element holds only text (GetBucketLocation)."""
-    element = ET.Element(root)
-    element.set("xmlns", S3_NS)
-    element.text = value or None
-    return XML_DECLARATION + _serialize(element)
+    body = f"{_open_root(root, True)}{escape(value)}</{root}>" if value else ""
+    if not value:
+        body = f'<{root} xmlns="{S3_NS}"/>'
+    return XML_DECLARATION + body.encode("utf-8")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from mypy_boto3_s3 import S3Client
+from mypy_boto3_s3.type_defs import CopySourceTypeDef, DeleteTypeDef
 
 from tests.functional.conftest import GatewayHandle, error_code
 
@@ -220,7 +221,7 @@ def test_copy_object(s3: S3Client, bucket: str) -> None:
 
 def test_copy_object_errors(s3: S3Client, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="src", Body=b"x")
-    source = {"Bucket": bucket, "Key": "src"}
+    source: CopySourceTypeDef = {"Bucket": bucket, "Key": "src"}
     assert error_code(lambda: s3.copy_object(Bucket=bucket, Key="src", CopySource=source)) == (
         "InvalidRequest",
         400,
@@ -238,7 +239,7 @@ def test_copy_object_errors(s3: S3Client, bucket: str) -> None:
             CopySourceIfModifiedSince=datetime.now(UTC) + timedelta(hours=1),
         )
     ) == ("PreconditionFailed", 412)
-    missing = {"Bucket": bucket, "Key": "missing"}
+    missing: CopySourceTypeDef = {"Bucket": bucket, "Key": "missing"}
     assert error_code(lambda: s3.copy_object(Bucket=bucket, Key="dst", CopySource=missing)) == (
         "NoSuchKey",
         404,
@@ -250,7 +251,7 @@ def test_delete_objects_batch(s3: S3Client, bucket: str) -> None:
         s3.put_object(Bucket=bucket, Key=f"batch/{index}", Body=b"x")
     result = s3.delete_objects(
         Bucket=bucket,
-        Delete={"Objects": [{"Key": f"batch/{i}"} for i in range(5)] + [{"Key": "never"}]},
+        Delete={"Objects": [{"Key": key} for key in [*(f"batch/{i}" for i in range(5)), "never"]]},
     )
     assert sorted(d["Key"] for d in result["Deleted"]) == [
         "batch/0",
@@ -266,7 +267,7 @@ def test_delete_objects_batch(s3: S3Client, bucket: str) -> None:
 
 
 def test_delete_objects_malformed(s3: S3Client, bucket: str) -> None:
-    too_many = {"Objects": [{"Key": f"k{i}"} for i in range(1001)]}
+    too_many: DeleteTypeDef = {"Objects": [{"Key": f"k{i}"} for i in range(1001)]}
     assert error_code(lambda: s3.delete_objects(Bucket=bucket, Delete=too_many)) == (
         "MalformedXML",
         400,

@@ -89,8 +89,7 @@ async def start_gateway(config: GatewayConfig, *, janitor_enabled: bool = True) 
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True, backlog=1024)
     await site.start()
-    sockets = site._server.sockets if site._server is not None else []
-    port = sockets[0].getsockname()[1] if sockets else config.port
+    port = int(runner.addresses[0][1]) if runner.addresses else config.port
     gateway = RunningGateway(services, runner, port)
     if janitor_enabled:
         gateway.start_janitor()

@@ -58,8 +58,8 @@ class BlobStore(Protocol):
 
         If the iterator raises, or yields a size different from ``expected_size``, nothing is
         left behind and the exception propagates. ``meta`` is read only once ``chunks`` is
-        exhausted, so a caller may add facts known at the end (a trailing checksum). An older timestamp than the one on disk is
-        accepted but never becomes visible (last writer wins).
+        exhausted, so a caller may add facts known at the end (a trailing checksum). An older
+        timestamp than the one on disk is accepted but never becomes visible (last writer wins).
         """
         ...
 

@@ -358,7 +358,7 @@ def test_render_round_trips() -> None:
     assert parse_lifecycle(document) == cfg
     assert b"<Date>2030-01-01T00:00:00.000Z</Date>" in document
     assert b"<Rule><ID>legacy</ID><Prefix>tmp/</Prefix><Status>Enabled</Status>" in document
-    assert b"<Filter><Prefix /></Filter>" in document
+    assert b"<Filter><Prefix></Prefix></Filter>" in document
     assert b"<Filter><Tag><Key>k</Key><Value>v</Value></Tag></Filter>" in document
     assert b"<And><Prefix>p/</Prefix><ObjectSizeLessThan>5</ObjectSizeLessThan></And>" in document
     assert b"<ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker>" in document

@@ -129,7 +129,7 @@ def test_render_round_trips_through_parse() -> None:
 
 
 def test_render_empty_tag_set() -> None:
-    assert render_tagging({}).endswith(b"<TagSet /></Tagging>")
+    assert render_tagging({}).endswith(b"<TagSet></TagSet></Tagging>")
     assert parse_object_tagging(render_tagging({})) == {}
 
 

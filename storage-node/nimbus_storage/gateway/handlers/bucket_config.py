@@ -22,6 +22,11 @@ from nimbus_storage.policy.bucket_policy import parse_policy
 
 MAX_CONFIG_BODY = 1024 * 1024
 XML = "application/xml"
+# The catalog stores versioning as text; "" means never enabled.
+_VERSIONING_STATES: dict[str, versioning.VersioningStatus] = {
+    "Enabled": "Enabled",
+    "Suspended": "Suspended",
+}
 
 
 def _xml(body: bytes) -> web.Response:
@@ -33,7 +38,8 @@ def _xml(body: bytes) -> web.Response:
 
 @s3_operation("GetBucketVersioning")
 async def get_bucket_versioning(request: S3Request) -> web.StreamResponse:
-    return _xml(versioning.render_versioning(request.require_bucket().versioning or None))
+    status = _VERSIONING_STATES.get(request.require_bucket().versioning)
+    return _xml(versioning.render_versioning(status))
 
 
 @s3_operation("PutBucketVersioning")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -103,7 +104,7 @@ async def upload_part(request: S3Request) -> web.StreamResponse:
         request.services,
         bucket,
         f"{request.key}\x00{upload.upload_id}\x00{number}",
-        payload,
+        aiter(payload),
         {},
         expected_size=size,
     )
@@ -207,7 +208,7 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
     meta[META_MANIFEST] = "1"
     body = objects.manifest_body(manifest)
 
-    async def manifest_chunks() -> objects.AsyncIterator[bytes]:
+    async def manifest_chunks() -> AsyncIterator[bytes]:
         yield body
 
     stored = await objects.store_blob(
