@@ -42,6 +42,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench_s3
 	$(BIN)/python -m bench.bench_index
+	$(BIN)/python -m bench.bench_list_http
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -46,8 +46,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _banner(endpoint: str, access_key: str, secret_key: str, generated: bool) -> str:
-    origin = "generated and stored in the data directory" if generated else "existing"
+_ORIGINS = {
+    "environment": f"from {ACCESS_KEY_ENV} / {SECRET_KEY_ENV}",
+    "existing": "kept in the data directory",
+    "generated": "generated now and kept in the data directory",
+}
+
+
+def _banner(endpoint: str, access_key: str, secret_key: str, source: str) -> str:
+    origin = _ORIGINS[source]
     return "\n".join(
         [
             f"Nimbus S3 endpoint: {endpoint}",
@@ -76,7 +83,7 @@ async def _serve(args: argparse.Namespace) -> None:
     root = ensure_root_credential(
         gateway.services.catalog, os.environ.get(ACCESS_KEY_ENV), os.environ.get(SECRET_KEY_ENV)
     )
-    print(_banner(gateway.endpoint, root.access_key, root.secret_key, root.created), flush=True)
+    print(_banner(gateway.endpoint, root.access_key, root.secret_key, root.source), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

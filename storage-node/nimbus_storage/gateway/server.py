@@ -25,7 +25,7 @@ log = logging.getLogger("nimbus.gateway")
 class RootCredential:
     access_key: str
     secret_key: str
-    created: bool
+    source: str  # "environment", "existing" (from the data directory) or "generated"
 
 
 def open_services(config: GatewayConfig) -> Services:
@@ -44,19 +44,18 @@ def ensure_root_credential(
     """The admin credential: the one given, else the existing one, else a new random one."""
     if access_key and secret_key:
         existing = catalog.get_credential(access_key)
-        if existing is not None and existing.secret_key == secret_key and existing.is_admin:
-            return RootCredential(access_key, secret_key, created=False)
-        if existing is not None:
-            catalog.delete_credential(access_key)
-        catalog.create_credential(access_key, secret_key, is_admin=True, description="root")
-        return RootCredential(access_key, secret_key, created=True)
+        if existing is None or existing.secret_key != secret_key or not existing.is_admin:
+            if existing is not None:
+                catalog.delete_credential(access_key)
+            catalog.create_credential(access_key, secret_key, is_admin=True, description="root")
+        return RootCredential(access_key, secret_key, "environment")
     for credential in catalog.list_credentials():
         if credential.is_admin and credential.description == "root":
-            return RootCredential(credential.access_key, credential.secret_key, created=False)
+            return RootCredential(credential.access_key, credential.secret_key, "existing")
     access_key = "NIMBUS" + secrets.token_hex(7).upper()
     secret_key = secrets.token_urlsafe(30)
     catalog.create_credential(access_key, secret_key, is_admin=True, description="root")
-    return RootCredential(access_key, secret_key, created=True)
+    return RootCredential(access_key, secret_key, "generated")
 
 
 class RunningGateway:
