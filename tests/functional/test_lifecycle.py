@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -457,3 +458,28 @@ def test_janitor_aborts_incomplete_uploads(
     s3.put_object(Bucket=bucket, Key="uploads/done", Body=b"x")
     run_pass(gateway, 2)
     assert s3.get_object(Bucket=bucket, Key="uploads/done")["Body"].read() == b"x"
+
+
+def test_janitor_sweeps_a_large_bucket_over_several_passes(
+    gateway: GatewayHandle, s3: S3Client, bucket: str
+) -> None:
+    services = gateway.gateway.services
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration=rules(
+            {"ID": "all", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}
+        ),
+    )
+    for index in range(7):
+        s3.put_object(Bucket=bucket, Key=f"k{index}", Body=b"x")
+    original = services.config
+    services.config = dataclasses.replace(original, janitor_scan_batch=3)
+    try:
+        remaining = []
+        for _ in range(3):
+            run_pass(gateway, 10)
+            remaining.append(s3.list_objects_v2(Bucket=bucket)["KeyCount"])
+    finally:
+        services.config = original
+    # Three keys per pass at most, resuming where the last pass stopped.
+    assert remaining == [4, 1, 0]

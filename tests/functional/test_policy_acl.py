@@ -497,3 +497,29 @@ def test_create_bucket_with_canned_acl(gateway: GatewayHandle, s3: S3Client) -> 
         assert len(s3.get_bucket_acl(Bucket=name)["Grants"]) == 2
     finally:
         s3.delete_bucket(Bucket=name)
+
+
+def test_put_object_acl_changes_access(gateway: GatewayHandle, s3: S3Client, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="later-public", Body=b"now you see me")
+    assert anonymous(gateway, f"{bucket}/later-public")[0] == 403
+    s3.put_object_acl(Bucket=bucket, Key="later-public", ACL="public-read")
+    assert anonymous(gateway, f"{bucket}/later-public") == (200, b"now you see me")
+    grants = s3.get_object_acl(Bucket=bucket, Key="later-public")["Grants"]
+    assert any(g["Grantee"].get("URI", "").endswith("/AllUsers") for g in grants)
+    s3.put_object_acl(Bucket=bucket, Key="later-public", ACL="private")
+    assert anonymous(gateway, f"{bucket}/later-public")[0] == 403
+    assert error_code(
+        lambda: s3.put_object_acl(Bucket=bucket, Key="missing", ACL="public-read")
+    ) == ("NoSuchKey", 404)
+
+
+def test_grant_headers_are_not_implemented(s3: S3Client, bucket: str) -> None:
+    assert error_code(
+        lambda: s3.put_object(
+            Bucket=bucket,
+            Key="k",
+            Body=b"",
+            GrantRead='uri="http://acs.amazonaws.com/groups/global/AllUsers"',
+        )
+    ) == ("NotImplemented", 501)
+    assert error_code(lambda: s3.head_object(Bucket=bucket, Key="k")) == ("404", 404)

@@ -14,7 +14,13 @@ import uuid
 from aiohttp import web
 
 from nimbus_storage.auth.sigv4 import authenticate
-from nimbus_storage.errors import AccessDenied, InternalError, InvalidAccessKeyId, S3Error
+from nimbus_storage.errors import (
+    AccessDenied,
+    InternalError,
+    InvalidAccessKeyId,
+    NotImplementedError_,
+    S3Error,
+)
 from nimbus_storage.gateway import admin, cors
 from nimbus_storage.gateway.addressing import parse_query, resolve_target, split_raw_path
 from nimbus_storage.gateway.authorize import ExplicitDeny, authorize
@@ -36,6 +42,11 @@ async def _prepare(http: web.Request, services: Services, request_id: str) -> S3
     target = resolve_target(raw_path, http.host, services.config.domains)
     query = parse_query(raw_query)
     operation = resolve_operation(http.method, target.bucket, target.key, query, http.headers)
+    if any(name.lower().startswith("x-amz-grant-") for name in http.headers):
+        raise NotImplementedError_(
+            "x-amz-grant-* headers are not supported: use a canned ACL (x-amz-acl) or a bucket"
+            " policy"
+        )
     request = S3Request(
         http=http,
         services=services,

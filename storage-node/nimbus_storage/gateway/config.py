@@ -42,5 +42,9 @@ class GatewayConfig:
     janitor_batch: int = 1000
     """At most this many objects are expired per bucket per janitor pass (rate limit)."""
 
+    janitor_scan_batch: int = 20_000
+    """At most this many versions are looked at per bucket per janitor pass; the next pass
+    resumes where this one stopped."""
+
     fsync: bool = True
     """fsync data files and directories before acknowledging writes."""

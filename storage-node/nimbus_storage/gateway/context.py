@@ -28,6 +28,9 @@ class Services:
     catalog: Catalog
     blobs: BlobStore
     metrics: GatewayMetrics
+    # Where each bucket's lifecycle sweep resumes on the next janitor pass (in memory only: a
+    # restarted gateway sweeps from the start).
+    sweep_cursors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -3,8 +3,11 @@
 One pass walks every bucket: current versions past their rule's expiration are deleted (a
 delete marker in a versioned bucket, exactly as S3 does), noncurrent versions and lone delete
 markers are removed when a rule says so, and multipart uploads are aborted when a rule's
-AbortIncompleteMultipartUpload or the gateway-wide abandonment limit has passed. Each bucket
-gets at most ``janitor_batch`` removals per pass, so a large expiry never starves clients.
+AbortIncompleteMultipartUpload or the gateway-wide abandonment limit has passed.
+
+A pass looks at no more than ``janitor_scan_batch`` versions and removes no more than
+``janitor_batch`` per bucket, then resumes there on the next pass: a bucket of millions of
+objects is swept over several passes and never holds the event loop for long.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.policy import lifecycle
+from nimbus_storage.store.api import ObjectVersion
 from nimbus_storage.store.catalog import Bucket
 from nimbus_storage.store.index import BucketIndex
 
@@ -29,55 +33,99 @@ class PassReport:
     uploads_aborted: int = 0
 
 
-async def _expire_versions(
-    services: Services,
-    bucket: Bucket,
-    rules: lifecycle.LifecycleConfiguration,
-    now: float,
-    budget: int,
-) -> int:
-    index = services.catalog.index(bucket.name)
-    removed = 0
-    key_marker, version_marker = "", ""
-    newer_noncurrent: dict[str, int] = {}
-    became_noncurrent: dict[str, float] = {}
-    while removed < budget:
-        page = index.list_versions("", "", key_marker, version_marker, 1000)
+@dataclass
+class _KeyHistory:
+    """What a sweep knows about the key it is in: versions come newest first."""
+
+    key: str = ""
+    newer_noncurrent: int = 0
+    # When the version being looked at stopped being current: the next newer one's write time.
+    superseded_at: float = 0.0
+
+
+@dataclass
+class _Sweep:
+    """One bucket's lifecycle sweep, resumable: it stops only between keys."""
+
+    services: Services
+    bucket: Bucket
+    rules: lifecycle.LifecycleConfiguration
+    now: float
+    removed: int = 0
+    history: _KeyHistory = field(default_factory=_KeyHistory)
+
+    @property
+    def index(self) -> BucketIndex:
+        return self.services.catalog.index(self.bucket.name)
+
+    @property
+    def needs_tags(self) -> bool:
+        return any(rule.filter.tags for rule in self.rules.rules)
+
+    async def visit(self, version: ObjectVersion) -> None:
+        if version.key != self.history.key:
+            self.history = _KeyHistory(version.key)
+        tags = (
+            (self.index.get_tags(version.key, version.version_id) or {}) if self.needs_tags else {}
+        )
+        if version.is_latest:
+            await self._visit_current(version, tags)
+        else:
+            await self._visit_noncurrent(version, tags)
+        self.history.superseded_at = version.last_modified
+
+    async def _visit_current(self, version: ObjectVersion, tags: dict[str, str]) -> None:
+        if version.delete_marker:
+            others = _other_versions(self.index, version.key)
+            if lifecycle.delete_marker_expired(self.rules, version.key, others):
+                await self._delete(version.key, version.version_id)
+        elif lifecycle.current_expired(
+            self.rules, version.key, version.size, tags, version.last_modified, self.now
+        ):
+            await self._delete(version.key, None)
+
+    async def _visit_noncurrent(self, version: ObjectVersion, tags: dict[str, str]) -> None:
+        if not version.delete_marker and lifecycle.noncurrent_expired(
+            self.rules,
+            version.key,
+            version.size,
+            tags,
+            self.history.superseded_at,
+            self.history.newer_noncurrent,
+            self.now,
+        ):
+            await self._delete(version.key, version.version_id)
+        else:
+            self.history.newer_noncurrent += 1
+
+    async def _delete(self, key: str, version_id: str | None) -> None:
+        await objects.delete_object(self.services, self.bucket, key, version_id)
+        self.removed += 1
+
+
+async def _sweep_bucket(
+    sweep: _Sweep, start_after: str, scan_budget: int, remove_budget: int
+) -> str:
+    """Visit versions after ``start_after`` until a budget is spent; return where to resume.
+
+    A sweep stops only between keys, so the next pass starts on a key boundary with a fresh
+    history ("" when it reached the end: the next pass starts over).
+    """
+    key_marker, version_marker = start_after, ""
+    scanned = 0
+    while True:
+        page = sweep.index.list_versions("", "", key_marker, version_marker, 1000)
         for version in page.entries:
-            if removed >= budget:
-                break
-            tags = index.get_tags(version.key, version.version_id) or {}
-            if version.is_latest:
-                newer_noncurrent[version.key] = 0
-                became_noncurrent[version.key] = version.last_modified
-                if version.delete_marker:
-                    others = _other_versions(index, version.key)
-                    if lifecycle.delete_marker_expired(rules, version.key, others):
-                        await objects.delete_object(
-                            services, bucket, version.key, version.version_id
-                        )
-                        removed += 1
-                elif lifecycle.current_expired(
-                    rules, version.key, version.size, tags, version.last_modified, now
-                ):
-                    await objects.delete_object(services, bucket, version.key, None)
-                    removed += 1
-                continue
-            count = newer_noncurrent.get(version.key, 0)
-            since = became_noncurrent.get(version.key, version.last_modified)
-            if not version.delete_marker and lifecycle.noncurrent_expired(
-                rules, version.key, version.size, tags, since, count, now
-            ):
-                await objects.delete_object(services, bucket, version.key, version.version_id)
-                removed += 1
-            else:
-                newer_noncurrent[version.key] = count + 1
-            became_noncurrent[version.key] = version.last_modified
+            at_boundary = version.key != sweep.history.key
+            if at_boundary and (scanned >= scan_budget or sweep.removed >= remove_budget):
+                return sweep.history.key
+            await sweep.visit(version)
+            scanned += 1
         if not page.is_truncated:
-            break
+            return ""
         key_marker = page.next_marker or ""
         version_marker = page.next_version_marker or ""
-    return removed
+        await asyncio.sleep(0)  # let client requests in between pages
 
 
 def _other_versions(index: BucketIndex, key: str) -> int:
@@ -109,13 +157,19 @@ async def _abort_abandoned(
 async def run_pass(services: Services, now: float | None = None) -> PassReport:
     now = time.time() if now is None else now
     report = PassReport()
+    config = services.config
     for bucket in services.catalog.list_buckets(None):
         stored = services.catalog.get_config(bucket.name, "lifecycle")
         rules = lifecycle.from_json(stored) if stored else None
         if rules is not None:
-            report.expired += await _expire_versions(
-                services, bucket, rules, now, services.config.janitor_batch
+            sweep = _Sweep(services, bucket, rules, now)
+            services.sweep_cursors[bucket.name] = await _sweep_bucket(
+                sweep,
+                services.sweep_cursors.get(bucket.name, ""),
+                config.janitor_scan_batch,
+                config.janitor_batch,
             )
+            report.expired += sweep.removed
         report.uploads_aborted += await _abort_abandoned(services, bucket, rules, now)
     services.metrics.lifecycle_expired.inc(report.expired)
     services.metrics.uploads_aborted.inc(report.uploads_aborted)

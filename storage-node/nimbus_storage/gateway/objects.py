@@ -87,8 +87,11 @@ async def commit_version(
     size: int,
     owner: str,
     content_type: str,
+    acl: str = "private",
+    tags: Mapping[str, str] | None = None,
 ) -> ObjectVersion:
-    """Make a stored blob the object's newest version; drop the data it replaces."""
+    """Make a stored blob the object's newest version (with its ACL and tags, in one index
+    transaction); drop the data it replaces."""
     version = ObjectVersion(
         key=key,
         version_id=version_id_for(bucket, stored.write_id),
@@ -98,8 +101,10 @@ async def commit_version(
         blob=stored.info.name,
         content_type=content_type,
         owner=owner,
+        acl=acl,
     )
-    replaced = services.catalog.index(bucket.name).put_version(version, bucket.versioning)
+    index = services.catalog.index(bucket.name)
+    replaced = index.put_version(version, bucket.versioning, tags=tags)
     for old in replaced:
         await delete_version_data(services, old)
     return version

@@ -87,6 +87,7 @@ class ObjectVersion:
     content_type: str = ""
     storage_class: str = "STANDARD"
     owner: str = ""
+    acl: str = "private"  # canned ACL of this version
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,9 +67,9 @@ Row = tuple[Any, ...]
 
 
 def _version(row: Row) -> ObjectVersion:
-    key, vid, modified, etag, size, blob, latest, marker, ctype, sclass, owner = row[:11]
+    key, vid, modified, etag, size, blob, latest, marker, ctype, sclass, owner, acl = row[:12]
     return ObjectVersion(
-        key, vid, modified, etag, size, blob, bool(latest), bool(marker), ctype, sclass, owner
+        key, vid, modified, etag, size, blob, bool(latest), bool(marker), ctype, sclass, owner, acl
     )
 
 
@@ -146,6 +146,7 @@ class BucketIndex:
                     v.storage_class,
                     v.owner,
                     json.dumps(dict(tags)) if tags else None,
+                    v.acl,
                 ),
             )
             self._count(db, v, +1)
@@ -198,7 +199,7 @@ class BucketIndex:
                 total += v.size
                 yield (
                     v.key, -1, v.version_id, int(v.delete_marker), v.last_modified, v.etag,
-                    v.size, v.blob, v.content_type, v.storage_class, v.owner, None,
+                    v.size, v.blob, v.content_type, v.storage_class, v.owner, None, v.acl,
                 )  # fmt: skip
 
         with self._transaction() as db:
@@ -336,6 +337,15 @@ class BucketIndex:
 
     def delete_tags(self, key: str, version_id: str | None = None) -> bool:
         return self.set_tags(key, version_id, {})
+
+    def set_acl(self, key: str, version_id: str | None, acl: str) -> bool:
+        """Replace the canned ACL of a version (the latest when None); False if there is none."""
+        with self._transaction() as db:
+            target = self._locate(db, key, version_id)
+            if target is None:
+                return False
+            db.execute("UPDATE versions SET acl = ? WHERE key = ? AND seq = ?", (acl, *target))
+        return True
 
     @staticmethod
     def _locate(db: sqlite3.Connection, key: str, version_id: str | None) -> tuple[str, int] | None:

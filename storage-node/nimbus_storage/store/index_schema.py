@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS versions (
     storage_class TEXT    NOT NULL,
     owner         TEXT    NOT NULL,
     tags          TEXT,   -- JSON object, NULL when the version has no tags
+    acl           TEXT    NOT NULL DEFAULT 'private',  -- canned ACL of this version
     PRIMARY KEY (key, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS versions_by_id ON versions (key, version_id);
@@ -61,13 +62,13 @@ CREATE TABLE IF NOT EXISTS parts (
 # Column order of ObjectVersion, then seq (the walk's ordinal).
 VERSION_COLUMNS = (
     "key, version_id, last_modified, etag, size, blob, is_latest, delete_marker,"
-    " content_type, storage_class, owner, seq"
+    " content_type, storage_class, owner, acl, seq"
 )
 
 INSERT_VERSION = """
 INSERT INTO versions (key, seq, version_id, is_latest, delete_marker, last_modified, etag, size,
-                      blob, content_type, storage_class, owner, tags)
-VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      blob, content_type, storage_class, owner, tags, acl)
+VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 SELECT_LATEST = f"SELECT {VERSION_COLUMNS} FROM versions WHERE key = ? ORDER BY seq LIMIT 1"
 SELECT_BY_ID = f"SELECT {VERSION_COLUMNS} FROM versions WHERE key = ? AND version_id = ?"

@@ -29,11 +29,16 @@ from nimbus_storage.gateway.body import read_small_body, require_size, verified_
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.handlers.objects_write import (
     open_copy_source,
+    request_acl,
     request_tags,
-    stored_meta,
     version_headers,
 )
-from nimbus_storage.gateway.headers import META_MANIFEST, iso8601, object_headers_from_request
+from nimbus_storage.gateway.headers import (
+    META_ACL,
+    META_MANIFEST,
+    iso8601,
+    object_headers_from_request,
+)
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response, xml_response
 from nimbus_storage.store.index import Upload
@@ -65,7 +70,8 @@ def _upload(request: S3Request) -> Upload:
 @s3_operation("CreateMultipartUpload")
 async def create_multipart_upload(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
-    meta = stored_meta(request, object_headers_from_request(request.headers))
+    meta = object_headers_from_request(request.headers)
+    meta[META_ACL] = request_acl(request)
     tags = request_tags(request)
     if tags:
         meta[TAGS_META] = json.dumps(tags)
@@ -205,6 +211,7 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
     etag = f"{digest.hexdigest()}-{len(listed)}"
     meta = dict(upload.meta)
     tags = json.loads(meta.pop(TAGS_META, "{}"))
+    acl = meta.pop(META_ACL, "private")
     meta[META_MANIFEST] = "1"
     body = objects.manifest_body(manifest)
 
@@ -223,9 +230,9 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
         size=sum(size for _blob, size in manifest),
         owner=request.principal or bucket.owner,
         content_type=meta.get("content-type", ""),
+        acl=acl,
+        tags=tags,
     )
-    if tags:
-        index.set_tags(request.key, version.version_id, tags)
     used = {blob for blob, _size in manifest}
     for part in index.delete_upload(upload.upload_id):
         if part.blob not in used:

@@ -1,18 +1,16 @@
-"""Per-object configuration: tagging and canned ACLs."""
+"""Per-object configuration: tagging and canned ACLs (both kept per version in the index)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from nimbus_storage.errors import NotImplementedError_
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.context import S3Request
-from nimbus_storage.gateway.headers import META_ACL
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response
 from nimbus_storage.policy import tagging
-from nimbus_storage.policy.acl import render_acl
+from nimbus_storage.policy.acl import parse_acl_body, parse_canned_acl, render_acl
 
 MAX_TAGGING_BODY = 64 * 1024
 
@@ -51,23 +49,19 @@ async def delete_object_tagging(request: S3Request) -> web.StreamResponse:
 @s3_operation("GetObjectAcl")
 async def get_object_acl(request: S3Request) -> web.StreamResponse:
     version = objects.find_version(request, request.key, request.query.get("versionId"))
-    body = await objects.open_body(request.services, version)
-    try:
-        canned = body.meta.get(META_ACL, "private")
-    finally:
-        body.close()
     return web.Response(
-        body=render_acl(canned, version.owner or request.require_bucket().owner),
+        body=render_acl(version.acl, version.owner or request.require_bucket().owner),
         content_type="application/xml",
+        headers=_version_header(version.version_id),
     )
 
 
 @s3_operation("PutObjectAcl")
 async def put_object_acl(request: S3Request) -> web.StreamResponse:
-    # Object ACLs are stored with the object's data and fixed at write time (x-amz-acl on
-    # PutObject / CreateMultipartUpload / CopyObject); changing them afterwards would mean
-    # rewriting metadata in place, which the blob store deliberately never does.
-    raise NotImplementedError_(
-        "PutObjectAcl is not supported: set x-amz-acl when writing the object, or use a bucket"
-        " policy"
-    )
+    version = objects.find_version(request, request.key, request.query.get("versionId"))
+    header = request.headers.get("x-amz-acl")
+    body = await read_small_body(request, MAX_TAGGING_BODY)
+    owner = version.owner or request.require_bucket().owner
+    canned = parse_canned_acl(header) if header else parse_acl_body(body, owner)
+    request.index().set_acl(version.key, version.version_id, canned)
+    return empty_response(headers=_version_header(version.version_id))

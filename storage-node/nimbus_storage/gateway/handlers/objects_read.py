@@ -17,7 +17,6 @@ from nimbus_storage.gateway.conditional import ByteRange, check_preconditions, p
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.headers import (
     DEFAULT_CONTENT_TYPE,
-    META_ACL,
     STORED_HEADERS,
     http_date,
     user_metadata,
@@ -108,13 +107,12 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
             # As in S3, only a caller who may list the bucket learns that a key is absent.
             check_access(request, request.require_bucket(), "s3:ListBucket", "")
         raise
+    if request.object_acl_required and not acl_allows(
+        version.acl, request.principal, request.require_bucket().owner, "s3:GetObject"
+    ):
+        raise AccessDenied()
     body = await objects.open_body(request.services, version)
     try:
-        if request.object_acl_required:
-            bucket = request.require_bucket()
-            acl = body.meta.get(META_ACL, "private")
-            if not acl_allows(acl, request.principal, bucket.owner, "s3:GetObject"):
-                raise AccessDenied()
         check_preconditions(request.headers, version.etag, version.last_modified)
         headers = _headers(request, version, body)
         byte_range: ByteRange | None

@@ -22,7 +22,6 @@ from nimbus_storage.gateway.body import declared_size, require_size, verified_pa
 from nimbus_storage.gateway.conditional import check_preconditions
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.headers import (
-    META_ACL,
     META_MANIFEST,
     iso8601,
     object_headers_from_request,
@@ -63,11 +62,9 @@ def check_write_preconditions(request: S3Request, bucket: Bucket) -> None:
         check_preconditions({"if-match": if_match}, current.etag, current.last_modified)
 
 
-def stored_meta(request: S3Request, base: dict[str, str]) -> dict[str, str]:
-    acl = request.headers.get("x-amz-acl")
-    if acl is not None:
-        base[META_ACL] = parse_canned_acl(acl)
-    return base
+def request_acl(request: S3Request) -> str:
+    """The canned ACL a write asks for (``x-amz-acl``); private when none."""
+    return parse_canned_acl(request.headers.get("x-amz-acl", "private"))
 
 
 def request_tags(request: S3Request) -> dict[str, str]:
@@ -83,7 +80,8 @@ async def put_object(request: S3Request) -> web.StreamResponse:
     check_write_preconditions(request, bucket)
     objects.check_quota(services, bucket, size)
     tags = request_tags(request)
-    meta = stored_meta(request, object_headers_from_request(request.headers))
+    acl = request_acl(request)
+    meta = object_headers_from_request(request.headers)
     payload = verified_payload(request)
     stored = await objects.store_blob(
         services,
@@ -102,9 +100,9 @@ async def put_object(request: S3Request) -> web.StreamResponse:
         size=stored.info.size,
         owner=request.principal or bucket.owner,
         content_type=meta["content-type"],
+        acl=acl,
+        tags=tags,
     )
-    if tags:
-        services.catalog.index(bucket.name).set_tags(request.key, version.version_id, tags)
     headers = {"ETag": f'"{version.etag}"', **version_headers(bucket, version)}
     headers.update(payload.checksum_headers())
     return empty_response(headers=headers)
@@ -169,19 +167,18 @@ def copied_meta(
             "Unknown metadata directive.", ArgumentName="x-amz-metadata-directive"
         )
     if directive == "REPLACE":
-        return stored_meta(request, object_headers_from_request(request.headers))
+        return object_headers_from_request(request.headers)
     if is_self_copy and "x-amz-storage-class" not in request.headers:
         raise InvalidRequest(
             "This copy request is illegal because it is trying to copy an object to itself"
             " without changing the object's metadata, storage class, website redirect location"
             " or encryption attributes."
         )
-    kept = {
+    return {
         name: value
         for name, value in source_meta.items()
         if name != META_MANIFEST and not name.startswith("x-amz-checksum-")
     }
-    return stored_meta(request, kept)
 
 
 def copied_tags(
@@ -213,6 +210,7 @@ async def copy_object(request: S3Request) -> web.StreamResponse:
         is_self_copy = source.bucket == bucket.name and source.key == request.key
         meta = copied_meta(request, dict(body.meta), is_self_copy)
         tags = copied_tags(request, source, source_version)
+        acl = request_acl(request)
         objects.check_quota(services, bucket, body.size)
         stored = await objects.store_blob(
             services,
@@ -233,9 +231,9 @@ async def copy_object(request: S3Request) -> web.StreamResponse:
         size=stored.info.size,
         owner=request.principal or bucket.owner,
         content_type=meta.get("content-type", ""),
+        acl=acl,
+        tags=tags,
     )
-    if tags:
-        services.catalog.index(bucket.name).set_tags(request.key, version.version_id, tags)
     headers = version_headers(bucket, version)
     if source_version.version_id != "null" or source.version_id:
         headers["x-amz-copy-source-version-id"] = source_version.version_id
