@@ -11,6 +11,7 @@ from nimbus_storage.errors import (
     NoSuchCORSConfiguration,
     NoSuchLifecycleConfiguration,
     NoSuchTagSet,
+    S3Error,
 )
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.context import S3Request
@@ -31,6 +32,24 @@ _VERSIONING_STATES: dict[str, versioning.VersioningStatus] = {
 
 def _xml(body: bytes) -> web.Response:
     return web.Response(body=body, content_type=XML)
+
+
+def _stored(request: S3Request, kind: str, missing: type[S3Error]) -> str:
+    """The bucket's ``kind`` document; ``missing`` (NoSuchCORSConfiguration ...) when unset."""
+    bucket = request.require_bucket()
+    stored = request.services.catalog.get_config(bucket.name, kind)
+    if stored is None:
+        raise missing(BucketName=bucket.name)
+    return stored
+
+
+def _store(request: S3Request, kind: str, document: str) -> None:
+    request.services.catalog.set_config(request.require_bucket().name, kind, document)
+
+
+def _clear(request: S3Request, kind: str) -> web.Response:
+    request.services.catalog.set_config(request.require_bucket().name, kind, None)
+    return empty_response(204)
 
 
 # --- versioning -----------------------------------------------------------------------------
@@ -55,26 +74,20 @@ async def put_bucket_versioning(request: S3Request) -> web.StreamResponse:
 
 @s3_operation("GetBucketTagging")
 async def get_bucket_tagging(request: S3Request) -> web.StreamResponse:
-    bucket = request.require_bucket()
-    stored = request.services.catalog.get_config(bucket.name, "tagging")
-    if stored is None:
-        raise NoSuchTagSet(BucketName=bucket.name)
+    stored = _stored(request, "tagging", NoSuchTagSet)
     return _xml(tagging.render_tagging(json.loads(stored)))
 
 
 @s3_operation("PutBucketTagging")
 async def put_bucket_tagging(request: S3Request) -> web.StreamResponse:
-    bucket = request.require_bucket()
-    body = await read_small_body(request, MAX_CONFIG_BODY)
-    tags = tagging.parse_bucket_tagging(body)
-    request.services.catalog.set_config(bucket.name, "tagging", json.dumps(tags))
+    tags = tagging.parse_bucket_tagging(await read_small_body(request, MAX_CONFIG_BODY))
+    _store(request, "tagging", json.dumps(tags))
     return empty_response(204)
 
 
 @s3_operation("DeleteBucketTagging")
 async def delete_bucket_tagging(request: S3Request) -> web.StreamResponse:
-    request.services.catalog.set_config(request.require_bucket().name, "tagging", None)
-    return empty_response(204)
+    return _clear(request, "tagging")
 
 
 # --- CORS -----------------------------------------------------------------------------------
@@ -82,25 +95,20 @@ async def delete_bucket_tagging(request: S3Request) -> web.StreamResponse:
 
 @s3_operation("GetBucketCors")
 async def get_bucket_cors(request: S3Request) -> web.StreamResponse:
-    bucket = request.require_bucket()
-    stored = request.services.catalog.get_config(bucket.name, "cors")
-    if stored is None:
-        raise NoSuchCORSConfiguration(BucketName=bucket.name)
+    stored = _stored(request, "cors", NoSuchCORSConfiguration)
     return _xml(cors.render_cors(cors.from_json(stored)))
 
 
 @s3_operation("PutBucketCors")
 async def put_bucket_cors(request: S3Request) -> web.StreamResponse:
-    bucket = request.require_bucket()
     configuration = cors.parse_cors(await read_small_body(request, MAX_CONFIG_BODY))
-    request.services.catalog.set_config(bucket.name, "cors", cors.to_json(configuration))
+    _store(request, "cors", cors.to_json(configuration))
     return empty_response()
 
 
 @s3_operation("DeleteBucketCors")
 async def delete_bucket_cors(request: S3Request) -> web.StreamResponse:
-    request.services.catalog.set_config(request.require_bucket().name, "cors", None)
-    return empty_response(204)
+    return _clear(request, "cors")
 
 
 # --- policy ---------------------------------------------------------------------------------
@@ -108,10 +116,7 @@ async def delete_bucket_cors(request: S3Request) -> web.StreamResponse:
 
 @s3_operation("GetBucketPolicy")
 async def get_bucket_policy(request: S3Request) -> web.StreamResponse:
-    bucket = request.require_bucket()
-    stored = request.services.catalog.get_config(bucket.name, "policy")
-    if stored is None:
-        raise NoSuchBucketPolicy(BucketName=bucket.name)
+    stored = _stored(request, "policy", NoSuchBucketPolicy)
     return web.Response(text=stored, content_type="application/json")
 
 
@@ -120,14 +125,13 @@ async def put_bucket_policy(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     text = (await read_small_body(request, MAX_CONFIG_BODY)).decode("utf-8", "replace")
     parse_policy(text, bucket.name)  # raises MalformedPolicy with the reason
-    request.services.catalog.set_config(bucket.name, "policy", text)
+    _store(request, "policy", text)
     return empty_response(204)
 
 
 @s3_operation("DeleteBucketPolicy")
 async def delete_bucket_policy(request: S3Request) -> web.StreamResponse:
-    request.services.catalog.set_config(request.require_bucket().name, "policy", None)
-    return empty_response(204)
+    return _clear(request, "policy")
 
 
 # --- lifecycle ------------------------------------------------------------------------------
@@ -135,25 +139,20 @@ async def delete_bucket_policy(request: S3Request) -> web.StreamResponse:
 
 @s3_operation("GetBucketLifecycleConfiguration")
 async def get_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
-    bucket = request.require_bucket()
-    stored = request.services.catalog.get_config(bucket.name, "lifecycle")
-    if stored is None:
-        raise NoSuchLifecycleConfiguration(BucketName=bucket.name)
+    stored = _stored(request, "lifecycle", NoSuchLifecycleConfiguration)
     return _xml(lifecycle.render_lifecycle(lifecycle.from_json(stored)))
 
 
 @s3_operation("PutBucketLifecycleConfiguration")
 async def put_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
-    bucket = request.require_bucket()
     configuration = lifecycle.parse_lifecycle(await read_small_body(request, MAX_CONFIG_BODY))
-    request.services.catalog.set_config(bucket.name, "lifecycle", lifecycle.to_json(configuration))
+    _store(request, "lifecycle", lifecycle.to_json(configuration))
     return empty_response()
 
 
 @s3_operation("DeleteBucketLifecycle")
 async def delete_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
-    request.services.catalog.set_config(request.require_bucket().name, "lifecycle", None)
-    return empty_response(204)
+    return _clear(request, "lifecycle")
 
 
 # --- ACL ------------------------------------------------------------------------------------
