@@ -413,3 +413,11 @@ class EntityAlreadyExists(S3Error):
     code = "EntityAlreadyExists"
     status = 409
     default_message = "An entity with this name already exists."
+
+
+class InvalidURI(S3Error):
+    """A request path that does not decode: bad percent-encoding of UTF-8, or raw non-UTF-8."""
+
+    code = "InvalidURI"
+    status = 400
+    default_message = "Couldn't parse the specified URI."

@@ -7,9 +7,9 @@ S3 keys may contain ``..``, ``//`` and trailing slashes, and they must come back
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote_to_bytes
 
-from nimbus_storage.errors import InvalidRequest, KeyTooLongError
+from nimbus_storage.errors import InvalidRequest, InvalidURI, KeyTooLongError
 
 MAX_KEY_BYTES = 1024
 
@@ -42,16 +42,27 @@ def bucket_from_host(host: str, domains: tuple[str, ...]) -> str | None:
     return None
 
 
+def _decode(component: str) -> str:
+    """Percent-decode once; bytes (raw or %-encoded) that are not UTF-8 make the URI invalid.
+
+    aiohttp hands over raw non-UTF-8 bytes as lone surrogates, which cannot be encoded back.
+    """
+    try:
+        return unquote_to_bytes(component).decode("utf-8")
+    except UnicodeError:
+        raise InvalidURI() from None
+
+
 def resolve_target(raw_path: str, host: str, domains: tuple[str, ...]) -> Target:
     if not raw_path.startswith("/"):
         raise InvalidRequest("The request path must be absolute")
     virtual_bucket = bucket_from_host(host, domains)
     if virtual_bucket is not None:
-        key = unquote(raw_path[1:], errors="strict")
+        key = _decode(raw_path[1:])
         target = Target(virtual_bucket, key, virtual_host=True)
     else:
         bucket_part, _, key_part = raw_path[1:].partition("/")
-        target = Target(unquote(bucket_part), unquote(key_part, errors="strict"), False)
-    if len(target.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        target = Target(_decode(bucket_part), _decode(key_part), virtual_host=False)
+    if len(target.key.encode("utf-8")) > MAX_KEY_BYTES:
         raise KeyTooLongError()
     return target

@@ -22,6 +22,14 @@ class ByteRange:
         return f"bytes {self.start}-{self.end}/{size}"
 
 
+def _number(text: str) -> int:
+    """A byte position: ASCII digits only (``int`` alone also takes ``+5``, ``1_0`` and ``٣``)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(text)
+    return int(text)
+
+
 def parse_range(header: str | None, size: int) -> ByteRange | None:
     """The single byte range a GET asks for; None for the whole object.
 
@@ -39,14 +47,12 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         return None
     try:
         if not first:
-            suffix = int(last)
-            if suffix < 0:
-                return None
+            suffix = _number(last)
             if suffix == 0 or size == 0:
                 raise InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
             return ByteRange(max(0, size - suffix), size - 1)
-        start = int(first)
-        end = int(last) if last else size - 1
+        start = _number(first)
+        end = _number(last) if last.strip() else size - 1
     except ValueError:
         return None
     if start < 0 or end < start:
@@ -56,9 +62,16 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     return ByteRange(start, min(end, size - 1))
 
 
-def _etag_matches(header: str, etag: str) -> bool:
+def _etag_matches(header: str, etag: str, *, weak: bool = False) -> bool:
+    """If-Match compares strongly (``W/"x"`` never matches); If-None-Match weakly (RFC 9110)."""
     quoted = f'"{etag}"'
-    return any(candidate.strip() in ("*", quoted, etag) for candidate in header.split(","))
+    for member in header.split(","):
+        candidate = member.strip()
+        if weak and candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate in ("*", quoted, etag):
+            return True
+    return False
 
 
 def check_preconditions(
@@ -83,7 +96,7 @@ def check_preconditions(
     not_modified = PreconditionFailed if prefix else NotModified
     if_none_match = headers.get(prefix + "if-none-match")
     if if_none_match is not None:
-        if _etag_matches(if_none_match, etag):
+        if _etag_matches(if_none_match, etag, weak=True):
             raise not_modified(Condition="If-None-Match")
     else:
         modified_since = headers.get(prefix + "if-modified-since")

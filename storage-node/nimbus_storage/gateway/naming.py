@@ -16,7 +16,7 @@ def bucket_name_problem(name: str) -> str | None:
     """Why ``name`` is not a valid bucket name, or None when it is."""
     if not 3 <= len(name) <= 63:
         return "Bucket names must be between 3 and 63 characters long."
-    if not _ALLOWED.match(name):
+    if not _ALLOWED.fullmatch(name):  # match() would let a trailing newline through
         return (
             "Bucket names can consist only of lowercase letters, numbers, dots and hyphens,"
             " and must begin and end with a letter or number."
