@@ -16,12 +16,22 @@ from nimbus_storage.errors import MalformedXML, MaxMessageLengthExceeded
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+# A raw carriage return would be read back as a line feed (XML end-of-line handling).
+_ENTITIES = {"\r": "&#13;"}
 DEFAULT_MAX_XML = 1024 * 1024
 
 # A value in a response tree: text, a number, a bool, None (omitted), a nested tree, or a list
 # of same-named elements. Typed as Any because mypy cannot check recursive aliases here.
 XmlValue = Any
 XmlTree = Mapping[str, Any] | Iterable[tuple[str, Any]]
+
+
+_NO_DTD = "DTDs and entities are not accepted"
+
+
+class _RefuseDoctype(ET.TreeBuilder):
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        raise MalformedXML(_NO_DTD)
 
 
 def parse(body: bytes, *, max_size: int = DEFAULT_MAX_XML, root: str | None = None) -> ET.Element:
@@ -31,10 +41,13 @@ def parse(body: bytes, *, max_size: int = DEFAULT_MAX_XML, root: str | None = No
     if not body.strip():
         raise MalformedXML()
     if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise MalformedXML("DTDs and entities are not accepted")
+        raise MalformedXML(_NO_DTD)
+    # The byte check above misses a DTD in a UTF-16 document; the parser itself refuses it too.
+    parser = ET.XMLParser(target=_RefuseDoctype())
     try:
-        element = ET.fromstring(body)
-    except ET.ParseError as exc:
+        parser.feed(body)
+        element = parser.close()
+    except (ET.ParseError, ValueError, LookupError) as exc:  # bad or unreadable encodings
         raise MalformedXML() from exc
     for node in element.iter():
         if isinstance(node.tag, str) and node.tag.startswith("{"):
@@ -63,7 +76,7 @@ def _text(value: str | int | bool) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    return escape(value)
+    return escape(value, _ENTITIES)
 
 
 def _append(out: list[str], tag: str, value: XmlValue) -> None:
@@ -105,7 +118,7 @@ def render(root: str, tree: XmlTree, *, namespace: bool = True) -> bytes:
 
 def render_text(root: str, value: str) -> bytes:
     """A document whose root element holds only text (GetBucketLocation)."""
-    body = f"{_open_root(root, True)}{escape(value)}</{root}>" if value else ""
+    body = f"{_open_root(root, True)}{escape(value, _ENTITIES)}</{root}>" if value else ""
     if not value:
         body = f'<{root} xmlns="{S3_NS}"/>'
     return XML_DECLARATION + body.encode("utf-8")

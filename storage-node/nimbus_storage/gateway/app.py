@@ -98,6 +98,8 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
         response = await HANDLERS[operation](request)
     except S3Error as error:
         metrics.errors.labels(error.code).inc()
+        if _answer_started(http):
+            raise
         resource = request.resource if request is not None else http.path
         response = error_response(error, resource, request_id, head=http.method == "HEAD")
     except (ConnectionResetError, web.HTTPException):
@@ -105,7 +107,11 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
     except Exception:
         log.exception("internal error in %s %s", http.method, http.path)
         metrics.errors.labels("InternalError").inc()
-        response = error_response(InternalError(), http.path, request_id, head=False)
+        if _answer_started(http):
+            raise
+        response = error_response(
+            InternalError(), http.path, request_id, head=http.method == "HEAD"
+        )
     finally:
         metrics.in_flight.dec()
     if request is not None and request.bucket is not None and "Origin" in http.headers:
@@ -116,6 +122,15 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
     metrics.requests.labels(operation, str(response.status)).inc()
     metrics.latency.labels(operation).observe(time.perf_counter() - started)
     return response
+
+
+def _answer_started(http: web.Request) -> bool:
+    """Whether a streamed answer already put bytes on the wire (a GET failing mid-body).
+
+    No error document can follow them: re-raising lets aiohttp drop the connection, so the
+    client sees a short body at once instead of waiting for bytes that never come.
+    """
+    return http.writer.output_size > 0
 
 
 async def handle_internal(http: web.Request) -> web.StreamResponse:

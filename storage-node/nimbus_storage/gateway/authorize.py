@@ -3,7 +3,8 @@
 The order follows AWS's evaluation: an explicit Deny in the bucket policy wins over everything
 but the admin key (which must stay able to repair a bucket that locked everybody out); then the
 bucket owner, an access grant (BucketAccess RO/RW/WO), a policy Allow, and the bucket's canned
-ACL each allow. Anything else is AccessDenied.
+ACL each allow. Anything else is AccessDenied. An app credential (one with grants) reaches
+no bucket outside its grants, whatever their policies and ACLs say.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ GRANT_ACTIONS = {
 
 
 class ExplicitDeny(AccessDenied):
-    """AccessDenied by a policy Deny: final, no object ACL can lift it."""
+    """AccessDenied by a policy Deny or outside an app credential's grants: final, no object
+    ACL can lift it."""
 
 
 @lru_cache(maxsize=1024)
@@ -125,7 +127,11 @@ def check_access(request: S3Request, bucket: Bucket, action: str, key: str) -> N
     if credential is not None:
         if credential.grants:
             permission = credential.grants.get(bucket.name)
-            if permission is not None and action in GRANT_ACTIONS.get(permission, ()):
+            if permission is None:
+                # Grants limit an app credential to their buckets: no policy Allow or ACL
+                # (not even an object's own, hence final) opens another bucket to it.
+                raise ExplicitDeny()
+            if action in GRANT_ACTIONS.get(permission, ()):
                 return
         elif request.principal == bucket.owner:
             return

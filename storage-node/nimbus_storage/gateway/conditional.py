@@ -52,14 +52,14 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
                 raise InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
             return ByteRange(max(0, size - suffix), size - 1)
         start = _number(first)
-        end = _number(last) if last.strip() else size - 1
+        end = _number(last) if last.strip() else None
     except ValueError:
         return None
-    if start < 0 or end < start:
+    if end is not None and end < start:
         return None
-    if start >= size:
+    if start >= size:  # also ``bytes=N-`` with N the size: 416, not the whole object
         raise InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
-    return ByteRange(start, min(end, size - 1))
+    return ByteRange(start, size - 1 if end is None else min(end, size - 1))
 
 
 def _etag_matches(header: str, etag: str, *, weak: bool = False) -> bool:

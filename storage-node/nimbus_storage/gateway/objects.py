@@ -104,6 +104,8 @@ async def commit_version(
         acl=acl,
     )
     index = services.catalog.index(bucket.name)
+    # No await before the index update: CompleteMultipartUpload claims its upload just before
+    # calling this and relies on nothing running in between.
     replaced = index.put_version(version, bucket.versioning, tags=tags)
     for old in replaced:
         await delete_version_data(services, old)

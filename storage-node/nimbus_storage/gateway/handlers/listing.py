@@ -39,7 +39,7 @@ def _max_keys(request: S3Request, name: str = "max-keys") -> int:
     return min(value, MAX_KEYS)
 
 
-def _encoder(request: S3Request) -> tuple[Callable[[str], str], str | None]:
+def key_encoder(request: S3Request) -> tuple[Callable[[str], str], str | None]:
     encoding = request.query.get("encoding-type")
     if encoding is None:
         return (lambda value: value), None
@@ -85,7 +85,7 @@ def decode_token(token: str) -> str:
 async def list_objects_v2(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     query = request.query
-    encode, encoding = _encoder(request)
+    encode, encoding = key_encoder(request)
     max_keys = _max_keys(request)
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     token = query.get("continuation-token")
@@ -122,7 +122,7 @@ async def list_objects_v2(request: S3Request) -> web.StreamResponse:
 async def list_objects(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     query = request.query
-    encode, encoding = _encoder(request)
+    encode, encoding = key_encoder(request)
     max_keys = _max_keys(request)
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     marker = query.get("marker", "")
@@ -152,7 +152,7 @@ async def list_objects(request: S3Request) -> web.StreamResponse:
 async def list_object_versions(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     query = request.query
-    encode, encoding = _encoder(request)
+    encode, encoding = key_encoder(request)
     max_keys = _max_keys(request)
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     key_marker = query.get("key-marker", "")

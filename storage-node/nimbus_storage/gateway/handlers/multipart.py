@@ -27,6 +27,7 @@ from nimbus_storage.errors import (
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.body import read_small_body, require_size, verified_payload
 from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.handlers.listing import key_encoder
 from nimbus_storage.gateway.handlers.objects_write import (
     open_copy_source,
     request_acl,
@@ -41,7 +42,8 @@ from nimbus_storage.gateway.headers import (
 )
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response, xml_response
-from nimbus_storage.store.index import Upload
+from nimbus_storage.store.diskfile import normalize_timestamp
+from nimbus_storage.store.index import Part, Upload
 
 MAX_PARTS = 10_000
 MAX_PART_SIZE = 5 * 1024**3
@@ -83,19 +85,30 @@ async def create_multipart_upload(request: S3Request) -> web.StreamResponse:
     )
 
 
+def _now() -> str:
+    return normalize_timestamp(time.time())
+
+
 async def _store_part(
     request: S3Request, upload: Upload, number: int, stored: objects.StoredBlob
 ) -> None:
-    previous = request.index().put_part(
-        upload.upload_id,
-        number,
-        stored.info.md5_hex,
-        stored.info.size,
-        stored.info.name,
-        float(stored.info.timestamp),
-    )
+    try:
+        previous = request.index().put_part(
+            upload.upload_id,
+            number,
+            stored.info.md5_hex,
+            stored.info.size,
+            stored.info.name,
+            float(stored.info.timestamp),
+        )
+    except NoSuchUpload:
+        # Completed or aborted while this part streamed in: nobody will ever name its blob.
+        await request.services.blobs.delete(stored.info.name, _now())
+        raise
     if previous is not None:
-        await request.services.blobs.delete(previous.blob, stored.info.timestamp)
+        # Not the new part's own timestamp: it was taken when its upload *started*, so it can be
+        # older than the part it replaces, whose blob would then outlive the tombstone.
+        await request.services.blobs.delete(previous.blob, _now())
 
 
 @s3_operation("UploadPart")
@@ -185,16 +198,11 @@ def _parse_completion(body: bytes) -> list[tuple[int, str]]:
     return listed
 
 
-@s3_operation("CompleteMultipartUpload")
-async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
-    bucket = request.require_bucket()
-    upload = _upload(request)
-    listed = _parse_completion(await read_small_body(request, 10 * 1024 * 1024))
-    numbers = [number for number, _etag in listed]
-    if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
-        raise InvalidPartOrder()
-    index = request.index()
-    stored_parts = index.get_parts(upload.upload_id)
+def _build_manifest(
+    request: S3Request, upload: Upload, listed: list[tuple[int, str]]
+) -> tuple[list[tuple[str, int]], str]:
+    """The manifest (part blobs and sizes) and multipart ETag of the parts ``listed``."""
+    stored_parts = request.index().get_parts(upload.upload_id)
     min_size = request.services.config.multipart_min_part_size
     manifest: list[tuple[str, int]] = []
     digest = hashlib.md5(usedforsecurity=False)
@@ -208,19 +216,65 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
             )
         manifest.append((part.blob, part.size))
         digest.update(bytes.fromhex(part.etag))
-    etag = f"{digest.hexdigest()}-{len(listed)}"
+    return manifest, f"{digest.hexdigest()}-{len(listed)}"
+
+
+def _claim_upload(
+    request: S3Request,
+    upload: Upload,
+    listed: list[tuple[int, str]],
+    manifest: list[tuple[str, int]],
+) -> list[Part] | None:
+    """Forget the upload if its parts are still the ones in ``manifest``; its parts, or None.
+
+    Synchronous on purpose: the caller makes the object visible right after, with no await in
+    between, so no Abort, Complete or UploadPart of this upload can come between the check and
+    the commit (one event loop serves every request).
+    """
+    index = request.index()
+    if index.get_upload(upload.upload_id) is None:
+        raise NoSuchUpload(UploadId=upload.upload_id)
+    current = index.get_parts(upload.upload_id)
+    for (number, _etag), (blob, _size) in zip(listed, manifest, strict=True):
+        part = current.get(number)
+        if part is None or part.blob != blob:
+            return None  # a part was uploaded again while the manifest was written
+    return index.delete_upload(upload.upload_id)
+
+
+@s3_operation("CompleteMultipartUpload")
+async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
+    bucket = request.require_bucket()
+    upload = _upload(request)
+    listed = _parse_completion(await read_small_body(request, 10 * 1024 * 1024))
+    numbers = [number for number, _etag in listed]
+    if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
+        raise InvalidPartOrder()
     meta = dict(upload.meta)
     tags = json.loads(meta.pop(TAGS_META, "{}"))
     acl = meta.pop(META_ACL, "private")
     meta[META_MANIFEST] = "1"
-    body = objects.manifest_body(manifest)
-
-    async def manifest_chunks() -> AsyncIterator[bytes]:
-        yield body
-
-    stored = await objects.store_blob(
-        request.services, bucket, request.key, manifest_chunks(), meta, expected_size=len(body)
-    )
+    while True:
+        # Writing the manifest awaits; the upload may change meanwhile, so it is checked again
+        # (and claimed) once the manifest is stored, and rebuilt if a part was replaced.
+        manifest, etag = _build_manifest(request, upload, listed)
+        body = objects.manifest_body(manifest)
+        stored = await objects.store_blob(
+            request.services,
+            bucket,
+            request.key,
+            _single_chunk(body),
+            meta,
+            expected_size=len(body),
+        )
+        try:
+            claimed = _claim_upload(request, upload, listed, manifest)
+        except NoSuchUpload:
+            await request.services.blobs.delete(stored.info.name, _now())
+            raise
+        if claimed is not None:
+            break
+        await request.services.blobs.delete(stored.info.name, _now())
     version = await objects.commit_version(
         request.services,
         bucket,
@@ -234,9 +288,9 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
         tags=tags,
     )
     used = {blob for blob, _size in manifest}
-    for part in index.delete_upload(upload.upload_id):
+    for part in claimed:
         if part.blob not in used:
-            await request.services.blobs.delete(part.blob, stored.info.timestamp)
+            await request.services.blobs.delete(part.blob, _now())
     return xml_response(
         "CompleteMultipartUploadResult",
         {
@@ -249,6 +303,10 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
     )
 
 
+async def _single_chunk(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
 @s3_operation("AbortMultipartUpload")
 async def abort_multipart_upload(request: S3Request) -> web.StreamResponse:
     request.require_bucket()
@@ -258,7 +316,7 @@ async def abort_multipart_upload(request: S3Request) -> web.StreamResponse:
 
 
 async def abort_upload(request: S3Request, upload: Upload) -> None:
-    timestamp = f"{time.time():016.05f}"
+    timestamp = _now()
     for part in request.index().delete_upload(upload.upload_id):
         await request.services.blobs.delete(part.blob, timestamp)
 
@@ -304,6 +362,7 @@ async def list_parts(request: S3Request) -> web.StreamResponse:
 async def list_multipart_uploads(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     query = request.query
+    encode, encoding = key_encoder(request)
     try:
         max_uploads = min(int(query.get("max-uploads", "1000")), 1000)
     except ValueError:
@@ -316,17 +375,20 @@ async def list_multipart_uploads(request: S3Request) -> web.StreamResponse:
         "ListMultipartUploadsResult",
         {
             "Bucket": bucket.name,
-            "KeyMarker": key_marker,
+            "KeyMarker": encode(key_marker),
             "UploadIdMarker": upload_marker,
-            "NextKeyMarker": page.next_key_marker,
+            "NextKeyMarker": (
+                encode(page.next_key_marker) if page.next_key_marker is not None else None
+            ),
             "NextUploadIdMarker": page.next_upload_id_marker,
-            "Prefix": prefix,
-            "Delimiter": delimiter or None,
+            "Prefix": encode(prefix),
+            "Delimiter": encode(delimiter) if delimiter else None,
             "MaxUploads": max_uploads,
+            "EncodingType": encoding,
             "IsTruncated": page.is_truncated,
             "Upload": [
                 {
-                    "Key": upload.key,
+                    "Key": encode(upload.key),
                     "UploadId": upload.upload_id,
                     "Initiator": owner,
                     "Owner": owner,
@@ -335,6 +397,6 @@ async def list_multipart_uploads(request: S3Request) -> web.StreamResponse:
                 }
                 for upload in page.uploads
             ],
-            "CommonPrefixes": [{"Prefix": p} for p in page.common_prefixes],
+            "CommonPrefixes": [{"Prefix": encode(p)} for p in page.common_prefixes],
         },
     )

@@ -10,6 +10,7 @@ from nimbus_storage.errors import (
     InvalidPart,
     MethodNotAllowed,
     NoSuchKey,
+    NotModified,
 )
 from nimbus_storage.gateway import cors, objects
 from nimbus_storage.gateway.authorize import check_access
@@ -113,7 +114,14 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
         raise AccessDenied()
     body = await objects.open_body(request.services, version)
     try:
-        check_preconditions(request.headers, version.etag, version.last_modified)
+        try:
+            check_preconditions(request.headers, version.etag, version.last_modified)
+        except NotModified as not_modified:
+            # A 304 still names what the client has cached is current (RFC 9110 15.4.5).
+            not_modified.headers.update(
+                {"ETag": f'"{version.etag}"', "Last-Modified": http_date(version.last_modified)}
+            )
+            raise
         headers = _headers(request, version, body)
         byte_range: ByteRange | None
         if "partNumber" in request.query:

@@ -207,7 +207,10 @@ async def copy_object(request: S3Request) -> web.StreamResponse:
                 "The specified copy source is larger than the maximum allowable size for a copy"
                 " source: 5368709120"
             )
-        is_self_copy = source.bucket == bucket.name and source.key == request.key
+        # Copying an older version over the current one is how S3 restores a version.
+        is_self_copy = (
+            source.bucket == bucket.name and source.key == request.key and source_version.is_latest
+        )
         meta = copied_meta(request, dict(body.meta), is_self_copy)
         tags = copied_tags(request, source, source_version)
         acl = request_acl(request)

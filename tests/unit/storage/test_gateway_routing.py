@@ -1,0 +1,248 @@
+"""Routing: the AWS operation name for every method, bucket/key and sub-resource."""
+
+from __future__ import annotations
+
+import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
+from nimbus_storage.errors import MethodNotAllowed, NotImplementedError_
+from nimbus_storage.gateway.routing import resolve_operation
+
+COPY = {"x-amz-copy-source": "/src/key"}
+
+
+def _query(raw: str) -> dict[str, str]:
+    """``"uploadId=1&partNumber=2"`` -> a query mapping; a bare name maps to ``""``."""
+    pairs = (item.partition("=") for item in raw.split("&") if item)
+    return {name: value for name, _, value in pairs}
+
+
+def route(
+    method: str,
+    bucket: str = "",
+    key: str = "",
+    query: str = "",
+    headers: dict[str, str] | None = None,
+) -> str:
+    return resolve_operation(method, bucket, key, _query(query), headers or {})
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [("GET", "ListBuckets"), ("HEAD", "ListBuckets"), ("OPTIONS", "PreflightCors")],
+)
+def test_service(method: str, expected: str) -> None:
+    assert route(method) == expected
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST", "DELETE", "PATCH"])
+def test_service_rejects_other_methods(method: str) -> None:
+    with pytest.raises(MethodNotAllowed) as caught:
+        route(method)
+    assert caught.value.status == 405
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "expected"),
+    [
+        ("GET", "", "ListObjects"),
+        ("GET", "list-type=2", "ListObjectsV2"),
+        ("GET", "list-type=1", "ListObjects"),
+        ("GET", "prefix=a&delimiter=/", "ListObjects"),
+        ("PUT", "", "CreateBucket"),
+        ("HEAD", "", "HeadBucket"),
+        ("DELETE", "", "DeleteBucket"),
+        ("OPTIONS", "", "PreflightCors"),
+        ("OPTIONS", "cors", "PreflightCors"),
+        ("GET", "versioning", "GetBucketVersioning"),
+        ("PUT", "versioning", "PutBucketVersioning"),
+        ("GET", "tagging", "GetBucketTagging"),
+        ("PUT", "tagging", "PutBucketTagging"),
+        ("DELETE", "tagging", "DeleteBucketTagging"),
+        ("GET", "cors", "GetBucketCors"),
+        ("PUT", "cors", "PutBucketCors"),
+        ("DELETE", "cors", "DeleteBucketCors"),
+        ("GET", "policy", "GetBucketPolicy"),
+        ("PUT", "policy", "PutBucketPolicy"),
+        ("DELETE", "policy", "DeleteBucketPolicy"),
+        ("GET", "lifecycle", "GetBucketLifecycleConfiguration"),
+        ("PUT", "lifecycle", "PutBucketLifecycleConfiguration"),
+        ("DELETE", "lifecycle", "DeleteBucketLifecycle"),
+        ("GET", "acl", "GetBucketAcl"),
+        ("PUT", "acl", "PutBucketAcl"),
+        ("GET", "location", "GetBucketLocation"),
+        ("GET", "uploads", "ListMultipartUploads"),
+        ("GET", "uploads&prefix=a&key-marker=b", "ListMultipartUploads"),
+        ("GET", "versions", "ListObjectVersions"),
+        ("GET", "versions&list-type=2", "ListObjectVersions"),  # sub-resource wins
+        ("POST", "delete", "DeleteObjects"),
+        ("GET", "tagging&website", "GetBucketTagging"),  # a supported one wins over 501
+    ],
+)
+def test_bucket_operations(method: str, query: str, expected: str) -> None:
+    assert route(method, "bucket", query=query) == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "query"),
+    [
+        ("POST", ""),
+        ("PATCH", ""),
+        ("DELETE", "versioning"),
+        ("POST", "versioning"),
+        ("POST", "tagging"),
+        ("HEAD", "cors"),
+        ("POST", "policy"),
+        ("POST", "lifecycle"),
+        ("DELETE", "acl"),
+        ("PUT", "location"),
+        ("DELETE", "location"),
+        ("POST", "uploads"),  # CreateMultipartUpload needs a key
+        ("PUT", "versions"),
+        ("GET", "delete"),
+        ("DELETE", "delete"),
+    ],
+)
+def test_bucket_wrong_method_is_405(method: str, query: str) -> None:
+    with pytest.raises(MethodNotAllowed) as caught:
+        route(method, "bucket", query=query)
+    assert (caught.value.status, caught.value.code) == (405, "MethodNotAllowed")
+
+
+@pytest.mark.parametrize(
+    "subresource",
+    [
+        "accelerate",
+        "analytics",
+        "encryption",
+        "intelligent-tiering",
+        "inventory",
+        "logging",
+        "metrics",
+        "notification",
+        "object-lock",
+        "ownershipControls",
+        "policyStatus",
+        "publicAccessBlock",
+        "replication",
+        "requestPayment",
+        "website",
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_unsupported_bucket_subresource_is_501(method: str, subresource: str) -> None:
+    with pytest.raises(NotImplementedError_) as caught:
+        route(method, "bucket", query=subresource)
+    assert (caught.value.status, caught.value.code) == (501, "NotImplemented")
+    assert repr(subresource) in caught.value.message
+
+
+def test_unsupported_bucket_subresource_named_first_alphabetically() -> None:
+    with pytest.raises(NotImplementedError_) as caught:
+        route("GET", "bucket", query="website&logging")
+    assert "'logging'" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "headers", "expected"),
+    [
+        ("GET", "", {}, "GetObject"),
+        ("GET", "versionId=v1", {}, "GetObject"),
+        ("GET", "partNumber=1", {}, "GetObject"),
+        ("GET", "response-content-type=text/plain", {}, "GetObject"),
+        ("HEAD", "", {}, "HeadObject"),
+        ("HEAD", "versionId=v1", {}, "HeadObject"),
+        ("PUT", "", {}, "PutObject"),
+        ("PUT", "", COPY, "CopyObject"),
+        ("PUT", "versionId=v1", COPY, "CopyObject"),
+        ("DELETE", "", {}, "DeleteObject"),
+        ("DELETE", "versionId=v1", {}, "DeleteObject"),
+        ("OPTIONS", "", {}, "PreflightCors"),
+        ("OPTIONS", "uploadId=u", {}, "PreflightCors"),
+        ("GET", "tagging", {}, "GetObjectTagging"),
+        ("GET", "tagging&versionId=v1", {}, "GetObjectTagging"),
+        ("PUT", "tagging", {}, "PutObjectTagging"),
+        ("PUT", "tagging", COPY, "PutObjectTagging"),  # sub-resource before copy header
+        ("DELETE", "tagging", {}, "DeleteObjectTagging"),
+        ("GET", "acl", {}, "GetObjectAcl"),
+        ("PUT", "acl", {}, "PutObjectAcl"),
+        ("POST", "uploads", {}, "CreateMultipartUpload"),
+        ("PUT", "uploadId=u&partNumber=1", {}, "UploadPart"),
+        ("PUT", "uploadId=u&partNumber=1", COPY, "UploadPartCopy"),
+        ("GET", "uploadId=u", {}, "ListParts"),
+        ("GET", "uploadId=u&max-parts=10", {}, "ListParts"),
+        ("POST", "uploadId=u", {}, "CompleteMultipartUpload"),
+        ("DELETE", "uploadId=u", {}, "AbortMultipartUpload"),
+        ("POST", "uploads&uploadId=u", {}, "CompleteMultipartUpload"),  # uploadId wins
+    ],
+)
+def test_object_operations(method: str, query: str, headers: dict[str, str], expected: str) -> None:
+    assert route(method, "bucket", "dir/key", query, headers) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"X-Amz-Copy-Source": "/src/key"}, "CopyObject"),
+        ({"x-amz-copy-source": "src/key"}, "CopyObject"),
+        ({"X-Amz-Copy-Source-If-Match": '"e"'}, "PutObject"),  # only the exact header counts
+        ({"x-amz-copy-source-range": "bytes=0-1"}, "PutObject"),
+    ],
+)
+def test_copy_header_is_case_insensitive_on_real_request_headers(
+    headers: dict[str, str], expected: str
+) -> None:
+    proxy = CIMultiDictProxy(CIMultiDict(headers))
+    assert resolve_operation("PUT", "bucket", "key", {}, proxy) == expected
+
+
+def test_upload_part_copy_with_real_request_headers() -> None:
+    proxy = CIMultiDictProxy(CIMultiDict({"X-Amz-Copy-Source": "/src/key"}))
+    query = {"uploadId": "u", "partNumber": "3"}
+    assert resolve_operation("PUT", "bucket", "key", query, proxy) == "UploadPartCopy"
+
+
+@pytest.mark.parametrize(
+    ("method", "query"),
+    [
+        ("POST", ""),
+        ("PATCH", ""),
+        ("POST", "tagging"),
+        ("HEAD", "tagging"),
+        ("DELETE", "acl"),
+        ("HEAD", "acl"),
+        ("GET", "uploads"),
+        ("PUT", "uploads"),
+        ("DELETE", "uploads"),
+        ("HEAD", "uploadId=u"),
+        ("PATCH", "uploadId=u"),
+    ],
+)
+def test_object_wrong_method_is_405(method: str, query: str) -> None:
+    with pytest.raises(MethodNotAllowed):
+        route(method, "bucket", "key", query)
+
+
+@pytest.mark.parametrize(
+    "subresource", ["attributes", "legal-hold", "restore", "retention", "select", "torrent"]
+)
+def test_unsupported_object_subresource_is_501(subresource: str) -> None:
+    with pytest.raises(NotImplementedError_) as caught:
+        route("GET", "bucket", "key", f"{subresource}&versionId=v1")
+    assert caught.value.status == 501
+    assert repr(subresource) in caught.value.message
+
+
+@pytest.mark.parametrize("query", ["restore", "select&select-type=2"])
+def test_unsupported_object_post_is_501_not_405(query: str) -> None:
+    with pytest.raises(NotImplementedError_):
+        route("POST", "bucket", "key", query)
+
+
+@pytest.mark.parametrize(
+    "subresource", ["versioning", "cors", "policy", "lifecycle", "location", "website"]
+)
+def test_bucket_only_subresources_on_a_key_do_not_route_as_bucket_operations(
+    subresource: str,
+) -> None:
+    # ?cors on an object is not GetBucketCors: the key decides it is an object request.
+    assert route("GET", "bucket", "key", subresource) == "GetObject"
