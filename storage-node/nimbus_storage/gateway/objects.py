@@ -238,5 +238,9 @@ async def open_body(services: Services, version: ObjectVersion) -> ObjectBody:
         raise NoSuchKey(Key=version.key)
     if META_MANIFEST not in reader.info.meta:
         return ObjectBody(services, reader, None, reader.info.size)
-    parts = await _read_manifest(reader)
+    try:
+        parts = await _read_manifest(reader)
+    except BaseException:
+        reader.close()
+        raise
     return ObjectBody(services, reader, parts, sum(size for _name, size in parts))

@@ -22,6 +22,7 @@ from nimbus_storage.errors import (
     InvalidRange,
     MalformedXML,
     NoSuchUpload,
+    OperationAborted,
     TooManyParts,
 )
 from nimbus_storage.gateway import objects
@@ -46,6 +47,8 @@ from nimbus_storage.store.diskfile import normalize_timestamp
 from nimbus_storage.store.index import Part, Upload
 
 MAX_PARTS = 10_000
+# Complete rebuilds its manifest when a part is re-uploaded meanwhile; this often, then 409.
+MAX_COMPLETE_ATTEMPTS = 3
 MAX_PART_SIZE = 5 * 1024**3
 TAGS_META = "x-nimbus-tags"
 
@@ -254,7 +257,7 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
     tags = json.loads(meta.pop(TAGS_META, "{}"))
     acl = meta.pop(META_ACL, "private")
     meta[META_MANIFEST] = "1"
-    while True:
+    for _attempt in range(MAX_COMPLETE_ATTEMPTS):
         # Writing the manifest awaits; the upload may change meanwhile, so it is checked again
         # (and claimed) once the manifest is stored, and rebuilt if a part was replaced.
         manifest, etag = _build_manifest(request, upload, listed)
@@ -275,6 +278,10 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
         if claimed is not None:
             break
         await request.services.blobs.delete(stored.info.name, _now())
+    else:
+        raise OperationAborted(
+            "Parts of this upload kept changing while it was being completed; try again."
+        )
     version = await objects.commit_version(
         request.services,
         bucket,
