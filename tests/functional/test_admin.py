@@ -184,3 +184,32 @@ def test_metrics_endpoint(gateway: GatewayHandle, s3: S3Client, bucket: str) -> 
         text = response.read().decode()
     assert 'nimbus_s3_requests_total{operation="PutObject",status="200"}' in text
     assert "nimbus_s3_request_duration_seconds_bucket" in text
+
+
+def test_quota_counts_the_completed_multipart_object(
+    gateway: GatewayHandle, s3: S3Client, admin_bucket: str
+) -> None:
+    mib = 1024 * 1024
+    admin(
+        gateway,
+        "PUT",
+        f"buckets/{admin_bucket}",
+        {"owner": ROOT_ACCESS_KEY, "quota": {"maxBytes": 6 * mib}},
+    )
+    upload_id = s3.create_multipart_upload(Bucket=admin_bucket, Key="big")["UploadId"]
+    etags = [
+        s3.upload_part(
+            Bucket=admin_bucket, Key="big", UploadId=upload_id, PartNumber=n, Body=b"x" * size
+        )["ETag"]
+        for n, size in ((1, 5 * mib), (2, 2 * mib))
+    ]
+    parts = [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(etags, start=1)]
+    assert error_code(
+        lambda: s3.complete_multipart_upload(
+            Bucket=admin_bucket,
+            Key="big",
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+        )
+    ) == ("QuotaExceeded", 403)
+    assert error_code(lambda: s3.head_object(Bucket=admin_bucket, Key="big")) == ("404", 404)

@@ -30,10 +30,15 @@ class RootCredential:
 
 def open_services(config: GatewayConfig) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    blobs = DiskBlobStore(config.data_dir / "blobs", fsync=config.fsync)
+    # One gateway owns a data directory, so at start every temp file is a crashed write's.
+    leftovers = blobs.cleanup_tmp(older_than=0)
+    if leftovers:
+        log.info("removed %d temp files left by interrupted writes", leftovers)
     return Services(
         config=config,
         catalog=Catalog(config.data_dir / "catalog"),
-        blobs=DiskBlobStore(config.data_dir / "blobs", fsync=config.fsync),
+        blobs=blobs,
         metrics=GatewayMetrics(),
     )
 
@@ -48,6 +53,10 @@ def ensure_root_credential(
             if existing is not None:
                 catalog.delete_credential(access_key)
             catalog.create_credential(access_key, secret_key, is_admin=True, description="root")
+        for credential in catalog.list_credentials():
+            # A root key given now replaces earlier ones: an old root key must stop working.
+            if credential.description == "root" and credential.access_key != access_key:
+                catalog.delete_credential(credential.access_key)
         return RootCredential(access_key, secret_key, "environment")
     for credential in catalog.list_credentials():
         if credential.is_admin and credential.description == "root":

@@ -261,6 +261,8 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
         # Writing the manifest awaits; the upload may change meanwhile, so it is checked again
         # (and claimed) once the manifest is stored, and rebuilt if a part was replaced.
         manifest, etag = _build_manifest(request, upload, listed)
+        # Parts do not count toward usage until the object exists: check the whole object now.
+        objects.check_quota(request.services, bucket, sum(size for _blob, size in manifest))
         body = objects.manifest_body(manifest)
         stored = await objects.store_blob(
             request.services,
