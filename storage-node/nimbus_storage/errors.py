@@ -187,12 +187,6 @@ class MissingContentLength(S3Error):
     default_message = "You must provide the Content-Length HTTP header."
 
 
-class MissingSecurityHeader(S3Error):
-    code = "MissingSecurityHeader"
-    status = 400
-    default_message = "Your request is missing a required header."
-
-
 class NoSuchBucket(S3Error):
     code = "NoSuchBucket"
     status = 404
@@ -311,12 +305,6 @@ class ExpiredToken(S3Error):
     default_message = "Request has expired"
 
 
-class MissingRequestBodyError(S3Error):
-    code = "MissingRequestBodyError"
-    status = 400
-    default_message = "Request Body is empty"
-
-
 class InvalidStorageClass(S3Error):
     code = "InvalidStorageClass"
     status = 400
@@ -351,12 +339,6 @@ class TooManyParts(S3Error):
     default_message = "Part number must be an integer between 1 and 10000, inclusive"
 
 
-class NoSuchObjectLockConfiguration(S3Error):
-    code = "ObjectLockConfigurationNotFoundError"
-    status = 404
-    default_message = "Object Lock configuration does not exist for this bucket"
-
-
 class IllegalVersioningConfiguration(S3Error):
     code = "IllegalVersioningConfigurationException"
     status = 400
@@ -367,27 +349,6 @@ class CORSForbidden(S3Error):
     code = "AccessForbidden"
     status = 403
     default_message = "CORSResponse: This CORS request is not allowed."
-
-
-class SlowDown(S3Error):
-    code = "SlowDown"
-    status = 503
-    default_message = "Please reduce your request rate."
-
-
-class ServiceUnavailable(S3Error):
-    code = "ServiceUnavailable"
-    status = 503
-    default_message = "Service is unable to handle request."
-
-
-class RequestTimeout(S3Error):
-    code = "RequestTimeout"
-    status = 400
-    default_message = (
-        "Your socket connection to the server was not read from or written to within the"
-        " timeout period."
-    )
 
 
 class MalformedACLError(S3Error):

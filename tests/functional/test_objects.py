@@ -329,3 +329,12 @@ def test_crc32c_header(gateway: GatewayHandle, bucket: str) -> None:
         )
     finally:
         s3.meta.events.unregister(event, bad)
+
+
+def test_storage_classes(s3: S3Client, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="std", Body=b"x", StorageClass="STANDARD")
+    listed = s3.list_objects_v2(Bucket=bucket)["Contents"]
+    assert [o["StorageClass"] for o in listed] == ["STANDARD"]
+    assert error_code(
+        lambda: s3.put_object(Bucket=bucket, Key="cold", Body=b"x", StorageClass="GLACIER")
+    ) == ("InvalidStorageClass", 400)

@@ -23,9 +23,6 @@ class GatewayConfig:
     domains: tuple[str, ...] = ("localhost", "s3.localhost")
     """Host suffixes for virtual-hosted-style addressing: ``bucket.<domain>``."""
 
-    max_object_size: int = 5 * 1024**4
-    """Largest single PUT or multipart object, bytes (AWS: 5 TiB)."""
-
     max_put_size: int = 5 * 1024**3
     """Largest single-request PUT body, bytes (AWS: 5 GiB); larger needs multipart."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,7 +45,6 @@ class S3Request:
     auth: AuthContext | None = None
     credential: Credential | None = None
     bucket: Bucket | None = None
-    received_at: float = field(default_factory=time.time)
     # Set when only the object's own ACL can still allow this read (see authorize()).
     object_acl_required: bool = False
 

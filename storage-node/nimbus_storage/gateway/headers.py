@@ -6,7 +6,7 @@ import email.utils
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from nimbus_storage.errors import MetadataTooLarge
+from nimbus_storage.errors import InvalidStorageClass, MetadataTooLarge
 
 # Request headers that are stored with an object and returned on GET/HEAD unchanged.
 STORED_HEADERS = (
@@ -17,8 +17,9 @@ STORED_HEADERS = (
     "cache-control",
     "expires",
     "x-amz-website-redirect-location",
-    "x-amz-storage-class",
 )
+# Nimbus keeps every object in one class; other classes are refused rather than ignored.
+STORAGE_CLASSES = ("STANDARD",)
 USER_META_PREFIX = "x-amz-meta-"
 # AWS: user-defined metadata is limited to 2 KB (names and values, UTF-8).
 MAX_USER_METADATA_BYTES = 2048
@@ -58,6 +59,12 @@ def object_headers_from_request(headers: Mapping[str, str]) -> dict[str, str]:
             user_bytes += len(lowered) - len(USER_META_PREFIX) + len(value.encode())
         elif lowered in STORED_HEADERS:
             stored[lowered] = value
+        elif lowered == "x-amz-storage-class" and value not in STORAGE_CLASSES:
+            raise InvalidStorageClass(
+                "The storage class you specified is not valid: Nimbus stores objects as"
+                f" {', '.join(STORAGE_CLASSES)}",
+                StorageClassRequested=value,
+            )
     if user_bytes > MAX_USER_METADATA_BYTES:
         raise MetadataTooLarge(
             f"Your metadata headers exceed the maximum allowed metadata size"

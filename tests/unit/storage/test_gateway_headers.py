@@ -6,7 +6,7 @@ import re
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
-from nimbus_storage.errors import MetadataTooLarge
+from nimbus_storage.errors import InvalidStorageClass, MetadataTooLarge
 from nimbus_storage.gateway.headers import (
     DEFAULT_CONTENT_TYPE,
     MAX_USER_METADATA_BYTES,
@@ -109,7 +109,6 @@ def test_object_headers_keep_stored_headers_and_user_metadata_only() -> None:
         "cache-control": "no-cache",
         "expires": "Thu, 01 Jan 2099 00:00:00 GMT",
         "x-amz-website-redirect-location": "/other",
-        "x-amz-storage-class": "STANDARD",
         "x-amz-meta-color": "Blue",  # name lower-cased, value kept as sent
         "x-amz-meta-empty": "",
     }
@@ -180,3 +179,13 @@ def test_user_metadata_filters_stored_meta() -> None:
         "x-amz-storage-class": "STANDARD",
     }
     assert user_metadata(meta) == {"x-amz-meta-one": "1", "x-amz-meta-two": "2"}
+
+
+@pytest.mark.parametrize("storage_class", ["GLACIER", "standard", "NOPE"])
+def test_storage_classes_other_than_standard_are_refused(storage_class: str) -> None:
+    assert "x-amz-storage-class" not in object_headers_from_request(
+        {"X-Amz-Storage-Class": "STANDARD"}
+    )
+    with pytest.raises(InvalidStorageClass) as caught:
+        object_headers_from_request({"X-Amz-Storage-Class": storage_class})
+    assert (caught.value.status, caught.value.code) == (400, "InvalidStorageClass")
