@@ -37,6 +37,9 @@ from nimbus_storage.store.index import BucketIndex
 
 __all__ = ["Bucket", "Catalog", "Credential"]
 
+# PRAGMA user_version of the catalog; raise it with a migration when the tables change.
+CATALOG_SCHEMA_VERSION = 1
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (
     name          TEXT    PRIMARY KEY,
@@ -88,7 +91,13 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA busy_timeout = 5000")
-        self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version > CATALOG_SCHEMA_VERSION:
+            self._db.close()
+            raise RuntimeError(f"{root} was written by a newer Nimbus (schema {version})")
+        self._db.executescript(
+            f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {CATALOG_SCHEMA_VERSION}; COMMIT;"
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -88,6 +88,23 @@ def _split(items: list[Row | CommonPrefix]) -> tuple[list[Row], list[str]]:
     return rows, prefixes
 
 
+def _upgrade(db: sqlite3.Connection, path: Path) -> None:
+    """Create a new index, or bring an index written by an older Nimbus up to date."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    (has_versions,) = db.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'versions'"
+    ).fetchone()
+    if version > sql.SCHEMA_VERSION:
+        raise RuntimeError(f"{path} was written by a newer Nimbus (schema {version})")
+    if has_versions:
+        for step in range(max(version, 1) + 1, sql.SCHEMA_VERSION + 1):
+            db.execute(sql.MIGRATIONS[step])
+    for statement in sql.SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute(f"PRAGMA user_version = {sql.SCHEMA_VERSION}")
+
+
 class BucketIndex:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -95,7 +112,12 @@ class BucketIndex:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in sql.PRAGMAS:
             self._db.execute(pragma)
-        self._db.executescript(f"BEGIN IMMEDIATE; {sql.SCHEMA} COMMIT;")
+        try:
+            with self._transaction() as db:
+                _upgrade(db, self.path)
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         with self._lock:

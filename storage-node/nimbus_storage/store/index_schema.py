@@ -9,6 +9,13 @@ PRAGMAS = (
     "PRAGMA cache_size = -16000",  # 16 MB of page cache per bucket
 )
 
+# PRAGMA user_version of a current index. Version 1 (user_version 0) had no per-version ACL.
+SCHEMA_VERSION = 2
+# What turns an index of version N-1 into version N.
+MIGRATIONS = {
+    2: "ALTER TABLE versions ADD COLUMN acl TEXT NOT NULL DEFAULT 'private'",
+}
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
     key           TEXT    NOT NULL,

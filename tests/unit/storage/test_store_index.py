@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -368,3 +369,45 @@ def test_list_uploads_order_markers_and_prefixes(index: BucketIndex) -> None:
     assert [u.upload_id for u in rolled.uploads] == ["u-a1", "u-a2", "u-b1"]
     assert rolled.common_prefixes == ["dir/"]
     assert [u.upload_id for u in index.uploads_initiated_before(2.5)] == ["u-b1", "u-a1"]
+
+
+def test_an_index_from_before_per_version_acls_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE versions (
+            key TEXT NOT NULL, seq INTEGER NOT NULL, version_id TEXT NOT NULL,
+            is_latest INTEGER NOT NULL, delete_marker INTEGER NOT NULL,
+            last_modified REAL NOT NULL, etag TEXT NOT NULL, size INTEGER NOT NULL,
+            blob TEXT NOT NULL, content_type TEXT NOT NULL, storage_class TEXT NOT NULL,
+            owner TEXT NOT NULL, tags TEXT, PRIMARY KEY (key, seq)
+        ) WITHOUT ROWID;
+        INSERT INTO versions VALUES
+            ('old-key', -1, 'null', 1, 0, 1.0, 'e', 3, 'b', 'text/plain', 'STANDARD', 'o', NULL);
+        """
+    )
+    old.close()
+    index = BucketIndex(path)
+    try:
+        kept = index.get("old-key")
+        assert kept is not None
+        assert (kept.size, kept.acl) == (3, "private")
+        index.put_version(ObjectVersion("new", "null", 2.0, "e", 1, "b2", acl="public-read"), "")
+        fresh = index.get("new")
+        assert fresh is not None
+        assert fresh.acl == "public-read"
+        assert index.list_objects().entries[0].key == "new"
+    finally:
+        index.close()
+    (version,) = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()
+    assert version == 2
+
+
+def test_an_index_from_a_newer_nimbus_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite"
+    future = sqlite3.connect(path)
+    future.execute("PRAGMA user_version = 99")
+    future.close()
+    with pytest.raises(RuntimeError, match="newer Nimbus"):
+        BucketIndex(path)
