@@ -29,6 +29,7 @@ from nimbus_storage.gateway.handlers import load_all
 from nimbus_storage.gateway.registry import HANDLERS
 from nimbus_storage.gateway.responses import error_response
 from nimbus_storage.gateway.routing import resolve_operation
+from nimbus_storage.store.catalog import Credential
 
 log = logging.getLogger("nimbus.gateway")
 SERVICES_KEY = web.AppKey("services", Services)
@@ -60,18 +61,27 @@ async def _prepare(http: web.Request, services: Services, request_id: str) -> S3
     if operation == "PreflightCors":
         return request
     catalog = services.catalog
+    looked_up: list[Credential] = []
+
+    def lookup_secret(access_key: str) -> str | None:
+        credential = catalog.get_credential(access_key)
+        if credential is None:
+            return None
+        looked_up.append(credential)
+        return credential.secret_key
+
     request.auth = authenticate(
         http.method,
         raw_path,
         raw_query,
         http.headers,
-        lambda key: c.secret_key if (c := catalog.get_credential(key)) else None,
+        lookup_secret,
         virtual_host_bucket=target.bucket if target.virtual_host else None,
     )
     if request.auth is not None:
-        request.credential = catalog.get_credential(request.auth.access_key)
-        if request.credential is None:
+        if not looked_up:
             raise InvalidAccessKeyId()
+        request.credential = looked_up[-1]
     if target.bucket:
         request.bucket = catalog.get_bucket(target.bucket)
     return request
