@@ -523,3 +523,21 @@ def test_grant_headers_are_not_implemented(s3: S3Client, bucket: str) -> None:
         )
     ) == ("NotImplemented", 501)
     assert error_code(lambda: s3.head_object(Bucket=bucket, Key="k")) == ("404", 404)
+
+
+@pytest.mark.parametrize(
+    ("operator", "expected_status"), [("DateGreaterThan", 200), ("DateLessThan", 403)]
+)
+def test_current_time_condition(
+    gateway: GatewayHandle, s3: S3Client, bucket: str, operator: str, expected_status: int
+) -> None:
+    s3.put_object(Bucket=bucket, Key="timed", Body=b"t")
+    statement = {
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+        "Condition": {operator: {"aws:CurrentTime": "2020-01-01T00:00:00Z"}},
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(bucket, statement))
+    assert anonymous(gateway, f"{bucket}/timed")[0] == expected_status

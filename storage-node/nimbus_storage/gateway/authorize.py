@@ -9,6 +9,7 @@ no bucket outside its grants, whatever their policies and ACLs say.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from nimbus_storage.errors import AccessDenied
@@ -78,7 +79,7 @@ def _condition_context(request: S3Request) -> dict[str, str | list[str]]:
         "aws:SecureTransport": "true" if request.http.secure else "false",
         "aws:UserAgent": request.headers.get("User-Agent", ""),
         "aws:Referer": request.headers.get("Referer", ""),
-        "aws:CurrentTime": request.http.headers.get("x-amz-date", ""),
+        "aws:CurrentTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     if request.principal:
         context["aws:username"] = request.principal
