@@ -382,3 +382,9 @@ class InvalidURI(S3Error):
     code = "InvalidURI"
     status = 400
     default_message = "Couldn't parse the specified URI."
+
+
+class InvalidPartNumber(S3Error):
+    code = "InvalidPartNumber"
+    status = 416
+    default_message = "The requested partnumber is not satisfiable"

@@ -59,6 +59,10 @@ def test_complete_multipart_upload(s3: S3Client, bucket: str) -> None:
     part_two = s3.get_object(Bucket=bucket, Key="big.bin", PartNumber=2)
     assert part_two["Body"].read() == parts[1]
     assert part_two["PartsCount"] == 3
+    assert error_code(lambda: s3.get_object(Bucket=bucket, Key="big.bin", PartNumber=4)) == (
+        "InvalidPartNumber",
+        416,
+    )
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert error_code(lambda: s3.list_parts(Bucket=bucket, Key="big.bin", UploadId=upload_id)) == (
         "NoSuchUpload",

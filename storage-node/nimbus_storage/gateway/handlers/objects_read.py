@@ -7,7 +7,7 @@ from aiohttp import web
 from nimbus_storage.errors import (
     AccessDenied,
     InvalidArgument,
-    InvalidPart,
+    InvalidPartNumber,
     MethodNotAllowed,
     NoSuchKey,
     NotModified,
@@ -57,7 +57,9 @@ def _resolve_version(request: S3Request) -> ObjectVersion:
 def _part_range(body: objects.ObjectBody, part_number: int) -> ByteRange:
     parts = body.parts or [("", body.size)]
     if not 1 <= part_number <= len(parts):
-        raise InvalidPart("The requested partnumber is not satisfiable")
+        raise InvalidPartNumber(
+            PartNumberRequested=str(part_number), ActualPartCount=str(len(parts))
+        )
     start = sum(size for _name, size in parts[: part_number - 1])
     return ByteRange(start, start + parts[part_number - 1][1] - 1)
 
