@@ -388,3 +388,19 @@ class InvalidPartNumber(S3Error):
     code = "InvalidPartNumber"
     status = 416
     default_message = "The requested partnumber is not satisfiable"
+
+
+class ServiceUnavailable(S3Error):
+    """Too few storage nodes answered to reach a quorum; clients retry 503s."""
+
+    code = "ServiceUnavailable"
+    status = 503
+    default_message = "Service is unable to handle request."
+
+
+class InsufficientStorage(S3Error):
+    """The storage nodes a write needs are full (WebDAV's 507, as Swift answers)."""
+
+    code = "InsufficientStorage"
+    status = 507
+    default_message = "Not enough storage space to complete the request."

@@ -1,0 +1,131 @@
+"""HTTP calls to one storage node (docs/storage-cluster.md), with errors sorted by what they
+mean for a quorum: the node answered, the node is unreachable, or the device is full."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import aiohttp
+
+TOKEN_HEADER = "X-Nimbus-Cluster-Token"
+TIMESTAMP_HEADER = "X-Nimbus-Timestamp"
+META_HEADER = "X-Nimbus-Meta"
+SIZE_HEADER = "X-Nimbus-Size"
+STREAM_CHUNK = 1024 * 1024
+
+
+class NodeUnavailable(Exception):
+    """The node could not be reached or broke off: try another replica or a handoff."""
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one replica of a blob lives."""
+
+    node: str  # host:port
+    device: str
+    partition: int
+
+    def url(self, name: str) -> str:
+        return f"http://{self.node}/objects/{self.device}/{self.partition}/{quote(name, safe='')}"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAnswer:
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def timestamp(self) -> str | None:
+        return self.headers.get(TIMESTAMP_HEADER)
+
+
+@dataclass
+class NodeTimeouts:
+    connect: float = 2.0
+    """Seconds to reach a node before trying the next replica."""
+
+    read: float = 30.0
+    """Seconds a node may stay silent mid-request."""
+
+
+class NodeClient:
+    """One connection pool to every node of the cluster."""
+
+    def __init__(self, token: str, timeouts: NodeTimeouts | None = None) -> None:
+        self.token = token
+        self.timeouts = timeouts or NodeTimeouts()
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(
+                sock_connect=self.timeouts.connect, sock_read=self.timeouts.read
+            )
+            self._session = aiohttp.ClientSession(
+                timeout=timeout,
+                connector=aiohttp.TCPConnector(limit=256, limit_per_host=64),
+                headers={TOKEN_HEADER: self.token},
+                auto_decompress=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def put(
+        self,
+        where: Placement,
+        name: str,
+        body: AsyncIterator[bytes],
+        *,
+        size: int,
+        meta: Mapping[str, str],
+        timestamp: str,
+    ) -> NodeAnswer:
+        headers = {
+            TIMESTAMP_HEADER: timestamp,
+            META_HEADER: json.dumps(dict(meta)),
+            "Content-Length": str(size),
+        }
+        return await self._call("PUT", where.url(name), headers=headers, data=body)
+
+    async def head(self, where: Placement, name: str) -> NodeAnswer:
+        return await self._call("HEAD", where.url(name))
+
+    async def delete(self, where: Placement, name: str, timestamp: str) -> NodeAnswer:
+        return await self._call("DELETE", where.url(name), headers={TIMESTAMP_HEADER: timestamp})
+
+    async def stream(
+        self, where: Placement, name: str, start: int, end: int, chunk_size: int = STREAM_CHUNK
+    ) -> AsyncIterator[bytes]:
+        """Bytes ``start..end`` of the replica at ``where``; NodeUnavailable if it breaks."""
+        headers = {"Range": f"bytes={start}-{end}"}
+        try:
+            async with self.session.get(where.url(name), headers=headers) as response:
+                if response.status not in (200, 206):
+                    raise NodeUnavailable(f"{where.node} answered {response.status} to a read")
+                async for chunk in response.content.iter_chunked(chunk_size):
+                    yield chunk
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise NodeUnavailable(f"{where.node}: {exc}") from exc
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        data: AsyncIterator[bytes] | None = None,
+    ) -> NodeAnswer:
+        try:
+            async with self.session.request(method, url, headers=headers, data=data) as response:
+                await response.read()
+                return NodeAnswer(response.status, dict(response.headers))
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise NodeUnavailable(f"{method} {url}: {exc}") from exc
