@@ -20,9 +20,11 @@ import uvloop
 
 from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.server import ensure_root_credential, start_gateway
+from nimbus_storage.node import cli as node_cli
 
 ACCESS_KEY_ENV = "NIMBUS_ROOT_ACCESS_KEY"
 SECRET_KEY_ENV = "NIMBUS_ROOT_SECRET_KEY"
+CLUSTER_TOKEN_ENV = "NIMBUS_CLUSTER_TOKEN"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-fsync", action="store_true", help="skip fsync (tests and benchmarks only)"
     )
+    serve.add_argument(
+        "--ring",
+        type=Path,
+        default=None,
+        help=f"store blobs on the ring's storage nodes (token from {CLUSTER_TOKEN_ENV})",
+    )
     serve.add_argument("--log-level", default="INFO")
+    node = commands.add_parser("node", help="run a storage node of a ring-based cluster")
+    node_cli.add_arguments(node)
     return parser
 
 
@@ -76,6 +86,8 @@ async def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         region=args.region,
         fsync=not args.no_fsync,
+        ring_path=args.ring,
+        cluster_token=os.environ.get(CLUSTER_TOKEN_ENV, ""),
     )
     if args.domain:
         config = dataclasses.replace(config, domains=tuple(args.domain))
@@ -101,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "serve":
         uvloop.run(_serve(args))
+    elif args.command == "node":
+        return node_cli.run(args)
     return 0
 
 

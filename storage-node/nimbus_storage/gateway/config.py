@@ -45,3 +45,10 @@ class GatewayConfig:
 
     fsync: bool = True
     """fsync data files and directories before acknowledging writes."""
+
+    ring_path: Path | None = None
+    """A ring file: store blobs on the ring's storage nodes instead of under ``data_dir``
+    (docs/storage-cluster.md). The catalog and bucket indexes stay in ``data_dir``."""
+
+    cluster_token: str = ""
+    """Shared secret the storage nodes expect (``X-Nimbus-Cluster-Token``)."""

@@ -15,6 +15,11 @@ from nimbus_storage.gateway.app import build_app
 from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.gateway.metrics import GatewayMetrics
+from nimbus_storage.proxy.node_client import NodeClient
+from nimbus_storage.proxy.ring_blobs import RingBlobStore
+from nimbus_storage.proxy.ring_file import RingFile
+from nimbus_storage.ring import Ring
+from nimbus_storage.store.api import BlobStore
 from nimbus_storage.store.catalog import Catalog
 from nimbus_storage.store.diskfile import DiskBlobStore
 
@@ -28,13 +33,24 @@ class RootCredential:
     source: str  # "environment", "existing" (from the data directory) or "generated"
 
 
-def open_services(config: GatewayConfig) -> Services:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+def _open_blobs(config: GatewayConfig) -> BlobStore:
+    if config.ring_path is not None:
+        if not config.cluster_token:
+            raise ValueError("a ring-backed gateway needs the cluster token of its storage nodes")
+        rings = RingFile(config.ring_path, Ring.load)
+        log.info("storing blobs on the ring in %s", config.ring_path)
+        return RingBlobStore(rings, NodeClient(config.cluster_token))
     blobs = DiskBlobStore(config.data_dir / "blobs", fsync=config.fsync)
     # One gateway owns a data directory, so at start every temp file is a crashed write's.
     leftovers = blobs.cleanup_tmp(older_than=0)
     if leftovers:
         log.info("removed %d temp files left by interrupted writes", leftovers)
+    return blobs
+
+
+def open_services(config: GatewayConfig) -> Services:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    blobs = _open_blobs(config)
     return Services(
         config=config,
         catalog=Catalog(config.data_dir / "catalog"),
@@ -87,6 +103,8 @@ class RunningGateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._janitor
         await self.runner.cleanup()
+        if isinstance(self.services.blobs, RingBlobStore):
+            await self.services.blobs.client.close()
         self.services.catalog.close()
 
 

@@ -15,6 +15,7 @@ TIMESTAMP_HEADER = "X-Nimbus-Timestamp"
 META_HEADER = "X-Nimbus-Meta"
 SIZE_HEADER = "X-Nimbus-Size"
 STREAM_CHUNK = 1024 * 1024
+MAX_META_HEADER = 64 * 1024
 
 
 class NodeUnavailable(Exception):
@@ -71,6 +72,7 @@ class NodeClient:
                 connector=aiohttp.TCPConnector(limit=256, limit_per_host=64),
                 headers={TOKEN_HEADER: self.token},
                 auto_decompress=False,
+                max_field_size=MAX_META_HEADER,  # X-Nimbus-Meta may carry up to 64 KiB
             )
         return self._session
 

@@ -24,6 +24,11 @@ are idempotent and only ever delete files older than one they saw, so concurrent
 converge on the newest file even across processes. Within a process, commits to one hash are
 serialised so that two writes with an identical timestamp cannot interleave their renames.
 
+For replication and auditing (the storage node): every commit marks its suffix changed for the
+cached suffix hashes (``suffixes``); ``list_suffix`` names what a suffix holds; ``quarantine``
+moves a corrupt hash dir aside to ``<device>/quarantined/objects/``. ``put_commit`` and
+``delete_commit`` also tell whether the write became the newest state (the node's 409).
+
 Read path: ``open`` lists the hash dir and opens the newest ``.data`` in a worker thread; once
 the fd is open a concurrent cleanup cannot take the bytes away. ``iter_range`` reads 1 MiB
 ``pread`` calls in a worker thread. Measured for a 16 MiB object in the page cache on the dev VM
@@ -41,11 +46,14 @@ import os
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from nimbus_storage.errors import IncompleteBody
+from nimbus_storage.store import suffixes
 from nimbus_storage.store.api import BlobInfo, BlobStore
 from nimbus_storage.store.layout import (
     DATA_EXT,
@@ -59,7 +67,14 @@ from nimbus_storage.store.layout import (
     obsolete_files,
 )
 
-__all__ = ["BlobCollision", "DiskBlobReader", "DiskBlobStore", "normalize_timestamp"]
+__all__ = [
+    "BlobCollision",
+    "Commit",
+    "DiskBlobReader",
+    "DiskBlobStore",
+    "SuffixEntry",
+    "normalize_timestamp",
+]
 
 DEFAULT_CHUNK = 1024 * 1024
 WRITE_BUFFER = 256 * 1024
@@ -69,6 +84,22 @@ _OPEN_ATTEMPTS = 5
 
 class BlobCollision(RuntimeError):
     """Two names hashed to one directory (salted md5: not expected in practice)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """What a write or delete found in the hash dir, and whether it became the newest state."""
+
+    applied: bool  # False: something at least as new was there (last writer wins)
+    previous: OnDiskFile | None  # the visible .data or .ts before this write, if any
+
+
+class SuffixEntry(NamedTuple):
+    """One name of a suffix listing: its newest state."""
+
+    name: str
+    timestamp: str
+    kind: str  # "data" or "tombstone"
 
 
 class DiskBlobReader:
@@ -106,17 +137,37 @@ class DiskBlobReader:
 
 
 class DiskBlobStore(BlobStore):
+    """One device: ``<root>/<device>/{objects,tmp,quarantined}``.
+
+    ``identity`` (a ring's hashing constants) is recorded in ``<root>/.nimbus-store.json`` on
+    first start and must match it afterwards (``IdentityMismatch``); without it the store keeps
+    its own random salt at ``part_power``.
+    """
+
     def __init__(
-        self, root: Path, *, part_power: int = 10, device: str = "d0", fsync: bool = True
+        self,
+        root: Path,
+        *,
+        part_power: int = 10,
+        device: str = "d0",
+        fsync: bool = True,
+        identity: StoreIdentity | None = None,
     ) -> None:
         self.root = Path(root)
-        self.identity = StoreIdentity.load_or_create(self.root, part_power)
-        self.objects_dir = self.root / device / "objects"
-        self.tmp_dir = self.root / device / "tmp"
+        if identity is None:
+            self.identity = StoreIdentity.load_or_create(self.root, part_power)
+        else:
+            self.identity = StoreIdentity.adopt(self.root, identity)
+        self.device = device
+        self.device_dir = self.root / device
+        self.objects_dir = self.device_dir / "objects"
+        self.tmp_dir = self.device_dir / "tmp"
+        self.quarantine_dir = self.device_dir / "quarantined" / "objects"
         self.objects_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
         self._stripes = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+        self._partition_locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
 
     # --- public API -------------------------------------------------------------------------
 
@@ -132,6 +183,21 @@ class DiskBlobStore(BlobStore):
         *,
         expected_size: int | None = None,
     ) -> BlobInfo:
+        info, _commit = await self.put_commit(
+            name, chunks, meta, timestamp, expected_size=expected_size
+        )
+        return info
+
+    async def put_commit(
+        self,
+        name: str,
+        chunks: AsyncIterator[bytes],
+        meta: Mapping[str, str],
+        timestamp: str,
+        *,
+        expected_size: int | None = None,
+    ) -> tuple[BlobInfo, Commit]:
+        """``put`` that also tells whether the write became visible (and what it replaced)."""
         fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, suffix=".tmp")
         tmp = Path(tmp_name)
         out = open(fd, "wb", buffering=WRITE_BUFFER)  # noqa: SIM115 - closed in the commit
@@ -150,20 +216,68 @@ class DiskBlobStore(BlobStore):
                 )
             out.flush()
         except BaseException:
-            out.close()
-            tmp.unlink(missing_ok=True)
+            try:
+                out.close()  # may fail again flushing its buffer (ENOSPC): unlink regardless
+            finally:
+                tmp.unlink(missing_ok=True)
             raise
         info = BlobInfo(name, timestamp, size, md5.hexdigest(), dict(meta))
         # Once here the commit runs to completion in its thread even if we are cancelled; it
         # removes its own temp files on failure.
-        await asyncio.to_thread(self._commit_data, out, tmp, info)
-        return info
+        commit = await asyncio.to_thread(self._commit_data, out, tmp, info)
+        return info, commit
 
     async def open(self, name: str) -> DiskBlobReader | None:
         return await asyncio.to_thread(self._open_newest, name)
 
     async def delete(self, name: str, timestamp: str) -> None:
-        await asyncio.to_thread(self._commit_tombstone, name, timestamp)
+        await self.delete_commit(name, timestamp)
+
+    async def delete_commit(self, name: str, timestamp: str) -> Commit:
+        """``delete`` that also tells what was there and whether the tombstone is the newest."""
+        return await asyncio.to_thread(self._commit_tombstone, name, timestamp)
+
+    async def state(self, name: str) -> OnDiskFile | None:
+        """The visible ``.data`` or ``.ts`` of ``name`` (a tombstone's timestamp, say)."""
+        return await asyncio.to_thread(self._newest_of, self.hash_dir_for(name))
+
+    def suffix_hashes(self, partition: int, recalculate: list[str] | None = None) -> dict[str, str]:
+        """``{suffix: md5}`` of a partition (see ``suffixes``); blocking, run in a thread."""
+        with self._partition_locks[partition % _LOCK_STRIPES]:
+            return suffixes.read_hashes(self.objects_dir / str(partition), recalculate)
+
+    def list_suffix(self, partition: int, suffix: str) -> list[SuffixEntry]:
+        """The newest state of every name in a suffix, by name; blocking."""
+        entries: list[SuffixEntry] = []
+        for hash_path in sorted(_subdirs(self.objects_dir / str(partition) / suffix)):
+            entry = self._suffix_entry(hash_path)
+            if entry is not None:
+                entries.append(entry)
+        return sorted(entries)
+
+    def quarantine(self, hash_path: Path, *, only_if_newest: str | None = None) -> Path | None:
+        """Move a corrupt hash dir to ``<device>/quarantined/objects/<hash>``; blocking.
+
+        With ``only_if_newest`` (a file name), nothing moves unless that file is still the
+        visible state: a newer write that landed meanwhile is good data. Returns the new path,
+        or None when nothing moved.
+        """
+        name_hash = hash_path.name
+        with self._stripes[int(name_hash[:4], 16) % _LOCK_STRIPES]:
+            if only_if_newest is not None:
+                newest = self._newest_of(hash_path)
+                if newest is None or newest.filename != only_if_newest:
+                    return None
+            self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+            target = self.quarantine_dir / name_hash
+            if target.exists():
+                target = self.quarantine_dir / f"{name_hash}-{uuid.uuid4().hex}"
+            try:
+                os.rename(hash_path, target)
+            except FileNotFoundError:
+                return None
+            self._invalidate(hash_path.parent.parent, hash_path.parent.name)
+        return target
 
     def iter_hashes(self, partition: int | None = None) -> Iterator[tuple[int, Path]]:
         """Every hash dir as ``(partition, path)``; blocking, for background workers."""
@@ -189,7 +303,7 @@ class DiskBlobStore(BlobStore):
 
     # --- worker-thread side -----------------------------------------------------------------
 
-    def _commit_data(self, out: BinaryIO, tmp: Path, info: BlobInfo) -> None:
+    def _commit_data(self, out: BinaryIO, tmp: Path, info: BlobInfo) -> Commit:
         meta_tmp: Path | None = None
         try:
             try:
@@ -205,7 +319,7 @@ class DiskBlobStore(BlobStore):
                 "meta": dict(info.meta),
             }
             meta_tmp = self._write_small_tmp(json.dumps(sidecar).encode())
-            self._install(
+            return self._install(
                 info.name,
                 OnDiskFile(info.timestamp, DATA_EXT),
                 [(meta_tmp, info.timestamp + META_EXT), (tmp, info.timestamp + DATA_EXT)],
@@ -215,40 +329,83 @@ class DiskBlobStore(BlobStore):
             if meta_tmp is not None:
                 meta_tmp.unlink(missing_ok=True)
 
-    def _commit_tombstone(self, name: str, timestamp: str) -> None:
+    def _commit_tombstone(self, name: str, timestamp: str) -> Commit:
         body = json.dumps({"name": name, "timestamp": timestamp}).encode()
         tmp = self._write_small_tmp(body)
         try:
-            self._install(
+            return self._install(
                 name, OnDiskFile(timestamp, TOMBSTONE_EXT), [(tmp, timestamp + TOMBSTONE_EXT)]
             )
         finally:
             tmp.unlink(missing_ok=True)
 
-    def _install(self, name: str, new: OnDiskFile, renames: list[tuple[Path, str]]) -> None:
-        """Rename ``renames`` into the hash dir in order, unless something newer is there."""
+    def _install(self, name: str, new: OnDiskFile, renames: list[tuple[Path, str]]) -> Commit:
+        """Rename ``renames`` into the hash dir in order, unless something newer is there.
+
+        If a rename fails (a full directory block, say), the ones already done are undone.
+        """
         name_hash = self.identity.name_hash(name)
         target = hash_dir(self.objects_dir, self.identity, name_hash)
+        partition_dir, suffix = target.parent.parent, target.parent.name
         with self._stripes[int(name_hash[:4], 16) % _LOCK_STRIPES]:
             self._make_dirs(target)
             current = newest_state(os.listdir(target))
             if current is not None and current.order >= new.order:
-                return  # last writer wins: ours is older (or a tie, first one stays)
-            for source, filename in renames:
-                os.replace(source, target / filename)
+                # last writer wins: ours is older (or a tie, first one stays)
+                return Commit(applied=False, previous=current)
+            self._invalidate(partition_dir, suffix)
+            done: list[Path] = []
+            try:
+                for source, filename in renames:
+                    os.replace(source, target / filename)
+                    done.append(target / filename)
+            except BaseException:
+                for path in done:
+                    path.unlink(missing_ok=True)
+                raise
             if self._fsync:
                 _fsync_dir(target)
             for filename in obsolete_files(os.listdir(target)):
                 (target / filename).unlink(missing_ok=True)
+            self._invalidate(partition_dir, suffix)
+        return Commit(applied=True, previous=current)
+
+    def _invalidate(self, partition_dir: Path, suffix: str) -> None:
+        with self._partition_locks[int(partition_dir.name) % _LOCK_STRIPES]:
+            suffixes.invalidate(partition_dir, suffix)
+
+    def _newest_of(self, hash_path: Path) -> OnDiskFile | None:
+        try:
+            return newest_state(os.listdir(hash_path))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def _suffix_entry(self, hash_path: Path) -> SuffixEntry | None:
+        newest = self._newest_of(hash_path)
+        if newest is None:
+            return None
+        doc_file = newest.filename if newest.ext == TOMBSTONE_EXT else newest.timestamp + META_EXT
+        try:
+            doc = json.loads((hash_path / doc_file).read_bytes())
+            name = str(doc["name"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # superseded meanwhile, or unreadable (the auditor's business)
+        kind = "tombstone" if newest.ext == TOMBSTONE_EXT else "data"
+        return SuffixEntry(name, newest.timestamp, kind)
 
     def _write_small_tmp(self, body: bytes) -> Path:
         fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, suffix=".tmp")
         try:
-            os.write(fd, body)
-            if self._fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+            try:
+                if os.write(fd, body) != len(body):
+                    raise OSError(f"short write to {tmp_name}")
+                if self._fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
         return Path(tmp_name)
 
     def _make_dirs(self, path: Path) -> None:

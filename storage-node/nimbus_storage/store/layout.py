@@ -13,12 +13,13 @@ Pure naming rules of Swift's object layout, kept apart from the I/O in ``diskfil
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+
+from nimbus_storage.ring import hashing as ring_hashing
 
 IDENTITY_FILE = ".nimbus-store.json"
 DATA_EXT = ".data"
@@ -47,16 +48,7 @@ class StoreIdentity:
         path = root / IDENTITY_FILE
         if not path.exists():
             root.mkdir(parents=True, exist_ok=True)
-            fresh = cls(secrets.token_hex(8), secrets.token_hex(8), part_power)
-            tmp = root / f"{IDENTITY_FILE}.{os.getpid()}.tmp"
-            tmp.write_text(json.dumps(fresh.to_json()))
-            # link() never replaces: if another process won the race, its identity stands.
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
+            _write_once(root, path, cls(secrets.token_hex(8), secrets.token_hex(8), part_power))
         identity = cls.from_json(json.loads(path.read_text()))
         if identity.part_power != part_power:
             raise ValueError(
@@ -64,6 +56,28 @@ class StoreIdentity:
                 f" not {part_power}"
             )
         return identity
+
+    @classmethod
+    def adopt(cls, root: Path, identity: StoreIdentity) -> StoreIdentity:
+        """Use ``identity`` (a ring's) for the store at ``root``, recording it on first start.
+
+        A store already created with other constants refuses to start: its blobs sit where the
+        old constants put them, and the ring would look for them elsewhere.
+        """
+        path = root / IDENTITY_FILE
+        if not path.exists():
+            root.mkdir(parents=True, exist_ok=True)
+            _write_once(root, path, identity)
+        existing = cls.from_json(json.loads(path.read_text()))
+        if existing != identity:
+            raise IdentityMismatch(
+                f"store at {root} was created with part_power={existing.part_power},"
+                f" hash_prefix={existing.hash_prefix!r}, hash_suffix={existing.hash_suffix!r};"
+                f" the ring has part_power={identity.part_power},"
+                f" hash_prefix={identity.hash_prefix!r}, hash_suffix={identity.hash_suffix!r}"
+                f" (remove {path} only if the store holds no blobs)"
+            )
+        return existing
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -77,11 +91,26 @@ class StoreIdentity:
         return cls(str(doc["hash_prefix"]), str(doc["hash_suffix"]), int(str(doc["part_power"])))
 
     def name_hash(self, name: str) -> str:
-        salted = f"{self.hash_prefix}{name}{self.hash_suffix}".encode("utf-8", "surrogatepass")
-        return hashlib.md5(salted, usedforsecurity=False).hexdigest()
+        return ring_hashing.name_hash(self.hash_prefix, self.hash_suffix, name)
 
     def partition(self, name_hash: str) -> int:
-        return int(name_hash[:8], 16) >> (32 - self.part_power)
+        return ring_hashing.partition_of(name_hash, self.part_power)
+
+
+class IdentityMismatch(ValueError):
+    """The store on disk was created with other hashing constants than the ones given."""
+
+
+def _write_once(root: Path, path: Path, identity: StoreIdentity) -> None:
+    tmp = root / f"{IDENTITY_FILE}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(identity.to_json()))
+    # link() never replaces: if another process won the race, its identity stands.
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
 
 
 def hash_dir(objects_dir: Path, identity: StoreIdentity, name_hash: str) -> Path:

@@ -1,0 +1,63 @@
+"""Prometheus metrics of a storage node, served at ``/_nimbus/metrics``.
+
+Each node owns a registry, so several nodes in one process (tests) never collide.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class NodeMetrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        registry = self.registry
+        self.requests = Counter(
+            "nimbus_node_requests",
+            "Node requests handled, by method and HTTP status.",
+            ["method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "nimbus_node_request_duration_seconds",
+            "Time to handle a request, streamed body included, by method.",
+            ["method"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.bytes_in = Counter(
+            "nimbus_node_received_bytes", "Object bytes received.", registry=registry
+        )
+        self.bytes_out = Counter("nimbus_node_sent_bytes", "Object bytes sent.", registry=registry)
+        self.audit_files = Counter(
+            "nimbus_auditor_files_checked", "Data files re-read by the auditor.", registry=registry
+        )
+        self.audit_bytes = Counter(
+            "nimbus_auditor_bytes_checked", "Bytes re-read by the auditor.", registry=registry
+        )
+        self.audit_quarantined = Counter(
+            "nimbus_auditor_quarantined",
+            "Hash dirs the auditor moved to quarantine.",
+            registry=registry,
+        )
+        self.audit_errors = Counter(
+            "nimbus_auditor_errors",
+            "Hash dirs the auditor could not check (I/O errors).",
+            registry=registry,
+        )
+        self.audit_passes = Counter(
+            "nimbus_auditor_passes", "Completed auditor passes.", registry=registry
+        )
+        self.audit_pass_seconds = Gauge(
+            "nimbus_auditor_last_pass_seconds",
+            "Duration of the last completed auditor pass.",
+            registry=registry,
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

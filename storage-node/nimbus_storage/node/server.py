@@ -1,0 +1,213 @@
+"""The storage node's HTTP server: the node protocol of docs/storage-cluster.md.
+
+Routes (every one but ``/_nimbus/*`` needs ``X-Nimbus-Cluster-Token``):
+
+* ``PUT|GET|HEAD|DELETE /objects/{device}/{partition}/{quoted name}`` (``objects``);
+* ``GET /objects/{device}/{partition}?suffix=abc``: the names in a suffix (``partitions``);
+* ``POST /replicate/{device}/{partition}[/{suffix}-{suffix}...]``: suffix hashes. Swift uses a
+  ``REPLICATE`` method, which aiohttp's HTTP parser (llhttp) rejects as an unknown method;
+* ``GET /_nimbus/healthz`` and ``GET /_nimbus/metrics``.
+
+The path is parsed from its still-encoded form so that ``%2F`` in a name stays part of the name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from nimbus_storage.node import auditor
+from nimbus_storage.node.config import NODE, NodeConfig, NodeContext
+from nimbus_storage.node.devices import LocalDevices
+from nimbus_storage.node.metrics import NodeMetrics
+from nimbus_storage.node.objects import delete_object, get_object, insufficient_storage, put_object
+from nimbus_storage.node.partitions import list_suffix, replicate
+from nimbus_storage.node.protocol import TOKEN_HEADER, BadRequest, Target, parse_target
+
+log = logging.getLogger("nimbus.node")
+
+# Metadata travels in one header: allow more than aiohttp's 8 KiB default.
+MAX_FIELD_SIZE = 64 * 1024
+_METHODS = frozenset({"PUT", "GET", "HEAD", "DELETE", "POST"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build_app(node: NodeContext) -> web.Application:
+    app = web.Application(middlewares=[_guard])
+    app[NODE] = node
+    app.router.add_route("*", "/objects/{rest:.*}", _objects)
+    app.router.add_post("/replicate/{rest:.*}", _replicate)
+    app.router.add_get("/_nimbus/healthz", _healthz)
+    app.router.add_get("/_nimbus/metrics", _metrics)
+    return app
+
+
+def make_context(config: NodeConfig) -> NodeContext:
+    devices = LocalDevices(
+        config.data_dir,
+        config.identity,
+        config.devices,
+        create=config.create_devices,
+        fsync=config.fsync,
+    )
+    devices.check_identity()
+    return NodeContext(config=config, devices=devices, metrics=NodeMetrics())
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    node = request.app[NODE]
+    started = time.monotonic()
+    status = 500
+    try:
+        if not request.path.startswith("/_nimbus/") and not _token_ok(request, node):
+            response: web.StreamResponse = web.Response(
+                status=401, text=f"{TOKEN_HEADER} missing or wrong\n"
+            )
+        else:
+            try:
+                response = await handler(request)
+            except BadRequest as exc:
+                response = web.Response(status=400, text=f"{exc}\n")
+        status = response.status
+        return response
+    except web.HTTPException as exc:  # the router's 404 and 405
+        status = exc.status
+        raise
+    finally:
+        method = request.method if request.method in _METHODS else "other"
+        node.metrics.requests.labels(method, str(status)).inc()
+        node.metrics.latency.labels(method).observe(time.monotonic() - started)
+
+
+def _token_ok(request: web.Request, node: NodeContext) -> bool:
+    given = request.headers.get(TOKEN_HEADER, "").encode()
+    return hmac.compare_digest(given, node.config.token.encode())
+
+
+def _locate(request: web.Request, prefix: str) -> Target:
+    """The target of the path, checked against the ring's partition count and hashing."""
+    node = request.app[NODE]
+    target = parse_target(request.rel_url.raw_path, prefix)
+    if target.partition >= node.devices.partition_count:
+        raise BadRequest(
+            f"partition {target.partition} is beyond 2**{node.config.identity.part_power}"
+        )
+    return target
+
+
+async def _objects(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE]
+    target = _locate(request, "/objects/")
+    name = target.name
+    if name is not None:
+        identity = node.config.identity
+        partition = identity.partition(identity.name_hash(name))
+        if partition != target.partition:
+            raise BadRequest(f"{name!r} is in partition {partition}, not {target.partition}")
+    store = node.devices.get(target.device)
+    if store is None:
+        return insufficient_storage(f"device {target.device!r} is not available here")
+    if name is None:
+        if request.method != "GET":
+            raise web.HTTPMethodNotAllowed(request.method, ["GET"])
+        return await list_suffix(request, store, target.partition)
+    if request.method == "PUT":
+        return await put_object(request, node, store, name)
+    if request.method in ("GET", "HEAD"):
+        return await get_object(request, node, store, name)
+    if request.method == "DELETE":
+        return await delete_object(request, store, name)
+    raise web.HTTPMethodNotAllowed(request.method, ["PUT", "GET", "HEAD", "DELETE"])
+
+
+async def _replicate(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE]
+    target = _locate(request, "/replicate/")
+    store = node.devices.get(target.device)
+    if store is None:
+        return insufficient_storage(f"device {target.device!r} is not available here")
+    return await replicate(store, target.partition, target.name)
+
+
+async def _healthz(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE]
+    available = [s.device for s in node.devices.available()]
+    return web.json_response(
+        {
+            "status": "ok",
+            "devices": available,
+            "missing": sorted(set(node.devices.names) - set(available)),
+        }
+    )
+
+
+async def _metrics(request: web.Request) -> web.StreamResponse:
+    node = request.app[NODE]
+    response = web.Response(body=node.metrics.exposition())
+    response.headers["Content-Type"] = node.metrics.content_type
+    return response
+
+
+class RunningNode:
+    def __init__(self, context: NodeContext, runner: web.AppRunner, port: int) -> None:
+        self.context = context
+        self.runner = runner
+        self.port = port
+        self._auditor: asyncio.Task[None] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.context.config.host}:{self.port}"
+
+    def start_auditor(self) -> None:
+        settings = self.context.config.auditor
+        if settings is None or self._auditor is not None:
+            return
+        self._auditor = asyncio.create_task(
+            auditor.run_forever(
+                self.context.devices.available, settings, metrics=self.context.metrics
+            ),
+            name="nimbus-auditor",
+        )
+
+    async def stop(self) -> None:
+        if self._auditor is not None:
+            self._auditor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._auditor
+        await self.runner.cleanup()
+
+
+async def start_node(config: NodeConfig, *, auditor_enabled: bool = True) -> RunningNode:
+    context = make_context(config)
+    for store in context.devices.available():
+        # One node owns its devices, so at start every temp file is a crashed write's.
+        leftovers = await asyncio.to_thread(store.cleanup_tmp, 0)
+        if leftovers:
+            log.info("removed %d temp files of interrupted writes on %s", leftovers, store.device)
+    runner = web.AppRunner(
+        build_app(context), access_log=None, handle_signals=False, max_field_size=MAX_FIELD_SIZE
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True, backlog=1024)
+    await site.start()
+    port = int(runner.addresses[0][1]) if runner.addresses else config.port
+    node = RunningNode(context, runner, port)
+    if auditor_enabled:
+        node.start_auditor()
+    log.info(
+        "storage node on %s:%d serving %s from %s",
+        config.host,
+        port,
+        ", ".join(config.devices) or "no devices",
+        config.data_dir,
+    )
+    return node
