@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up down test unit functional e2e lint bench clean
+.PHONY: up down test unit functional e2e probe lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ functional: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
+
+probe: $(STAMP)
+	$(BIN)/pytest tests/probe -s
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,218 @@
+"""``python -m e2e.storage_cluster up|down`` — a storage cluster on loopback, from one ring.
+
+Builds a ring of N storage nodes (one device each, zones a, b, c, ...), starts every node and
+one S3 gateway as real processes (``nimbus-storage node`` / ``nimbus-storage serve --ring``) on
+127.0.0.1, and prints how to reach it. Tests and benchmarks use the ``StorageCluster`` class;
+fault tests stop and restart single nodes by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nimbus_storage.ring import RingBuilder
+
+ZONES = "abcdefghijklmnopqrstuvwxyz"
+STATE_FILE = "cluster.json"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace").splitlines()[-20:]
+            raise RuntimeError(f"{url} exited with {process.returncode}:\n" + "\n".join(tail))
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s; see {log}")
+
+
+@dataclass
+class NodeProcess:
+    address: str  # 127.0.0.1:port, as in the ring
+    data: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+
+@dataclass
+class StorageCluster:
+    root: Path
+    nodes: int = 3
+    replicas: int = 3
+    part_power: int = 8
+    fsync: bool = False
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+    access_key: str = "NIMBUSCLUSTER"
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    members: list[NodeProcess] = field(default_factory=list)
+    gateway: subprocess.Popen[bytes] | None = None
+    gateway_port: int = 0
+
+    @property
+    def ring_path(self) -> Path:
+        return self.root / "ring.json"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def _env(self) -> dict[str, str]:
+        return dict(
+            os.environ,
+            NIMBUS_CLUSTER_TOKEN=self.token,
+            NIMBUS_ROOT_ACCESS_KEY=self.access_key,
+            NIMBUS_ROOT_SECRET_KEY=self.secret_key,
+        )
+
+    def build_ring(self) -> None:
+        builder = RingBuilder(self.part_power, self.replicas)
+        for index in range(self.nodes):
+            address = f"127.0.0.1:{free_port()}"
+            builder.add_device(
+                region=1, zone=ZONES[index % len(ZONES)], node=address, device="d0", weight=100
+            )
+            data = self.root / f"node-{index}"
+            self.members.append(NodeProcess(address, data, self.root / f"node-{index}.log"))
+        builder.rebalance()
+        builder.save(self.root / "builder.json")
+        builder.ring().save(self.ring_path)
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.members:
+            self.build_ring()
+        for index in range(len(self.members)):
+            self.start_node(index)
+        self.start_gateway()
+        self.save_state()
+
+    def start_node(self, index: int) -> None:
+        member = self.members[index]
+        command = [
+            sys.executable, "-m", "nimbus_storage.cli", "node", "--data", str(member.data),
+            "--listen", member.address, "--ring", str(self.ring_path), "--create-devices",
+            "--log-level", "WARNING",
+        ]  # fmt: skip
+        if not self.fsync:
+            command.append("--no-fsync")
+        with member.log.open("ab") as sink:
+            member.process = subprocess.Popen(
+                command, stdout=sink, stderr=sink, env=self._env(), start_new_session=True
+            )
+        _wait_http(f"http://{member.address}/_nimbus/healthz", member.process, member.log)
+
+    def stop_node(self, index: int, *, kill: bool = False) -> None:
+        member = self.members[index]
+        if member.process is not None and member.process.poll() is None:
+            member.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            member.process.wait(timeout=15)
+        member.process = None
+
+    def start_gateway(self) -> None:
+        self.gateway_port = self.gateway_port or free_port()
+        log = self.root / "gateway.log"
+        command = [
+            sys.executable, "-m", "nimbus_storage.cli", "serve", "--data",
+            str(self.root / "gateway"), "--port", str(self.gateway_port), "--ring",
+            str(self.ring_path), "--log-level", "WARNING",
+        ]  # fmt: skip
+        if not self.fsync:
+            command.append("--no-fsync")
+        with log.open("ab") as sink:
+            self.gateway = subprocess.Popen(
+                command, stdout=sink, stderr=sink, env=self._env(), start_new_session=True
+            )
+        _wait_http(f"{self.endpoint}/_nimbus/healthz", self.gateway, log)
+
+    def stop(self) -> None:
+        if self.gateway is not None and self.gateway.poll() is None:
+            self.gateway.terminate()
+            self.gateway.wait(timeout=15)
+        for index in range(len(self.members)):
+            self.stop_node(index)
+
+    def save_state(self) -> None:
+        state = {
+            "endpoint": self.endpoint,
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
+            "ring": str(self.ring_path),
+            "gateway_pid": self.gateway.pid if self.gateway else None,
+            "nodes": [
+                {"address": m.address, "pid": m.pid, "log": str(m.log)} for m in self.members
+            ],
+        }
+        (self.root / STATE_FILE).write_text(json.dumps(state, indent=2))
+
+
+def _stop_recorded(root: Path) -> None:
+    state = json.loads((root / STATE_FILE).read_text())
+    pids = [state.get("gateway_pid")] + [node.get("pid") for node in state["nodes"]]
+    for pid in pids:
+        if pid:
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m e2e.storage_cluster", description=__doc__)
+    parser.add_argument("command", choices=["up", "down"])
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument(
+        "--dir", type=Path, default=Path(tempfile.gettempdir()) / "nimbus-storage-cluster"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "down":
+        if (args.dir / STATE_FILE).exists():
+            _stop_recorded(args.dir)
+            shutil.rmtree(args.dir, ignore_errors=True)
+        return 0
+    if (args.dir / STATE_FILE).exists():
+        print(f"{args.dir} holds a cluster; run `down` first", file=sys.stderr)
+        return 1
+    cluster = StorageCluster(args.dir, nodes=args.nodes, replicas=args.replicas)
+    cluster.start()
+    print(
+        f"S3 endpoint {cluster.endpoint} over {args.nodes} storage nodes, {args.replicas} replicas"
+    )
+    for member in cluster.members:
+        print(f"  node {member.address} pid {member.pid} data {member.data}")
+    print(
+        f"export AWS_ACCESS_KEY_ID={cluster.access_key} AWS_SECRET_ACCESS_KEY={cluster.secret_key}"
+    )
+    print(f"stop with: python -m e2e.storage_cluster down --dir {args.dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

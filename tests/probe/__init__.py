@@ -1,0 +1,1 @@
+"""Fault (probe) tests against a real storage cluster on loopback."""
