@@ -1,12 +1,14 @@
-"""S3 throughput and latency of a standalone Nimbus gateway: PUT, GET, LIST, DELETE.
+"""S3 throughput and latency of a Nimbus gateway: PUT, GET, LIST, DELETE.
 
 Starts ``nimbus-storage serve`` as a subprocess on a fresh data directory (fsync on, as in
-production), drives it with concurrent SigV4-signed aiohttp requests, and prints ops/s, MB/s and
-p50/p99 latency per phase and object size, plus the server's peak RSS after each size (the
-memory-is-flat-in-object-size check). A benchmark, not a test: it prints figures, never fails on
+production) — or, with ``--cluster N``, a gateway over N storage nodes from one ring — drives
+it with concurrent SigV4-signed aiohttp requests, and prints ops/s, MB/s and p50/p99 latency
+per phase and object size, plus the peak RSS after each size (the memory-is-flat-in-object-size
+check). A benchmark, not a test: it prints figures, never fails on
 them.
 
-    python -m bench.bench_s3 [--sizes 4KiB,1MiB,16MiB] [--concurrency 8] [--seconds 10]
+    python -m bench.bench_s3 [--sizes 4KiB,1MiB,16MiB] [--concurrency 8] [--budget 512MiB]
+                             [--cluster 3 --replicas 3]
 """
 
 from __future__ import annotations
@@ -111,9 +113,7 @@ class Server:
         self.endpoint = match.group(1)
 
     def peak_rss_mib(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        match = re.search(r"VmHWM:\s+(\d+) kB", status)
-        return int(match.group(1)) / 1024 if match else 0.0
+        return _peak_rss_mib(self.process.pid)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -203,11 +203,50 @@ def object_count(size: int, budget_bytes: int) -> int:
     return max(16, min(2000, budget_bytes // size))
 
 
+class ClusterServer:
+    """The same benchmark against a gateway over N storage nodes (e2e.storage_cluster)."""
+
+    def __init__(self, data: Path, nodes: int, replicas: int) -> None:
+        from e2e.storage_cluster import StorageCluster
+
+        self.cluster = StorageCluster(
+            data,
+            nodes=nodes,
+            replicas=replicas,
+            fsync=True,
+            access_key=ACCESS_KEY,
+            secret_key=SECRET_KEY,
+        )
+        self.cluster.start()
+        self.endpoint = self.cluster.endpoint
+
+    def peak_rss_mib(self) -> float:
+        pids = [m.pid for m in self.cluster.members] + [
+            self.cluster.gateway.pid if self.cluster.gateway else None
+        ]
+        return max(_peak_rss_mib(pid) for pid in pids if pid is not None)
+
+    def stop(self) -> None:
+        self.cluster.stop()
+
+
+def _peak_rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else 0.0
+
+
 async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="nimbus-bench-") as data:
-        server = Server(Path(data))
+        server: Server | ClusterServer
+        if args.cluster:
+            server = ClusterServer(Path(data), args.cluster, args.replicas)
+            layout = f"{args.cluster} storage nodes, {args.replicas} replicas"
+        else:
+            server = Server(Path(data))
+            layout = "standalone"
         try:
-            print(f"gateway {server.endpoint}, concurrency {args.concurrency}, fsync on")
+            print(f"gateway {server.endpoint} ({layout}), concurrency {args.concurrency}, fsync on")
             print(
                 f"{'phase':<7}{'size':>7}{'ops':>8}{'ops/s':>10}{'MB/s':>10}"
                 f"{'p50 ms':>10}{'p99 ms':>10}"
@@ -220,7 +259,10 @@ async def main_async(args: argparse.Namespace) -> None:
                         session, server.endpoint, size, count, args.concurrency
                     ):
                         print(result.row(), flush=True)
-                    print(f"  server peak RSS after {human(size)}: {server.peak_rss_mib():.1f} MiB")
+                    print(
+                        f"  peak RSS (largest process) after {human(size)}:"
+                        f" {server.peak_rss_mib():.1f} MiB"
+                    )
         finally:
             server.stop()
 
@@ -233,6 +275,10 @@ def main() -> None:
         default=[4 * 1024, 1024**2, 16 * 1024**2],
     )
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--cluster", type=int, default=0, help="run over N storage nodes (0: standalone)"
+    )
+    parser.add_argument("--replicas", type=int, default=3, help="with --cluster")
     parser.add_argument(
         "--budget",
         type=parse_size,

@@ -4,11 +4,13 @@ mean for a quorum: the node answered, the node is unreachable, or the device is 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import aiohttp
+
+from nimbus_storage.store.diskfile import SuffixEntry
 
 TOKEN_HEADER = "X-Nimbus-Cluster-Token"
 TIMESTAMP_HEADER = "X-Nimbus-Timestamp"
@@ -16,6 +18,9 @@ META_HEADER = "X-Nimbus-Meta"
 SIZE_HEADER = "X-Nimbus-Size"
 STREAM_CHUNK = 1024 * 1024
 MAX_META_HEADER = 64 * 1024
+# Suffixes to recompute per POST /replicate: keeps the request line far below 8 KiB.
+RECALCULATE_BATCH = 512
+_ENTRY_KINDS = frozenset({"data", "tombstone"})
 
 
 class NodeUnavailable(Exception):
@@ -31,7 +36,14 @@ class Placement:
     partition: int
 
     def url(self, name: str) -> str:
-        return f"http://{self.node}/objects/{self.device}/{self.partition}/{quote(name, safe='')}"
+        return f"{self.partition_url()}/{quote(name, safe='')}"
+
+    def partition_url(self) -> str:
+        return f"http://{self.node}/objects/{self.device}/{self.partition}"
+
+    def replicate_url(self, suffixes: Sequence[str] = ()) -> str:
+        url = f"http://{self.node}/replicate/{self.device}/{self.partition}"
+        return f"{url}/{'-'.join(suffixes)}" if suffixes else url
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +129,49 @@ class NodeClient:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise NodeUnavailable(f"{where.node}: {exc}") from exc
 
+    async def replicate(
+        self, where: Placement, recalculate: Sequence[str] = ()
+    ) -> dict[str, str]:
+        """The partition's suffix hashes at ``where``, recomputing ``recalculate`` first.
+
+        NodeUnavailable when the node cannot be reached or answers anything but 200 with a
+        ``{suffix: hash}`` object.
+        """
+        batches = [
+            recalculate[i : i + RECALCULATE_BATCH]
+            for i in range(0, len(recalculate), RECALCULATE_BATCH)
+        ] or [()]
+        hashes: object = None
+        for batch in batches:  # each answer holds every suffix: the last one is complete
+            hashes = await self._call_json("POST", where.replicate_url(batch))
+        if not isinstance(hashes, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in hashes.items()
+        ):
+            raise NodeUnavailable(f"{where.node}: suffix hashes are not a JSON object of strings")
+        return hashes
+
+    async def list_suffix(self, where: Placement, suffix: str) -> list[SuffixEntry]:
+        """The newest state of every name in one suffix of the partition at ``where``."""
+        url = f"{where.partition_url()}?suffix={suffix}"
+        doc = await self._call_json("GET", url)
+        entries = _suffix_entries(doc)
+        if entries is None:
+            raise NodeUnavailable(f"{where.node}: suffix listing is not a list of entries")
+        return entries
+
+    async def _call_json(self, method: str, url: str) -> object:
+        try:
+            async with self.session.request(method, url) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise NodeUnavailable(f"{method} {url}: answered {response.status}")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise NodeUnavailable(f"{method} {url}: {exc}") from exc
+        try:
+            return json.loads(body)
+        except ValueError as exc:
+            raise NodeUnavailable(f"{method} {url}: answer is not JSON: {exc}") from None
+
     async def _call(
         self,
         method: str,
@@ -131,3 +186,18 @@ class NodeClient:
                 return NodeAnswer(response.status, dict(response.headers))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise NodeUnavailable(f"{method} {url}: {exc}") from exc
+
+
+def _suffix_entries(doc: object) -> list[SuffixEntry] | None:
+    """``[{"name", "timestamp", "kind"}]`` as entries; None when it is anything else."""
+    if not isinstance(doc, list):
+        return None
+    entries: list[SuffixEntry] = []
+    for item in doc:
+        if not isinstance(item, dict):
+            return None
+        name, timestamp, kind = item.get("name"), item.get("timestamp"), item.get("kind")
+        if not isinstance(name, str) or not isinstance(timestamp, str) or kind not in _ENTRY_KINDS:
+            return None
+        entries.append(SuffixEntry(name, timestamp, str(kind)))
+    return entries

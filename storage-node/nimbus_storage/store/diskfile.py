@@ -40,9 +40,11 @@ cold read from a real disk, which blocks for milliseconds per chunk, never stall
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -278,6 +280,45 @@ class DiskBlobStore(BlobStore):
                 return None
             self._invalidate(hash_path.parent.parent, hash_path.parent.name)
         return target
+
+    def remove_hash_dir(self, hash_path: Path, *, only_if_newest: str) -> bool:
+        """Delete a hash dir whose visible file is still ``only_if_newest``; blocking.
+
+        For the replicator: a handoff copy every primary holds, or a tombstone past its reclaim
+        age. A write that landed meanwhile keeps the dir. True when the dir was removed.
+        """
+        with self._stripes[int(hash_path.name[:4], 16) % _LOCK_STRIPES]:
+            newest = self._newest_of(hash_path)
+            if newest is None or newest.filename != only_if_newest:
+                return False
+            try:
+                shutil.rmtree(hash_path)  # no write is in flight here: we hold its lock
+            finally:
+                self._invalidate(hash_path.parent.parent, hash_path.parent.name)
+        return True
+
+    def prune_partition(self, partition: int) -> bool:
+        """Remove a partition dir that holds no hash dir any more; True when it is gone.
+
+        Blocking. Holds every write lock meanwhile (briefly: a few ``rmdir``), so that no
+        write is creating the directories of a new blob in it at the same time.
+        """
+        partition_dir = self.objects_dir / str(partition)
+        with contextlib.ExitStack() as held:
+            for lock in self._stripes:
+                held.enter_context(lock)
+            with self._partition_locks[partition % _LOCK_STRIPES]:
+                try:
+                    for suffix_dir in _subdirs(partition_dir):
+                        suffix_dir.rmdir()
+                    for cache in (suffixes.HASHES_FILE, suffixes.INVALID_FILE):
+                        (partition_dir / cache).unlink(missing_ok=True)
+                    partition_dir.rmdir()
+                except FileNotFoundError:
+                    pass
+                except OSError:  # not empty: a blob is still (or again) there
+                    return False
+        return not partition_dir.exists()
 
     def iter_hashes(self, partition: int | None = None) -> Iterator[tuple[int, Path]]:
         """Every hash dir as ``(partition, path)``; blocking, for background workers."""
