@@ -129,9 +129,7 @@ class NodeClient:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise NodeUnavailable(f"{where.node}: {exc}") from exc
 
-    async def replicate(
-        self, where: Placement, recalculate: Sequence[str] = ()
-    ) -> dict[str, str]:
+    async def replicate(self, where: Placement, recalculate: Sequence[str] = ()) -> dict[str, str]:
         """The partition's suffix hashes at ``where``, recomputing ``recalculate`` first.
 
         NodeUnavailable when the node cannot be reached or answers anything but 200 with a

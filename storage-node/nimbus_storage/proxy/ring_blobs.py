@@ -3,15 +3,16 @@
 Writes stream the body to every replica at once through small per-replica queues (memory stays
 at a few chunks per replica, whatever the object size). A replica that cannot be reached before
 its first byte is replaced by the next handoff; one that breaks mid-stream is dropped. The write
-succeeds when ``replicas // 2 + 1`` replicas stored it. Reads ask every primary for its newest
-timestamp, serve the newest copy (a newer tombstone wins), and fail over to another replica —
-continuing at the same offset — if a node breaks mid-stream.
+succeeds when ``replicas // 2 + 1`` replicas stored it. Reads take the first replica that has
+the blob (names are never rewritten, so every copy is the same) and fail over to another
+replica — continuing at the same offset — if a node breaks mid-stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -260,47 +261,37 @@ class RingBlobStore:
     # --- reads --------------------------------------------------------------------------------
 
     async def open(self, name: str) -> BlobReader | None:
+        """The first replica that has the blob, asking primaries in order, then handoffs.
+
+        Blob names are never rewritten (each write gets a name of its own), so any copy is
+        the right one: one HEAD usually answers. A tombstone anywhere means the blob is being
+        deleted, and it is treated as gone.
+        """
         ring = self.rings.current()
         primaries, handoffs = _placements(ring, name)
-        answers = await asyncio.gather(
-            *(self._head(p, name) for p in primaries), return_exceptions=False
-        )
-        found = [(p, a) for p, a in zip(primaries, answers, strict=True) if a is not None]
-        unreachable = len(primaries) - len(found)
-        for _ in range(unreachable):  # stand-ins for primaries that did not answer
-            handoff = next(handoffs, None)
-            if handoff is None:
-                break
-            answer = await self._head(handoff, name)
-            if answer is not None:
-                found.append((handoff, answer))
-        return self._newest(name, found)
+        candidates = [*primaries, *itertools.islice(handoffs, ring.replicas)]
+        for position, where in enumerate(candidates):
+            try:
+                answer = await self.client.head(where, name)
+            except NodeUnavailable:
+                continue
+            if answer.status == 404 and answer.timestamp:
+                return None  # a tombstone: deleted (or being deleted)
+            if answer.status == 200 and answer.timestamp:
+                others = [c for c in candidates[position + 1 :] if c in primaries]
+                return RingBlobReader(_blob_info(name, answer), [where, *others], self.client)
+        return None
 
-    async def _head(self, where: Placement, name: str) -> NodeAnswer | None:
-        try:
-            return await self.client.head(where, name)
-        except NodeUnavailable:
-            return None
 
-    def _newest(self, name: str, found: list[tuple[Placement, NodeAnswer]]) -> BlobReader | None:
-        live = [(p, a) for p, a in found if a.status == 200 and a.timestamp]
-        if not live:
-            return None
-        newest = max(a.timestamp or "" for _p, a in live)
-        tombstones = [a.timestamp for _p, a in found if a.status == 404 and a.timestamp]
-        if tombstones and max(t for t in tombstones if t) >= newest:
-            return None
-        holders = [p for p, a in live if a.timestamp == newest]
-        answer = next(a for _p, a in live if a.timestamp == newest)
-        meta = json.loads(answer.headers.get(META_HEADER, "{}"))
-        info = BlobInfo(
-            name=name,
-            timestamp=newest,
-            size=int(answer.headers.get(SIZE_HEADER, answer.headers.get("Content-Length", "0"))),
-            md5_hex=answer.headers.get("ETag", "").strip('"'),
-            meta={str(k): str(v) for k, v in meta.items()},
-        )
-        return RingBlobReader(info, holders, self.client)
+def _blob_info(name: str, answer: NodeAnswer) -> BlobInfo:
+    meta = json.loads(answer.headers.get(META_HEADER, "{}"))
+    return BlobInfo(
+        name=name,
+        timestamp=answer.timestamp or "",
+        size=int(answer.headers.get(SIZE_HEADER, answer.headers.get("Content-Length", "0"))),
+        md5_hex=answer.headers.get("ETag", "").strip('"'),
+        meta={str(k): str(v) for k, v in meta.items()},
+    )
 
 
 class RingBlobReader:

@@ -226,15 +226,28 @@ async def test_a_failing_client_body_aborts_every_replica() -> None:
     assert nodes.blobs == {}
 
 
-async def test_reads_serve_the_newest_copy_and_respect_newer_tombstones() -> None:
+async def test_reads_skip_replicas_that_miss_the_blob() -> None:
+    nodes = FakeNodes(down={"p0"})
+    blobs = store(nodes)
+    await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    nodes.down = set()  # p0 is back but never got the blob
+    assert ("p0", "k") not in nodes.blobs
+    assert await read_all(blobs, "k") == DATA
+
+
+async def test_a_tombstone_means_gone() -> None:
     nodes = FakeNodes()
     blobs = store(nodes)
-    await blobs.put("k", chunks(b"old"), {}, TS1, expected_size=3)
-    nodes.down = {"p0"}  # p0 misses the newer write
-    await blobs.put("k", chunks(b"new!"), {}, TS2, expected_size=4)
-    nodes.down = set()
-    assert await read_all(blobs, "k") == b"new!"
-    await blobs.delete("k", "0000003000.00000")
+    await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    nodes.tombstones[("p0", "k")] = TS2  # a delete that so far reached p0 only
+    assert await blobs.open("k") is None
+
+
+async def test_read_with_every_replica_down_finds_nothing() -> None:
+    nodes = FakeNodes()
+    blobs = store(nodes)
+    await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    nodes.down = {"p0", "p1", "p2", "h0", "h1"}
     assert await blobs.open("k") is None
 
 
