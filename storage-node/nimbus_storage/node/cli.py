@@ -26,6 +26,7 @@ import uvloop
 
 from nimbus_storage.node.auditor import AuditorSettings
 from nimbus_storage.node.config import NodeConfig
+from nimbus_storage.node.replicator import ReplicatorSettings
 from nimbus_storage.node.ringfile import load_node_ring
 from nimbus_storage.node.server import start_node
 from nimbus_storage.store.layout import IDENTITY_FILE, StoreIdentity
@@ -67,6 +68,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--audit-interval", type=float, default=defaults.interval, help="seconds between passes"
     )
+    replication = ReplicatorSettings()
+    parser.add_argument(
+        "--no-replicator", action="store_true", help="do not replicate in background (--ring)"
+    )
+    parser.add_argument(
+        "--replicate-interval",
+        type=float,
+        default=replication.interval,
+        help="seconds between replication passes",
+    )
+    parser.add_argument(
+        "--replicate-items-per-second", type=float, default=replication.items_per_second
+    )
+    parser.add_argument(
+        "--replicate-bytes-per-second", type=float, default=replication.bytes_per_second
+    )
+    parser.add_argument(
+        "--replicate-concurrency",
+        type=int,
+        default=replication.concurrency,
+        help="partitions replicated at once",
+    )
+    parser.add_argument(
+        "--reclaim-age",
+        type=float,
+        default=replication.reclaim_age,
+        help="seconds a tombstone is kept before replication removes it",
+    )
     parser.add_argument("--log-level", default="INFO")
 
 
@@ -94,6 +123,17 @@ def config_from_args(args: argparse.Namespace, token: str) -> NodeConfig:
             bytes_per_second=args.audit_bytes_per_second,
             interval=args.audit_interval,
         )
+    replicator = None
+    if args.ring is not None and not args.no_replicator:
+        if args.replicate_concurrency < 1:
+            raise UsageError("--replicate-concurrency must be at least 1")
+        replicator = ReplicatorSettings(
+            items_per_second=args.replicate_items_per_second,
+            bytes_per_second=args.replicate_bytes_per_second,
+            interval=args.replicate_interval,
+            concurrency=args.replicate_concurrency,
+            reclaim_age=args.reclaim_age,
+        )
     return NodeConfig(
         data_dir=args.data.resolve(),
         identity=identity,
@@ -104,6 +144,9 @@ def config_from_args(args: argparse.Namespace, token: str) -> NodeConfig:
         fsync=not args.no_fsync,
         create_devices=args.create_devices,
         auditor=auditor,
+        ring_file=args.ring.resolve() if args.ring is not None else None,
+        ring_node=args.node or args.listen,
+        replicator=replicator,
     )
 
 
@@ -120,7 +163,11 @@ def _explicit_identity(args: argparse.Namespace) -> StoreIdentity:
 
 
 async def _serve(config: NodeConfig) -> None:
-    node = await start_node(config, auditor_enabled=config.auditor is not None)
+    node = await start_node(
+        config,
+        auditor_enabled=config.auditor is not None,
+        replicator_enabled=config.replicator is not None,
+    )
     print(f"Nimbus storage node: {node.endpoint} devices {', '.join(config.devices)}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

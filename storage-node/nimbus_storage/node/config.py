@@ -10,6 +10,7 @@ from aiohttp import web
 from nimbus_storage.node.auditor import AuditorSettings
 from nimbus_storage.node.devices import LocalDevices
 from nimbus_storage.node.metrics import NodeMetrics
+from nimbus_storage.node.replicator import ReplicatorSettings
 from nimbus_storage.store.layout import StoreIdentity
 
 
@@ -25,6 +26,9 @@ class NodeConfig:
     create_devices: bool = False  # see LocalDevices
     auditor: AuditorSettings | None = field(default_factory=AuditorSettings)  # None: no auditor
     chunk_size: int = 64 * 1024  # request body read size
+    ring_file: Path | None = None  # the ring to replicate by; None: no replicator
+    ring_node: str | None = None  # this node in the ring ("host:port"); None: host:port
+    replicator: ReplicatorSettings | None = field(default_factory=ReplicatorSettings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,43 @@ class NodeMetrics:
             "Duration of the last completed auditor pass.",
             registry=registry,
         )
+        self.replication_objects = Counter(
+            "nimbus_replicator_objects_pushed", "Objects written on peers.", registry=registry
+        )
+        self.replication_tombstones = Counter(
+            "nimbus_replicator_tombstones_pushed", "Tombstones taken by peers.", registry=registry
+        )
+        self.replication_bytes = Counter(
+            "nimbus_replicator_bytes_pushed", "Object bytes sent to peers.", registry=registry
+        )
+        self.replication_handoffs_reverted = Counter(
+            "nimbus_replicator_handoffs_reverted",
+            "Handoff partitions pushed to their primaries and removed locally.",
+            registry=registry,
+        )
+        self.replication_reclaimed = Counter(
+            "nimbus_replicator_tombstones_reclaimed",
+            "Tombstones removed after reclaim_age.",
+            registry=registry,
+        )
+        self.replication_failures = Counter(
+            "nimbus_replicator_failures",
+            "Peers unreachable or refusing, failed pushes and local errors.",
+            registry=registry,
+        )
+        self.replication_passes = Counter(
+            "nimbus_replicator_passes", "Completed replication passes.", registry=registry
+        )
+        self.replication_pass_seconds = Gauge(
+            "nimbus_replicator_last_pass_seconds",
+            "Duration of the last completed replication pass.",
+            registry=registry,
+        )
+        self.replication_last_pass = Gauge(
+            "nimbus_replicator_last_pass_completion_timestamp_seconds",
+            "Unix time the last replication pass completed (now minus this: replication lag).",
+            registry=registry,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,10 +1,12 @@
-"""What a node needs from a ring file: the hashing constants and its own devices."""
+"""What a node needs from a ring file: the hashing constants, its own devices, the placements."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from nimbus_storage.proxy.ring_file import RingFile
 from nimbus_storage.ring import Ring
 from nimbus_storage.store.layout import StoreIdentity
 
@@ -26,3 +28,11 @@ def node_ring(ring: Ring, node: str) -> NodeRing:
 def load_node_ring(path: Path, node: str) -> NodeRing:
     """Read ``ring.json`` (docs/storage-cluster.md); ValueError when it is not a valid ring."""
     return node_ring(Ring.load(path), node)
+
+
+def watch_ring(path: Path) -> Callable[[], Ring]:
+    """The ring at ``path``, reloaded when the file changed since the last call.
+
+    A file that fails to load leaves the previous ring in use (see ``RingFile``).
+    """
+    return RingFile(path, Ring.load, check_interval=0.0).current

@@ -29,6 +29,10 @@ from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.objects import delete_object, get_object, insufficient_storage, put_object
 from nimbus_storage.node.partitions import list_suffix, replicate
 from nimbus_storage.node.protocol import TOKEN_HEADER, BadRequest, Target, parse_target
+from nimbus_storage.node.replicator import Replicator, ReplicatorSettings
+from nimbus_storage.node.ringfile import watch_ring
+from nimbus_storage.proxy.node_client import NodeClient
+from nimbus_storage.ring import Ring
 
 log = logging.getLogger("nimbus.node")
 
@@ -162,10 +166,42 @@ class RunningNode:
         self.runner = runner
         self.port = port
         self._auditor: asyncio.Task[None] | None = None
+        self._replicator: Replicator | None = None
+        self._replication: asyncio.Task[None] | None = None
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.context.config.host}:{self.port}"
+
+    @property
+    def ring_node(self) -> str:
+        """This node's name in the ring: ``host:port`` unless the config names it."""
+        config = self.context.config
+        return config.ring_node or f"{config.host}:{self.port}"
+
+    def make_replicator(
+        self, ring: Callable[[], Ring], settings: ReplicatorSettings | None = None
+    ) -> Replicator:
+        """A replicator of this node's devices (the caller closes it)."""
+        config = self.context.config
+        return Replicator(
+            self.context.devices.available,
+            ring,
+            self.ring_node,
+            NodeClient(config.token),
+            settings or config.replicator or ReplicatorSettings(),
+            metrics=self.context.metrics,
+        )
+
+    def start_replicator(self) -> None:
+        """Replicate in the background by the ring file of the config, if it names one."""
+        config = self.context.config
+        if config.replicator is None or config.ring_file is None or self._replicator is not None:
+            return
+        self._replicator = self.make_replicator(watch_ring(config.ring_file))
+        self._replication = asyncio.create_task(
+            self._replicator.run_forever(), name="nimbus-replicator"
+        )
 
     def start_auditor(self) -> None:
         settings = self.context.config.auditor
@@ -179,14 +215,19 @@ class RunningNode:
         )
 
     async def stop(self) -> None:
-        if self._auditor is not None:
-            self._auditor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._auditor
+        for task in (self._auditor, self._replication):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._replicator is not None:
+            await self._replicator.close()
         await self.runner.cleanup()
 
 
-async def start_node(config: NodeConfig, *, auditor_enabled: bool = True) -> RunningNode:
+async def start_node(
+    config: NodeConfig, *, auditor_enabled: bool = True, replicator_enabled: bool = True
+) -> RunningNode:
     context = make_context(config)
     for store in context.devices.available():
         # One node owns its devices, so at start every temp file is a crashed write's.
@@ -203,6 +244,8 @@ async def start_node(config: NodeConfig, *, auditor_enabled: bool = True) -> Run
     node = RunningNode(context, runner, port)
     if auditor_enabled:
         node.start_auditor()
+    if replicator_enabled:
+        node.start_replicator()
     log.info(
         "storage node on %s:%d serving %s from %s",
         config.host,

@@ -144,3 +144,40 @@ def test_range_forms() -> None:
     assert parse_range("bytes=2-", 10) == (2, 9)
     assert parse_range("bytes=-2", 10) == (8, 9)
     assert parse_range("items=1-2", 10) is None
+
+
+def test_replicator_settings_come_from_the_flags(tmp_path: Path) -> None:
+    ring = write_ring(tmp_path / "ring.json")
+    args = parse(
+        "--data", str(tmp_path), "--listen", "0.0.0.0:6200", "--node", "127.0.0.2:6200",
+        "--ring", str(ring), "--replicate-interval", "5", "--replicate-items-per-second", "7",
+        "--replicate-bytes-per-second", "1000", "--replicate-concurrency", "3",
+        "--reclaim-age", "60",
+    )  # fmt: skip
+    config = cli.config_from_args(args, "tok")
+    assert config.replicator is not None
+    assert (config.replicator.interval, config.replicator.items_per_second) == (5, 7)
+    assert (config.replicator.bytes_per_second, config.replicator.concurrency) == (1000, 3)
+    assert config.replicator.reclaim_age == 60
+    assert config.ring_file == ring.resolve()
+    assert config.ring_node == "127.0.0.2:6200"
+
+
+def test_no_replicator_without_a_ring_or_when_asked(tmp_path: Path) -> None:
+    ring = write_ring(tmp_path / "ring.json")
+    args = parse(
+        "--data", str(tmp_path), "--listen", "127.0.0.1:6200", "--ring", str(ring),
+        "--no-replicator",
+    )  # fmt: skip
+    assert cli.config_from_args(args, "tok").replicator is None
+    args = parse(
+        "--data", str(tmp_path), "--listen", "h:1", "--part-power", "3", "--hash-prefix", "x",
+        "--hash-suffix", "y", "--device", "d0",
+    )  # fmt: skip
+    assert cli.config_from_args(args, "tok").replicator is None
+    args = parse(
+        "--data", str(tmp_path), "--listen", "127.0.0.1:6200", "--ring", str(ring),
+        "--replicate-concurrency", "0",
+    )  # fmt: skip
+    with pytest.raises(cli.UsageError, match="concurrency"):
+        cli.config_from_args(args, "tok")
