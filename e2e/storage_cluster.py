@@ -68,6 +68,7 @@ class StorageCluster:
     replicas: int = 3
     part_power: int = 8
     fsync: bool = False
+    replicate_interval: float = 30.0
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     access_key: str = "NIMBUSCLUSTER"
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -120,6 +121,7 @@ class StorageCluster:
             "--listen", member.address, "--ring", str(self.ring_path), "--create-devices",
             "--log-level", "WARNING",
         ]  # fmt: skip
+        command += ["--replicate-interval", str(self.replicate_interval)]
         if not self.fsync:
             command.append("--no-fsync")
         with member.log.open("ab") as sink:

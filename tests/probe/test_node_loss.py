@@ -19,6 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from mypy_boto3_s3 import S3Client
+from nimbus_storage.ring import Ring
 
 from e2e.storage_cluster import StorageCluster
 
@@ -151,3 +152,47 @@ def test_two_nodes_down_refuses_writes_cleanly(cluster: StorageCluster) -> None:
     cluster.start_node(1)
     s3.put_object(Bucket="probe", Key="quorum-again", Body=b"y")
     assert s3.get_object(Bucket="probe", Key="quorum-again")["Body"].read() == b"y"
+
+
+def placement_problems(cluster: StorageCluster) -> tuple[int, list[str]]:
+    """Every .data file on disk, and those on a device that is not a primary of its partition."""
+    ring = Ring.load(cluster.ring_path)
+    found, misplaced = 0, []
+    for member in cluster.members:
+        objects = member.data / "d0" / "objects"
+        for data_file in objects.glob("*/*/*/*.data"):
+            found += 1
+            partition = int(data_file.relative_to(objects).parts[0])
+            if member.address not in {d.node for d in ring.primaries(partition)}:
+                misplaced.append(f"{member.address}: {data_file.relative_to(objects)}")
+    return found, misplaced
+
+
+def test_handoffs_drain_home_when_the_node_returns(tmp_path: Path) -> None:
+    cluster = StorageCluster(
+        tmp_path / "cluster", nodes=4, replicas=3, part_power=4, replicate_interval=0.5
+    )
+    cluster.start()
+    try:
+        s3 = client(cluster)
+        s3.create_bucket(Bucket="probe")
+        cluster.stop_node(0)
+        tally = Tally()
+        write_stream(s3, "probe", tally, "while-down", 60)
+        _found, misplaced = placement_problems(cluster)
+        assert misplaced, "with a primary down some replicas must have gone to handoffs"
+        cluster.start_node(0)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            found, misplaced = placement_problems(cluster)
+            if not misplaced and found == 3 * len(tally.acknowledged):
+                break
+            time.sleep(0.5)
+        lost = lost_writes(s3, "probe", tally)
+        print(
+            f"\nhandoffs drained: {tally.report(len(lost))}; {found} replicas on disk,"
+            f" {len(misplaced)} still misplaced"
+        )
+        assert (misplaced, found, lost) == ([], 3 * len(tally.acknowledged), [])
+    finally:
+        cluster.stop()
