@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help=f"store blobs on the ring's storage nodes (token from {CLUSTER_TOKEN_ENV})",
     )
+    serve.add_argument(
+        "--ec",
+        metavar="K+M",
+        default="",
+        help="with --ring: erasure-code blobs into K data + M parity fragments (ring of K+M)",
+    )
     serve.add_argument("--log-level", default="INFO")
     node = commands.add_parser("node", help="run a storage node of a ring-based cluster")
     node_cli.add_arguments(node)
@@ -88,6 +94,7 @@ async def _serve(args: argparse.Namespace) -> None:
         fsync=not args.no_fsync,
         ring_path=args.ring,
         cluster_token=os.environ.get(CLUSTER_TOKEN_ENV, ""),
+        ec_policy=args.ec,
     )
     if args.domain:
         config = dataclasses.replace(config, domains=tuple(args.domain))

@@ -52,3 +52,8 @@ class GatewayConfig:
 
     cluster_token: str = ""
     """Shared secret the storage nodes expect (``X-Nimbus-Cluster-Token``)."""
+
+    ec_policy: str = ""
+    """``K+M``: erasure-code every blob on the ring into K data and M parity fragments (the ring
+    must have K+M replicas) instead of storing whole replicas. One policy for the whole gateway;
+    empty: replicas. Needs ``ring_path``."""

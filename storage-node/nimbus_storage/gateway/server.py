@@ -15,6 +15,8 @@ from nimbus_storage.gateway.app import build_app
 from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.gateway.metrics import GatewayMetrics
+from nimbus_storage.proxy.ec_blobs import ECBlobStore
+from nimbus_storage.proxy.ec_layout import ECPolicy
 from nimbus_storage.proxy.node_client import NodeClient
 from nimbus_storage.proxy.ring_blobs import RingBlobStore
 from nimbus_storage.proxy.ring_file import RingFile
@@ -39,7 +41,13 @@ def _open_blobs(config: GatewayConfig) -> BlobStore:
             raise ValueError("a ring-backed gateway needs the cluster token of its storage nodes")
         rings = RingFile(config.ring_path, Ring.load)
         log.info("storing blobs on the ring in %s", config.ring_path)
+        if config.ec_policy:
+            policy = ECPolicy.parse(config.ec_policy)
+            log.info("erasure coding %s (%s)", policy, policy.ec_type)
+            return ECBlobStore(rings, NodeClient(config.cluster_token), policy)
         return RingBlobStore(rings, NodeClient(config.cluster_token))
+    if config.ec_policy:
+        raise ValueError("erasure coding stores blobs on a ring: it needs a ring file")
     blobs = DiskBlobStore(config.data_dir / "blobs", fsync=config.fsync)
     # One gateway owns a data directory, so at start every temp file is a crashed write's.
     leftovers = blobs.cleanup_tmp(older_than=0)

@@ -1,7 +1,8 @@
 """The auditor: re-read every blob, quarantine the ones whose bytes no longer match their facts.
 
 A pass walks every hash dir of every device (``iter_hashes``). For the visible ``.data`` it reads
-the ``.meta`` sidecar (size and md5 recorded at PUT time) and re-reads the data, comparing both.
+the ``.meta`` sidecar (size, md5 and block digests recorded at PUT time) and re-reads the data,
+checking every block with the same check a GET makes (``store.blocks``), then size and md5.
 A mismatch, a missing or unreadable sidecar moves the hash dir to
 ``<device>/quarantined/objects/<hash>`` (its suffix hash changes, so replication restores a good
 copy from another node). A hash dir that gained a newer write meanwhile is left alone.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.pacing import Pacer
+from nimbus_storage.store.blocks import BlockDigests, CorruptBlob
 from nimbus_storage.store.diskfile import DiskBlobStore
 from nimbus_storage.store.layout import DATA_EXT, META_EXT, OnDiskFile, newest_state
 
@@ -177,22 +179,30 @@ async def _check_data(
         return None
     try:
         sidecar = await asyncio.to_thread(_read_sidecar, hash_path / (newest.timestamp + META_EXT))
+        if isinstance(sidecar, str):
+            return _Verdict(0, sidecar)
+        expected_size, expected_md5, blocks = sidecar
         md5 = hashlib.md5(usedforsecurity=False)
         size = 0
+        piece = blocks.block_size if blocks is not None else READ_CHUNK
+        index = 0
         while True:
-            chunk = await asyncio.to_thread(os.read, fd, READ_CHUNK)
+            chunk = await asyncio.to_thread(_read_piece, fd, piece, md5)
+            if blocks is not None and size < expected_size:
+                _offset, length = blocks.span(index, expected_size)
+                try:
+                    await asyncio.to_thread(blocks.check, index, chunk, length, newest.filename)
+                except CorruptBlob as exc:
+                    return _Verdict(size + len(chunk), str(exc))
             if not chunk:
                 break
-            md5.update(chunk)
+            index += 1
             size += len(chunk)
             if metrics is not None:
                 metrics.audit_bytes.inc(len(chunk))
             await byte_pacer.spend(len(chunk))
     finally:
         os.close(fd)
-    if isinstance(sidecar, str):
-        return _Verdict(size, sidecar)
-    expected_size, expected_md5 = sidecar
     if size != expected_size:
         return _Verdict(size, f"size {size} != {expected_size} recorded")
     if md5.hexdigest() != expected_md5:
@@ -200,12 +210,18 @@ async def _check_data(
     return _Verdict(size, None)
 
 
-def _read_sidecar(path: Path) -> tuple[int, str] | str:
-    """``(size, md5)`` recorded beside the data, or what is wrong with the sidecar."""
+def _read_piece(fd: int, length: int, md5: hashlib._Hash) -> bytes:
+    data = os.read(fd, length)
+    md5.update(data)
+    return data
+
+
+def _read_sidecar(path: Path) -> tuple[int, str, BlockDigests | None] | str:
+    """``(size, md5, blocks)`` recorded beside the data, or what is wrong with the sidecar."""
     try:
         doc = json.loads(path.read_bytes())
-        return int(doc["size"]), str(doc["md5"])
+        return int(doc["size"]), str(doc["md5"]), BlockDigests.from_sidecar(doc)
     except FileNotFoundError:
         return "no .meta beside the .data"
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return f"unreadable .meta: {exc!r}"

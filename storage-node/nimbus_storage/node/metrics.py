@@ -34,6 +34,16 @@ class NodeMetrics:
             "nimbus_node_received_bytes", "Object bytes received.", registry=registry
         )
         self.bytes_out = Counter("nimbus_node_sent_bytes", "Object bytes sent.", registry=registry)
+        self.corrupt_reads = Counter(
+            "nimbus_node_corrupt_reads",
+            "GETs cut short because a block failed its md5 check.",
+            registry=registry,
+        )
+        self.read_quarantined = Counter(
+            "nimbus_node_read_quarantined",
+            "Hash dirs moved to quarantine by a GET that found them corrupt.",
+            registry=registry,
+        )
         self.audit_files = Counter(
             "nimbus_auditor_files_checked", "Data files re-read by the auditor.", registry=registry
         )

@@ -1,8 +1,16 @@
-"""``/objects/{device}/{partition}/{name}``: PUT, GET, HEAD and DELETE of one blob."""
+"""``/objects/{device}/{partition}/{name}``: PUT, GET, HEAD and DELETE of one blob.
+
+A GET checks every block against its recorded md5 before sending it (``store.reader``). When a
+block fails, the blob is quarantined (replication restores a good copy) and the connection is
+closed without sending the rest: the reader sees a body shorter than its ``Content-Length``,
+never a clean end, and the gateway continues at the same offset on another replica.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -21,8 +29,11 @@ from nimbus_storage.node.protocol import (
     parse_range,
     parse_timestamp,
 )
+from nimbus_storage.store.blocks import CorruptBlob
 from nimbus_storage.store.diskfile import DiskBlobReader, DiskBlobStore
 from nimbus_storage.store.layout import TOMBSTONE_EXT
+
+log = logging.getLogger("nimbus.node")
 
 # A full disk or an exhausted quota: the gateway should try another device.
 _FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -76,7 +87,7 @@ async def get_object(
             headers[TIMESTAMP_HEADER] = state.timestamp
         return web.Response(status=404, headers=headers)
     with reader:
-        return await _send_blob(request, node, reader)
+        return await _send_blob(request, node, store, reader)
 
 
 async def delete_object(
@@ -98,7 +109,7 @@ async def delete_object(
 
 
 async def _send_blob(
-    request: web.Request, node: NodeContext, reader: DiskBlobReader
+    request: web.Request, node: NodeContext, store: DiskBlobStore, reader: DiskBlobReader
 ) -> web.StreamResponse:
     info = reader.info
     headers = {
@@ -120,11 +131,33 @@ async def _send_blob(
     response.content_length = end - start + 1
     await response.prepare(request)
     if request.method == "GET":
-        async for chunk in reader.iter_range(start, end):
-            await response.write(chunk)
-            node.metrics.bytes_out.inc(len(chunk))
+        try:
+            async for chunk in reader.iter_range(start, end):
+                await response.write(chunk)
+                node.metrics.bytes_out.inc(len(chunk))
+        except CorruptBlob as exc:
+            await _quarantine(node, store, reader, exc)
+            _abort(request)
+            return response
     await response.write_eof()
     return response
+
+
+async def _quarantine(
+    node: NodeContext, store: DiskBlobStore, reader: DiskBlobReader, problem: CorruptBlob
+) -> None:
+    node.metrics.corrupt_reads.inc()
+    moved = await asyncio.to_thread(store.quarantine_reader, reader)
+    if moved is not None:
+        node.metrics.read_quarantined.inc()
+    log.warning("GET met a corrupt blob (%s); quarantined to %s", problem, moved)
+
+
+def _abort(request: web.Request) -> None:
+    """End the response short of its Content-Length: what was sent stays (it was checked)."""
+    transport = request.transport
+    if transport is not None:
+        transport.close()
 
 
 async def _request_chunks(request: web.Request, node: NodeContext) -> AsyncIterator[bytes]:

@@ -22,6 +22,7 @@ from nimbus_storage.node.replication_plan import (
     push_accepted,
 )
 from nimbus_storage.proxy.node_client import NodeClient, NodeUnavailable, Placement
+from nimbus_storage.store.blocks import CorruptBlob
 from nimbus_storage.store.diskfile import DiskBlobReader, DiskBlobStore, SuffixEntry
 
 log = logging.getLogger("nimbus.replicator")
@@ -124,16 +125,26 @@ class PeerSync:
             reader = await store.open(entry.name)
             if reader is None:
                 return True  # deleted meanwhile: the tombstone goes out next pass
+            corrupt: list[CorruptBlob] = []
             with reader:
                 info = reader.info
-                answer = await self.client.put(
-                    peer,
-                    info.name,
-                    self._paced(reader),
-                    size=info.size,
-                    meta=info.meta,
-                    timestamp=info.timestamp,
-                )
+                try:
+                    answer = await self.client.put(
+                        peer,
+                        info.name,
+                        self._paced(reader, corrupt),
+                        size=info.size,
+                        meta=info.meta,
+                        timestamp=info.timestamp,
+                    )
+                except Exception:
+                    if not corrupt:
+                        raise
+                if corrupt:
+                    # Never spread a corrupt copy: quarantine it, a peer's copy comes back.
+                    moved = await asyncio.to_thread(store.quarantine_reader, reader)
+                    self.failed(f"corrupt local copy quarantined to {moved}", corrupt[0])
+                    return False
             if answer.status == 201:
                 self.report.objects_pushed += 1
                 if self.metrics is not None:
@@ -146,10 +157,17 @@ class PeerSync:
         )
         return False
 
-    async def _paced(self, reader: DiskBlobReader) -> AsyncIterator[bytes]:
-        async for chunk in reader.iter_range(0, reader.info.size - 1):
-            await self.bytes.spend(len(chunk))
-            self.report.bytes_pushed += len(chunk)
-            if self.metrics is not None:
-                self.metrics.replication_bytes.inc(len(chunk))
-            yield chunk
+    async def _paced(
+        self, reader: DiskBlobReader, corrupt: list[CorruptBlob]
+    ) -> AsyncIterator[bytes]:
+        """The blob, paced; a block failing its check is noted in ``corrupt`` and raised."""
+        try:
+            async for chunk in reader.iter_range(0, reader.info.size - 1):
+                await self.bytes.spend(len(chunk))
+                self.report.bytes_pushed += len(chunk)
+                if self.metrics is not None:
+                    self.metrics.replication_bytes.inc(len(chunk))
+                yield chunk
+        except CorruptBlob as exc:
+            corrupt.append(exc)
+            raise

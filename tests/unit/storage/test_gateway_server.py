@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.server import ensure_root_credential, open_services
+from nimbus_storage.proxy.ec_blobs import ECBlobStore
+from nimbus_storage.proxy.ec_layout import ECPolicy
+from nimbus_storage.ring import RingBuilder
 
 
 def test_start_removes_temp_files_of_interrupted_writes(tmp_path: Path) -> None:
@@ -37,3 +41,22 @@ def test_root_credential_sources(tmp_path: Path) -> None:
     # The generated root key no longer works once another one is given.
     assert services.catalog.get_credential(generated.access_key) is None
     services.catalog.close()
+
+
+def test_ec_policy_picks_the_erasure_coded_store_and_needs_a_ring(tmp_path: Path) -> None:
+    builder = RingBuilder(2, 3)
+    for zone in "abc":
+        builder.add_device(region=1, zone=zone, node=f"{zone}:1", device="d0", weight=1)
+    builder.rebalance()
+    builder.ring().save(tmp_path / "ring.json")
+
+    def config(ec: str, ring: Path | None = tmp_path / "ring.json") -> GatewayConfig:
+        return GatewayConfig(tmp_path / "gw", ring_path=ring, cluster_token="t", ec_policy=ec)
+
+    services = open_services(config("2+1"))
+    assert isinstance(services.blobs, ECBlobStore)
+    assert services.blobs.policy == ECPolicy(2, 1)
+    with pytest.raises(ValueError, match="needs a ring of 5 replicas; this one has 3"):
+        open_services(config("4+1"))
+    with pytest.raises(ValueError, match="needs a ring file"):
+        open_services(config("2+1", ring=None))

@@ -10,6 +10,7 @@ import pytest
 from nimbus_storage.node.auditor import AuditorSettings, run_pass
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.pacing import Pacer
+from nimbus_storage.store.blocks import BLOCK_SIZE
 from nimbus_storage.store.diskfile import DiskBlobStore, normalize_timestamp
 from nimbus_storage.store.layout import StoreIdentity
 
@@ -146,3 +147,16 @@ async def test_pacer_sleeps_only_when_ahead() -> None:
     assert clock.slept == pytest.approx(2.0)
     await Pacer(0, clock=clock, sleep=clock.sleep).spend(1e9)
     assert clock.slept == pytest.approx(2.0)
+
+
+async def test_auditor_uses_the_block_check(
+    store: DiskBlobStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    await store.put("big", chunks_of(b"a" * BLOCK_SIZE, b"b" * 10), {}, T1)
+    path = data_file(store, "big")
+    with path.open("r+b") as data:
+        data.seek(BLOCK_SIZE + 3)
+        data.write(b"c")
+    report = await run_pass([store], UNLIMITED)
+    assert len(report.quarantined) == 1
+    assert "block 1 md5" in caplog.text

@@ -1,152 +1,20 @@
-"""The proxy's quorum, handoff and failover logic, against in-memory stand-ins for nodes.
-
-Real nodes are exercised in tests/functional; here each node is a dict, so failures can be
-placed exactly: unreachable before the first byte, broken mid-stream, or a full disk.
-"""
+"""The proxy's quorum, handoff and failover logic, against in-memory stand-ins for nodes
+(fake_nodes.py); real nodes are exercised in tests/functional."""
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 
 import pytest
 from nimbus_storage.errors import IncompleteBody, InsufficientStorage, ServiceUnavailable
-from nimbus_storage.proxy.node_client import (
-    META_HEADER,
-    SIZE_HEADER,
-    TIMESTAMP_HEADER,
-    NodeAnswer,
-    NodeClient,
-    NodeUnavailable,
-    Placement,
-)
 from nimbus_storage.proxy.ring_blobs import RingBlobStore, quorum
 
-
-@dataclass(frozen=True)
-class Device:
-    node: str
-    device: str = "d0"
-
-
-@dataclass
-class FixedRing:
-    """Every name in partition 0; primaries and handoffs as given."""
-
-    primary_nodes: list[str]
-    handoff_nodes: list[str]
-
-    @property
-    def replicas(self) -> int:
-        return len(self.primary_nodes)
-
-    def partition(self, name: str) -> int:
-        return 0
-
-    def primaries(self, partition: int) -> Sequence[Device]:
-        return [Device(node) for node in self.primary_nodes]
-
-    def handoffs(self, partition: int) -> Iterator[Device]:
-        return iter([Device(node) for node in self.handoff_nodes])
-
-
-@dataclass
-class Rings:
-    ring: FixedRing
-
-    def current(self) -> FixedRing:
-        return self.ring
-
-
-@dataclass
-class Stored:
-    data: bytes
-    timestamp: str
-    meta: dict[str, str]
-
-
-@dataclass
-class FakeNodes(NodeClient):
-    """Nodes in memory. ``down`` refuse connections; ``break_after`` fail mid-stream."""
-
-    down: set[str] = field(default_factory=set)
-    full: set[str] = field(default_factory=set)
-    break_after: dict[str, int] = field(default_factory=dict)  # node -> bytes before breaking
-    blobs: dict[tuple[str, str], Stored] = field(default_factory=dict)
-    tombstones: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        super().__init__(token="test")
-
-    def _check(self, where: Placement) -> None:
-        if where.node in self.down:
-            raise NodeUnavailable(f"{where.node} is down")
-
-    async def put(
-        self,
-        where: Placement,
-        name: str,
-        body: AsyncIterator[bytes],
-        *,
-        size: int,
-        meta: Mapping[str, str],
-        timestamp: str,
-    ) -> NodeAnswer:
-        self._check(where)
-        received = b""
-        async for chunk in body:
-            received += chunk
-            limit = self.break_after.get(where.node)
-            if limit is not None and len(received) > limit:
-                raise NodeUnavailable(f"{where.node} broke mid-stream")
-        if where.node in self.full:
-            return NodeAnswer(507)
-        self.blobs[(where.node, name)] = Stored(received, timestamp, dict(meta))
-        return NodeAnswer(201, {TIMESTAMP_HEADER: timestamp})
-
-    async def head(self, where: Placement, name: str) -> NodeAnswer:
-        self._check(where)
-        stored = self.blobs.get((where.node, name))
-        tombstone = self.tombstones.get((where.node, name))
-        if stored is None or (tombstone is not None and tombstone >= stored.timestamp):
-            return NodeAnswer(404, {TIMESTAMP_HEADER: tombstone} if tombstone else {})
-        return NodeAnswer(
-            200,
-            {
-                TIMESTAMP_HEADER: stored.timestamp,
-                META_HEADER: json.dumps(stored.meta),
-                SIZE_HEADER: str(len(stored.data)),
-                "ETag": hashlib.md5(stored.data).hexdigest(),
-            },
-        )
-
-    async def delete(self, where: Placement, name: str, timestamp: str) -> NodeAnswer:
-        self._check(where)
-        self.tombstones[(where.node, name)] = timestamp
-        return NodeAnswer(204)
-
-    async def stream(
-        self, where: Placement, name: str, start: int, end: int, chunk_size: int = 4
-    ) -> AsyncIterator[bytes]:
-        self._check(where)
-        data = self.blobs[(where.node, name)].data[start : end + 1]
-        limit = self.break_after.get(where.node)
-        for offset in range(0, len(data), 4):
-            if limit is not None and offset >= limit:
-                raise NodeUnavailable(f"{where.node} broke mid-read")
-            yield data[offset : offset + 4]
-
-
-async def chunks(data: bytes, size: int = 3) -> AsyncIterator[bytes]:
-    for offset in range(0, len(data), size):
-        yield data[offset : offset + size]
+from tests.unit.storage.fake_nodes import FakeNodes, chunks, fixed_rings
 
 
 def store(nodes: FakeNodes, primaries: int = 3, handoffs: int = 2) -> RingBlobStore:
-    ring = FixedRing([f"p{i}" for i in range(primaries)], [f"h{i}" for i in range(handoffs)])
-    return RingBlobStore(Rings(ring), nodes)
+    return RingBlobStore(fixed_rings(primaries, handoffs), nodes)
 
 
 async def read_all(blobs: RingBlobStore, name: str) -> bytes:
