@@ -8,7 +8,7 @@ check). A benchmark, not a test: it prints figures, never fails on
 them.
 
     python -m bench.bench_s3 [--sizes 4KiB,1MiB,16MiB] [--concurrency 8] [--budget 512MiB]
-                             [--cluster 3 --replicas 3]
+                             [--cluster 3 --replicas 3 [--ec 2+1]]
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ def object_count(size: int, budget_bytes: int) -> int:
 class ClusterServer:
     """The same benchmark against a gateway over N storage nodes (e2e.storage_cluster)."""
 
-    def __init__(self, data: Path, nodes: int, replicas: int) -> None:
+    def __init__(self, data: Path, nodes: int, replicas: int, ec: str | None) -> None:
         from e2e.storage_cluster import StorageCluster
 
         self.cluster = StorageCluster(
@@ -216,6 +216,7 @@ class ClusterServer:
             fsync=True,
             access_key=ACCESS_KEY,
             secret_key=SECRET_KEY,
+            ec=ec,
         )
         self.cluster.start()
         self.endpoint = self.cluster.endpoint
@@ -240,8 +241,9 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="nimbus-bench-") as data:
         server: Server | ClusterServer
         if args.cluster:
-            server = ClusterServer(Path(data), args.cluster, args.replicas)
-            layout = f"{args.cluster} storage nodes, {args.replicas} replicas"
+            server = ClusterServer(Path(data), args.cluster, args.replicas, args.ec)
+            scheme = f"erasure coded {args.ec}" if args.ec else f"{args.replicas} replicas"
+            layout = f"{args.cluster} storage nodes, {scheme}"
         else:
             server = Server(Path(data))
             layout = "standalone"
@@ -279,6 +281,9 @@ def main() -> None:
         "--cluster", type=int, default=0, help="run over N storage nodes (0: standalone)"
     )
     parser.add_argument("--replicas", type=int, default=3, help="with --cluster")
+    parser.add_argument(
+        "--ec", metavar="K+M", default=None, help="with --cluster: erasure-code (K+M = replicas)"
+    )
     parser.add_argument(
         "--budget",
         type=parse_size,
