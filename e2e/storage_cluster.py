@@ -3,7 +3,8 @@
 Builds a ring of N storage nodes (one device each, zones a, b, c, ...), starts every node and
 one S3 gateway as real processes (``nimbus-storage node`` / ``nimbus-storage serve --ring``) on
 127.0.0.1, and prints how to reach it. Tests and benchmarks use the ``StorageCluster`` class;
-fault tests stop and restart single nodes by PID.
+fault tests stop and restart single nodes by PID, and ``add_node`` grows a running cluster
+(ring rebalanced and republished, the new node started).
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ class StorageCluster:
         return self.root / "ring.json"
 
     @property
+    def builder_path(self) -> Path:
+        return self.root / "builder.json"
+
+    @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
 
@@ -103,8 +108,29 @@ class StorageCluster:
             data = self.root / f"node-{index}"
             self.members.append(NodeProcess(address, data, self.root / f"node-{index}.log"))
         builder.rebalance()
-        builder.save(self.root / "builder.json")
+        builder.save(self.builder_path)
         builder.ring().save(self.ring_path)
+
+    def add_node(self, zone: str, *, weight: float = 100) -> int:
+        """Add a storage node (one device, ``d0``) in ``zone`` to the running cluster.
+
+        Loads ``builder.json``, adds the device, rebalances, saves ``builder.json`` and
+        ``ring.json`` (each written atomically), then starts the node. The running nodes and
+        the gateway pick the new ring up from the file; until the new node answers, writes the
+        gateway sends it go to handoffs. Returns the new node's index in ``members``.
+        """
+        index = len(self.members)
+        address = f"127.0.0.1:{free_port()}"
+        builder = RingBuilder.load(self.builder_path)
+        builder.add_device(region=1, zone=zone, node=address, device="d0", weight=weight)
+        builder.rebalance()
+        builder.save(self.builder_path)
+        builder.ring().save(self.ring_path)
+        data, log = self.root / f"node-{index}", self.root / f"node-{index}.log"
+        self.members.append(NodeProcess(address, data, log))
+        self.start_node(index)
+        self.save_state()
+        return index
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

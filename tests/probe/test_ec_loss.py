@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from e2e.storage_cluster import StorageCluster
-from tests.probe.test_node_loss import Tally, client, lost_writes, write_stream
+from tests.probe.cluster_checks import Tally, client, lost_writes, write_stream
 
 pytestmark = pytest.mark.probe
 WRITES = 240
