@@ -19,12 +19,20 @@ from pathlib import Path
 import uvloop
 
 from nimbus_storage.gateway.config import GatewayConfig
+from nimbus_storage.gateway.policies import DEFAULT_POLICY, PolicySpec
 from nimbus_storage.gateway.server import ensure_root_credential, start_gateway
 from nimbus_storage.node import cli as node_cli
 
 ACCESS_KEY_ENV = "NIMBUS_ROOT_ACCESS_KEY"
 SECRET_KEY_ENV = "NIMBUS_ROOT_SECRET_KEY"
 CLUSTER_TOKEN_ENV = "NIMBUS_CLUSTER_TOKEN"
+
+
+def _policy_spec(text: str) -> PolicySpec:
+    try:
+        return PolicySpec.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +63,21 @@ def _parser() -> argparse.ArgumentParser:
         metavar="K+M",
         default="",
         help="with --ring: erasure-code blobs into K data + M parity fragments (ring of K+M)",
+    )
+    serve.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        type=_policy_spec,
+        metavar="NAME=RING[:ec=K+M]|NAME=local:DIR",
+        help="another storage policy: a ring of its own (EC with :ec=K+M) or a local directory"
+        " (repeatable; --ring / --ec, or --data, define the policy named default)",
+    )
+    serve.add_argument(
+        "--default-policy",
+        default=DEFAULT_POLICY,
+        metavar="NAME",
+        help="policy of buckets created without one (default: default)",
     )
     serve.add_argument("--log-level", default="INFO")
     node = commands.add_parser("node", help="run a storage node of a ring-based cluster")
@@ -95,6 +118,8 @@ async def _serve(args: argparse.Namespace) -> None:
         ring_path=args.ring,
         cluster_token=os.environ.get(CLUSTER_TOKEN_ENV, ""),
         ec_policy=args.ec,
+        policies=tuple(args.policy),
+        default_policy=args.default_policy,
     )
     if args.domain:
         config = dataclasses.replace(config, domains=tuple(args.domain))

@@ -41,7 +41,9 @@ def test_failure_mid_stream_drops_the_connection(
     assert version is not None
 
     async def lose_last_part() -> None:
-        body = await objects.open_body(services, version)
+        stored_bucket = services.catalog.get_bucket(bucket)
+        assert stored_bucket is not None
+        body = await objects.open_body(services, stored_bucket, version)
         body.close()
         assert body.parts is not None
         await services.blobs.delete(body.parts[-1][0], normalize_timestamp(time.time()))

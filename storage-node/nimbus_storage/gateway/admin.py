@@ -63,6 +63,7 @@ def _bucket_view(services: Services, bucket: Bucket) -> dict[str, Any]:
         "quota": {"maxBytes": bucket.quota_bytes, "maxObjects": bucket.quota_objects},
         "usage": {"bytes": used_bytes, "objects": used_objects},
         "policy": json.loads(policy) if policy else None,
+        "storagePolicy": bucket.storage_policy or services.policies.default,
     }
 
 
@@ -95,6 +96,17 @@ def _optional_int(document: Mapping[str, Any], field: str) -> int | None:
     return value
 
 
+def _storage_policy(services: Services, document: Mapping[str, Any]) -> str:
+    """The policy ``storagePolicy`` names (absent or null: the default), checked."""
+    name = document.get("storagePolicy") or ""
+    if not isinstance(name, str):
+        raise _bad_request("storagePolicy must be the name of a storage policy")
+    try:
+        return services.policies.resolve(name)
+    except S3Error as error:
+        raise AdminError(400, error.code, error.message) from None
+
+
 async def put_bucket(services: Services, name: str, document: dict[str, Any]) -> web.Response:
     problem = bucket_name_problem(name)
     if problem is not None:
@@ -104,10 +116,22 @@ async def put_bucket(services: Services, name: str, document: dict[str, Any]) ->
     if not isinstance(owner, str) or not owner:
         raise _bad_request("owner (an access key id) is required")
     existing = catalog.get_bucket(name)
+    storage_policy = _storage_policy(services, document)
     if existing is None:
-        catalog.create_bucket(name, owner)
+        catalog.create_bucket(name, owner, storage_policy=storage_policy)
     elif existing.owner != owner:
         raise AdminError(409, "BucketAlreadyExists", f"bucket {name} is owned by {existing.owner}")
+    elif document.get("storagePolicy") and storage_policy != (
+        # Absent or null: no opinion on an existing bucket's policy.
+        existing.storage_policy or services.policies.default
+    ):
+        raise AdminError(
+            409,
+            "InvalidBucketState",
+            f"bucket {name} stores its data in policy"
+            f" {existing.storage_policy or services.policies.default!r}; a bucket's storage"
+            " policy is fixed at creation",
+        )
     versioning = document.get("versioning")
     if versioning is not None:
         if versioning not in ("Enabled", "Suspended"):
@@ -139,9 +163,10 @@ async def put_bucket(services: Services, name: str, document: dict[str, Any]) ->
     return _json(_bucket_view(services, bucket), 201 if existing is None else 200)
 
 
-async def purge_bucket(services: Services, name: str) -> int:
+async def purge_bucket(services: Services, bucket: Bucket) -> int:
     """Delete every version and upload of a bucket; returns how many versions went."""
-    index = services.catalog.index(name)
+    index = services.catalog.index(bucket.name)
+    blobs = services.blobs_for(bucket)
     removed = 0
     while True:
         page = index.list_versions("", "", "", "", 1000)
@@ -150,19 +175,20 @@ async def purge_bucket(services: Services, name: str) -> int:
         for version in page.entries:
             gone: ObjectVersion | None = index.delete_version(version.key, version.version_id)
             if gone is not None:
-                await objects.delete_version_data(services, gone)
+                await objects.delete_version_data(services, bucket, gone)
                 removed += 1
     timestamp = f"{time.time():016.05f}"
     for upload in index.uploads_initiated_before(time.time() + 1):
         for part in index.delete_upload(upload.upload_id):
-            await services.blobs.delete(part.blob, timestamp)
+            await blobs.delete(part.blob, timestamp)
     return removed
 
 
 async def delete_bucket(services: Services, name: str, purge: bool) -> web.Response:
-    if services.catalog.get_bucket(name) is None:
+    bucket = services.catalog.get_bucket(name)
+    if bucket is None:
         return _json({"deleted": False, "reason": "no such bucket"}, 200)
-    removed = await purge_bucket(services, name) if purge else 0
+    removed = await purge_bucket(services, bucket) if purge else 0
     try:
         services.catalog.delete_bucket(name)
     except S3Error as error:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from nimbus_storage.gateway.policies import DEFAULT_POLICY, PolicySpec
+
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
@@ -55,5 +57,13 @@ class GatewayConfig:
 
     ec_policy: str = ""
     """``K+M``: erasure-code every blob on the ring into K data and M parity fragments (the ring
-    must have K+M replicas) instead of storing whole replicas. One policy for the whole gateway;
-    empty: replicas. Needs ``ring_path``."""
+    must have K+M replicas) instead of storing whole replicas; empty: replicas. Needs
+    ``ring_path``. ``ring_path`` and ``ec_policy`` define the policy named "default" (the local
+    disk store under ``data_dir`` without a ring)."""
+
+    policies: tuple[PolicySpec, ...] = ()
+    """More storage policies, each its own blob store (``--policy``); one named "default"
+    replaces the one ``ring_path`` / ``ec_policy`` define."""
+
+    default_policy: str = DEFAULT_POLICY
+    """The policy of buckets created without one."""

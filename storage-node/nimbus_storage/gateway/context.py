@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from nimbus_storage.auth.sigv4 import AuthContext
     from nimbus_storage.gateway.config import GatewayConfig
     from nimbus_storage.gateway.metrics import GatewayMetrics
+    from nimbus_storage.gateway.policies import Policies
+    from nimbus_storage.proxy.node_client import NodeClient
     from nimbus_storage.store.api import BlobStore
     from nimbus_storage.store.catalog import Bucket, Catalog, Credential
     from nimbus_storage.store.index import BucketIndex
@@ -25,11 +27,22 @@ class Services:
 
     config: GatewayConfig
     catalog: Catalog
-    blobs: BlobStore
+    policies: Policies
     metrics: GatewayMetrics
+    # The connection pool to the storage nodes the ring policies share (None: no ring).
+    node_client: NodeClient | None = None
     # Where each bucket's lifecycle sweep resumes on the next janitor pass (in memory only: a
     # restarted gateway sweeps from the start).
     sweep_cursors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The default policy's blob store."""
+        return self.policies.store("")
+
+    def blobs_for(self, bucket: Bucket) -> BlobStore:
+        """The blob store of ``bucket``'s storage policy: all its data goes there."""
+        return self.policies.for_bucket(bucket)
 
 
 @dataclass
@@ -63,6 +76,10 @@ class S3Request:
 
     def index(self) -> BucketIndex:
         return self.services.catalog.index(self.require_bucket().name)
+
+    def blobs(self) -> BlobStore:
+        """The blob store of the request's bucket (its storage policy's)."""
+        return self.services.blobs_for(self.require_bucket())
 
     @property
     def resource(self) -> str:

@@ -149,7 +149,7 @@ async def _abort_abandoned(
             continue
         timestamp = f"{now:016.05f}"
         for part in index.delete_upload(upload.upload_id):
-            await services.blobs.delete(part.blob, timestamp)
+            await services.blobs_for(bucket).delete(part.blob, timestamp)
         aborted += 1
     return aborted
 

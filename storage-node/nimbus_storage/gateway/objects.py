@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from nimbus_storage.errors import NoSuchKey, NoSuchVersion, QuotaExceeded
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.headers import META_MANIFEST
-from nimbus_storage.store.api import NULL_VERSION, BlobInfo, BlobReader, ObjectVersion
+from nimbus_storage.store.api import NULL_VERSION, BlobInfo, BlobReader, BlobStore, ObjectVersion
 from nimbus_storage.store.catalog import Bucket
 from nimbus_storage.store.diskfile import normalize_timestamp
 
@@ -66,7 +66,7 @@ async def store_blob(
     expected_size: int | None,
 ) -> StoredBlob:
     write_id = new_write_id()
-    info = await services.blobs.put(
+    info = await services.blobs_for(bucket).put(
         blob_name(bucket.name, key, write_id),
         payload,
         meta,
@@ -108,23 +108,25 @@ async def commit_version(
     # calling this and relies on nothing running in between.
     replaced = index.put_version(version, bucket.versioning, tags=tags)
     for old in replaced:
-        await delete_version_data(services, old)
+        await delete_version_data(services, bucket, old)
     return version
 
 
-async def delete_version_data(services: Services, version: ObjectVersion) -> None:
+async def delete_version_data(services: Services, bucket: Bucket, version: ObjectVersion) -> None:
+    """Tombstone the blob(s) of a version of ``bucket`` (in the bucket's policy store)."""
     if not version.blob:
         return
+    blobs = services.blobs_for(bucket)
     timestamp = normalize_timestamp(time.time())
-    reader = await services.blobs.open(version.blob)
+    reader = await blobs.open(version.blob)
     if reader is not None:
         try:
             if META_MANIFEST in reader.info.meta:
                 for part_blob, _size in await _read_manifest(reader):
-                    await services.blobs.delete(part_blob, timestamp)
+                    await blobs.delete(part_blob, timestamp)
         finally:
             reader.close()
-    await services.blobs.delete(version.blob, timestamp)
+    await blobs.delete(version.blob, timestamp)
 
 
 def find_version(request: S3Request, key: str, version_id: str | None) -> ObjectVersion:
@@ -154,13 +156,13 @@ async def delete_object(
         removed = index.delete_version(key, version_id)
         if removed is None:
             return DeleteOutcome(version_id, False)
-        await delete_version_data(services, removed)
+        await delete_version_data(services, bucket, removed)
         index.delete_tags(key, version_id)
         return DeleteOutcome(version_id, removed.delete_marker)
     if not bucket.versioning:
         removed = index.delete_version(key, NULL_VERSION)
         if removed is not None:
-            await delete_version_data(services, removed)
+            await delete_version_data(services, bucket, removed)
             index.delete_tags(key, NULL_VERSION)
         return DeleteOutcome(None, False)
     marker_id = new_write_id() if bucket.versioning == "Enabled" else NULL_VERSION
@@ -174,7 +176,7 @@ async def delete_object(
         delete_marker=True,
     )
     for replaced in index.put_version(marker, bucket.versioning):
-        await delete_version_data(services, replaced)
+        await delete_version_data(services, bucket, replaced)
         index.delete_tags(key, replaced.version_id)
     return DeleteOutcome(marker_id, True)
 
@@ -195,7 +197,7 @@ def manifest_body(parts: list[tuple[str, int]]) -> bytes:
 class ObjectBody:
     """An object opened for reading: its stored facts and a ranged byte stream."""
 
-    services: Services
+    blobs: BlobStore  # the store of the object's bucket: its parts are there too
     head: BlobReader
     parts: list[tuple[str, int]] | None
     size: int
@@ -215,7 +217,7 @@ class ObjectBody:
             offset += part_size
             if part_end < start or part_start > end or part_size == 0:
                 continue
-            reader = await self.services.blobs.open(part_blob)
+            reader = await self.blobs.open(part_blob)
             if reader is None:
                 raise RuntimeError(f"part blob {part_blob!r} of a multipart object is missing")
             try:
@@ -232,15 +234,16 @@ class ObjectBody:
         self.head.close()
 
 
-async def open_body(services: Services, version: ObjectVersion) -> ObjectBody:
-    reader = await services.blobs.open(version.blob)
+async def open_body(services: Services, bucket: Bucket, version: ObjectVersion) -> ObjectBody:
+    blobs = services.blobs_for(bucket)
+    reader = await blobs.open(version.blob)
     if reader is None:
         raise NoSuchKey(Key=version.key)
     if META_MANIFEST not in reader.info.meta:
-        return ObjectBody(services, reader, None, reader.info.size)
+        return ObjectBody(blobs, reader, None, reader.info.size)
     try:
         parts = await _read_manifest(reader)
     except BaseException:
         reader.close()
         raise
-    return ObjectBody(services, reader, parts, sum(size for _name, size in parts))
+    return ObjectBody(blobs, reader, parts, sum(size for _name, size in parts))

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
@@ -15,6 +16,7 @@ from nimbus_storage.gateway.app import build_app
 from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.gateway.metrics import GatewayMetrics
+from nimbus_storage.gateway.policies import DEFAULT_POLICY, Policies, PolicySpec
 from nimbus_storage.proxy.ec_blobs import ECBlobStore
 from nimbus_storage.proxy.ec_layout import ECPolicy
 from nimbus_storage.proxy.node_client import NodeClient
@@ -35,35 +37,64 @@ class RootCredential:
     source: str  # "environment", "existing" (from the data directory) or "generated"
 
 
-def _open_blobs(config: GatewayConfig) -> BlobStore:
+def _legacy_default(config: GatewayConfig) -> PolicySpec:
+    """The "default" policy today's flags describe: the ring (EC or not), else local disk."""
     if config.ring_path is not None:
-        if not config.cluster_token:
-            raise ValueError("a ring-backed gateway needs the cluster token of its storage nodes")
-        rings = RingFile(config.ring_path, Ring.load)
-        log.info("storing blobs on the ring in %s", config.ring_path)
-        if config.ec_policy:
-            policy = ECPolicy.parse(config.ec_policy)
-            log.info("erasure coding %s (%s)", policy, policy.ec_type)
-            return ECBlobStore(rings, NodeClient(config.cluster_token), policy)
-        return RingBlobStore(rings, NodeClient(config.cluster_token))
+        return PolicySpec(DEFAULT_POLICY, "ring", config.ring_path, config.ec_policy)
     if config.ec_policy:
         raise ValueError("erasure coding stores blobs on a ring: it needs a ring file")
-    blobs = DiskBlobStore(config.data_dir / "blobs", fsync=config.fsync)
+    return PolicySpec(DEFAULT_POLICY, "local", config.data_dir / "blobs")
+
+
+def _open_local(path: Path, fsync: bool) -> BlobStore:
+    blobs = DiskBlobStore(path, fsync=fsync)
     # One gateway owns a data directory, so at start every temp file is a crashed write's.
     leftovers = blobs.cleanup_tmp(older_than=0)
     if leftovers:
-        log.info("removed %d temp files left by interrupted writes", leftovers)
+        log.info("removed %d temp files left by interrupted writes in %s", leftovers, path)
     return blobs
+
+
+def _open_store(spec: PolicySpec, config: GatewayConfig, clients: list[NodeClient]) -> BlobStore:
+    if spec.kind == "local":
+        log.info("policy %s: local disk store in %s", spec.name, spec.path)
+        return _open_local(spec.path, config.fsync)
+    if not config.cluster_token:
+        raise ValueError("a ring-backed gateway needs the cluster token of its storage nodes")
+    if not clients:
+        clients.append(NodeClient(config.cluster_token))
+    rings = RingFile(spec.path, Ring.load)
+    if spec.ec:
+        ec = ECPolicy.parse(spec.ec)
+        log.info("policy %s: erasure coding %s (%s) on %s", spec.name, ec, ec.ec_type, spec.path)
+        return ECBlobStore(rings, clients[0], ec)
+    log.info("policy %s: replicas on the ring in %s", spec.name, spec.path)
+    return RingBlobStore(rings, clients[0])
+
+
+def open_policies(config: GatewayConfig) -> tuple[Policies, NodeClient | None]:
+    """Open every declared policy's store; the node client they share, if any."""
+    specs = {spec.name: spec for spec in config.policies}
+    if len(specs) != len(config.policies):
+        raise ValueError("two storage policies have the same name")
+    if DEFAULT_POLICY not in specs:
+        specs = {DEFAULT_POLICY: _legacy_default(config), **specs}
+    elif config.ring_path is not None or config.ec_policy:
+        raise ValueError("--ring / --ec and a policy named default both define the default")
+    clients: list[NodeClient] = []
+    stores = {name: _open_store(spec, config, clients) for name, spec in specs.items()}
+    return Policies(stores, config.default_policy), (clients[0] if clients else None)
 
 
 def open_services(config: GatewayConfig) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    blobs = _open_blobs(config)
+    policies, node_client = open_policies(config)
     return Services(
         config=config,
         catalog=Catalog(config.data_dir / "catalog"),
-        blobs=blobs,
+        policies=policies,
         metrics=GatewayMetrics(),
+        node_client=node_client,
     )
 
 
@@ -111,8 +142,8 @@ class RunningGateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._janitor
         await self.runner.cleanup()
-        if isinstance(self.services.blobs, RingBlobStore):
-            await self.services.blobs.client.close()
+        if self.services.node_client is not None:
+            await self.services.node_client.close()
         self.services.catalog.close()
 
 

@@ -151,6 +151,9 @@ class Bucket:
     quota_objects: int | None = None
     acl: str = "private"  # canned ACL
     region: str = ""
+    # Name of the storage policy holding the bucket's data, fixed at creation; "" = the
+    # gateway's default policy (buckets from before policies existed).
+    storage_policy: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,12 @@ from nimbus_storage.store.index import BucketIndex
 __all__ = ["Bucket", "Catalog", "Credential"]
 
 # PRAGMA user_version of the catalog; raise it with a migration when the tables change.
-CATALOG_SCHEMA_VERSION = 1
+# Version 1 had no per-bucket storage policy.
+CATALOG_SCHEMA_VERSION = 2
+# What turns a catalog of version N-1 into version N.
+MIGRATIONS = {
+    2: "ALTER TABLE buckets ADD COLUMN storage_policy TEXT NOT NULL DEFAULT ''",
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (
@@ -49,7 +54,8 @@ CREATE TABLE IF NOT EXISTS buckets (
     quota_bytes   INTEGER,
     quota_objects INTEGER,
     acl           TEXT    NOT NULL,
-    region        TEXT    NOT NULL
+    region        TEXT    NOT NULL,
+    storage_policy TEXT   NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS buckets_by_owner ON buckets (owner, name);
 CREATE TABLE IF NOT EXISTS bucket_configs (
@@ -72,10 +78,29 @@ CREATE TABLE IF NOT EXISTS grants (
     PRIMARY KEY (access_key, bucket)
 ) WITHOUT ROWID;
 """
-_BUCKET_COLUMNS = "name, owner, created, versioning, quota_bytes, quota_objects, acl, region"
+_BUCKET_COLUMNS = (
+    "name, owner, created, versioning, quota_bytes, quota_objects, acl, region, storage_policy"
+)
 _CREDENTIAL_COLUMNS = "access_key, secret_key, is_admin, description, created"
 # Safe as a file name; the S3 naming rules themselves are checked by the gateway.
 _FILE_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+
+
+def _upgrade(db: sqlite3.Connection, root: Path) -> None:
+    """Create a new catalog, or bring a catalog written by an older Nimbus up to date."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version > CATALOG_SCHEMA_VERSION:
+        raise RuntimeError(f"{root} was written by a newer Nimbus (schema {version})")
+    (has_buckets,) = db.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'buckets'"
+    ).fetchone()
+    if has_buckets:
+        for step in range(max(version, 1) + 1, CATALOG_SCHEMA_VERSION + 1):
+            db.execute(MIGRATIONS[step])
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute(f"PRAGMA user_version = {CATALOG_SCHEMA_VERSION}")
 
 
 class Catalog:
@@ -91,13 +116,12 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA busy_timeout = 5000")
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version > CATALOG_SCHEMA_VERSION:
+        try:
+            with self._transaction() as db:
+                _upgrade(db, self.root)
+        except BaseException:
             self._db.close()
-            raise RuntimeError(f"{root} was written by a newer Nimbus (schema {version})")
-        self._db.executescript(
-            f"BEGIN IMMEDIATE; {_SCHEMA} PRAGMA user_version = {CATALOG_SCHEMA_VERSION}; COMMIT;"
-        )
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -120,11 +144,18 @@ class Catalog:
     # --- buckets ----------------------------------------------------------------------------
 
     def create_bucket(
-        self, name: str, owner: str, *, region: str = "", acl: str = "private"
+        self,
+        name: str,
+        owner: str,
+        *,
+        region: str = "",
+        acl: str = "private",
+        storage_policy: str = "",
     ) -> Bucket:
+        """A new bucket; its storage policy ("" = the gateway's default) never changes."""
         if not _FILE_SAFE_NAME.fullmatch(name):
             raise InvalidBucketName(BucketName=name)
-        bucket = Bucket(name, owner, time.time(), "", None, None, acl, region)
+        bucket = Bucket(name, owner, time.time(), "", None, None, acl, region, storage_policy)
         with self._transaction() as db:
             existing = db.execute("SELECT owner FROM buckets WHERE name = ?", (name,)).fetchone()
             if existing is not None:
@@ -134,8 +165,8 @@ class Catalog:
             # A crash during an earlier delete may have left the old index behind.
             self._remove_index_files(name)
             db.execute(
-                f"INSERT INTO buckets ({_BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, owner, bucket.created, "", None, None, acl, region),
+                f"INSERT INTO buckets ({_BUCKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (name, owner, bucket.created, "", None, None, acl, region, storage_policy),
             )
         return bucket
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,3 +181,52 @@ def test_credential_errors(catalog: Catalog) -> None:
     with pytest.raises(InvalidArgument):
         catalog.create_credential("AK2", "s", grants={"b": "ADMIN"})
     assert catalog.get_credential("AK2") is None
+
+
+def test_a_bucket_keeps_the_storage_policy_it_was_created_with(catalog: Catalog) -> None:
+    created = catalog.create_bucket("cold-data", "alice", storage_policy="cold")
+    assert created.storage_policy == "cold"
+    catalog.set_versioning("cold-data", "Enabled")
+    fetched = catalog.get_bucket("cold-data")
+    assert fetched is not None
+    assert (fetched.storage_policy, fetched.versioning) == ("cold", "Enabled")
+    assert catalog.create_bucket("plain", "alice").storage_policy == ""
+
+
+def test_a_catalog_from_before_storage_policies_is_upgraded(tmp_path: Path) -> None:
+    old = sqlite3.connect(tmp_path / "catalog.sqlite")
+    old.executescript(
+        """
+        CREATE TABLE buckets (
+            name TEXT PRIMARY KEY, owner TEXT NOT NULL, created REAL NOT NULL,
+            versioning TEXT NOT NULL, quota_bytes INTEGER, quota_objects INTEGER,
+            acl TEXT NOT NULL, region TEXT NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO buckets VALUES ('legacy', 'alice', 1.0, 'Enabled', 10, NULL, 'private', '');
+        PRAGMA user_version = 1;
+        """
+    )
+    old.close()
+    catalog = Catalog(tmp_path)
+    try:
+        legacy = catalog.get_bucket("legacy")
+        assert legacy is not None
+        assert (legacy.owner, legacy.versioning, legacy.quota_bytes) == ("alice", "Enabled", 10)
+        assert legacy.storage_policy == ""
+        catalog.create_bucket("new", "bob", storage_policy="ec")
+        assert [b.storage_policy for b in catalog.list_buckets()] == ["", "ec"]
+    finally:
+        catalog.close()
+    (version,) = (
+        sqlite3.connect(tmp_path / "catalog.sqlite").execute("PRAGMA user_version").fetchone()
+    )
+    assert version == 2
+    Catalog(tmp_path).close()  # opening an upgraded catalog again changes nothing
+
+
+def test_a_catalog_from_a_newer_nimbus_is_refused(tmp_path: Path) -> None:
+    future = sqlite3.connect(tmp_path / "catalog.sqlite")
+    future.execute("PRAGMA user_version = 99")
+    future.close()
+    with pytest.raises(RuntimeError, match="newer Nimbus"):
+        Catalog(tmp_path)

@@ -10,6 +10,7 @@ from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.headers import iso8601
 from nimbus_storage.gateway.naming import validate_bucket_name
+from nimbus_storage.gateway.policies import POLICY_HEADER
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response, xml_response
 from nimbus_storage.policy.acl import parse_canned_acl
@@ -70,8 +71,10 @@ async def create_bucket(request: S3Request) -> web.StreamResponse:
         raise InvalidArgument("Object Lock is not supported by Nimbus")
     if request.principal is None:
         raise AccessDenied()
+    # Nimbus's own header, as Ceph RGW's placement targets: the policy holding the data.
+    storage_policy = request.services.policies.resolve(request.headers.get(POLICY_HEADER, ""))
     catalog = request.services.catalog
-    catalog.create_bucket(request.bucket_name, request.principal)
+    catalog.create_bucket(request.bucket_name, request.principal, storage_policy=storage_policy)
     if acl != "private":
         catalog.set_acl(request.bucket_name, acl)
     return empty_response(headers={"Location": f"/{request.bucket_name}"})
@@ -79,8 +82,11 @@ async def create_bucket(request: S3Request) -> web.StreamResponse:
 
 @s3_operation("HeadBucket")
 async def head_bucket(request: S3Request) -> web.StreamResponse:
-    request.require_bucket()
-    return empty_response(headers={"x-amz-bucket-region": request.services.config.region})
+    bucket = request.require_bucket()
+    policy = bucket.storage_policy or request.services.policies.default
+    return empty_response(
+        headers={"x-amz-bucket-region": request.services.config.region, POLICY_HEADER: policy}
+    )
 
 
 @s3_operation("DeleteBucket")

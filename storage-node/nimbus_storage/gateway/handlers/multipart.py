@@ -106,12 +106,12 @@ async def _store_part(
         )
     except NoSuchUpload:
         # Completed or aborted while this part streamed in: nobody will ever name its blob.
-        await request.services.blobs.delete(stored.info.name, _now())
+        await request.blobs().delete(stored.info.name, _now())
         raise
     if previous is not None:
         # Not the new part's own timestamp: it was taken when its upload *started*, so it can be
         # older than the part it replaces, whose blob would then outlive the tombstone.
-        await request.services.blobs.delete(previous.blob, _now())
+        await request.blobs().delete(previous.blob, _now())
 
 
 @s3_operation("UploadPart")
@@ -275,11 +275,11 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
         try:
             claimed = _claim_upload(request, upload, listed, manifest)
         except NoSuchUpload:
-            await request.services.blobs.delete(stored.info.name, _now())
+            await request.blobs().delete(stored.info.name, _now())
             raise
         if claimed is not None:
             break
-        await request.services.blobs.delete(stored.info.name, _now())
+        await request.blobs().delete(stored.info.name, _now())
     else:
         raise OperationAborted(
             "Parts of this upload kept changing while it was being completed; try again."
@@ -299,7 +299,7 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
     used = {blob for blob, _size in manifest}
     for part in claimed:
         if part.blob not in used:
-            await request.services.blobs.delete(part.blob, _now())
+            await request.blobs().delete(part.blob, _now())
     return xml_response(
         "CompleteMultipartUploadResult",
         {
@@ -327,7 +327,7 @@ async def abort_multipart_upload(request: S3Request) -> web.StreamResponse:
 async def abort_upload(request: S3Request, upload: Upload) -> None:
     timestamp = _now()
     for part in request.index().delete_upload(upload.upload_id):
-        await request.services.blobs.delete(part.blob, timestamp)
+        await request.blobs().delete(part.blob, timestamp)
 
 
 @s3_operation("ListParts")

@@ -114,7 +114,7 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
         version.acl, request.principal, request.require_bucket().owner, "s3:GetObject"
     ):
         raise AccessDenied()
-    body = await objects.open_body(request.services, version)
+    body = await objects.open_body(request.services, request.require_bucket(), version)
     try:
         try:
             check_preconditions(request.headers, version.etag, version.last_modified)

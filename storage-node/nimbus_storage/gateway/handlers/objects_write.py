@@ -155,7 +155,7 @@ async def open_copy_source(
             raise NoSuchVersion(Key=source.key, VersionId=source.version_id)
         raise NoSuchKey(Key=source.key)
     check_preconditions(request.headers, version.etag, version.last_modified, prefix=header_prefix)
-    return source, version, await objects.open_body(request.services, version)
+    return source, version, await objects.open_body(request.services, source_bucket, version)
 
 
 def copied_meta(
