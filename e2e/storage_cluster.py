@@ -3,8 +3,9 @@
 Builds a ring of N storage nodes (one device each, zones a, b, c, ...), starts every node and
 one S3 gateway as real processes (``nimbus-storage node`` / ``nimbus-storage serve --ring``) on
 127.0.0.1, and prints how to reach it. Tests and benchmarks use the ``StorageCluster`` class;
-fault tests stop and restart single nodes by PID, and ``add_node`` grows a running cluster
-(ring rebalanced and republished, the new node started).
+fault tests stop and restart single nodes by PID, cut nodes listed in ``proxied`` off the network
+with ``partition`` (a FaultProxy from e2e/faultproxy.py stands at their ring address), and
+``add_node`` grows a running cluster (ring rebalanced and republished, the new node started).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nimbus_storage.ring import RingBuilder
+
+from e2e.faultproxy import FaultProxy, Mode
 
 ZONES = "abcdefghijklmnopqrstuvwxyz"
 STATE_FILE = "cluster.json"
@@ -50,12 +53,22 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: f
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s; see {log}")
 
 
+def in_tmpfs(device_dir: Path, size: str, command: list[str]) -> list[str]:
+    """``command`` in a private user + mount namespace (``unshare -rm``, no root needed) where
+    ``device_dir`` is a tmpfs of ``size`` bytes ("1m", "512k"): a disk that really fills up.
+    The mount is visible to that process only (and through ``/proc/<pid>/root``)."""
+    device_dir.mkdir(parents=True, exist_ok=True)
+    script = f'mount -t tmpfs -o size={size} tmpfs "$0" && exec "$@"'
+    return ["unshare", "-rm", "sh", "-c", script, str(device_dir), *command]
+
+
 @dataclass
 class NodeProcess:
     address: str  # 127.0.0.1:port, as in the ring
     data: Path
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    listen: str = ""  # where the node binds when that is not ``address`` (behind a fault proxy)
 
     @property
     def pid(self) -> int | None:
@@ -71,6 +84,13 @@ class StorageCluster:
     fsync: bool = False
     replicate_interval: float = 30.0
     ec: str | None = None  # "K+M": the gateway erasure-codes blobs (replicas must be K+M)
+    device_sizes: dict[int, str] = field(default_factory=dict)
+    """Node index -> tmpfs size ("2m"): that node's device is a tiny filesystem of its own."""
+    proxied: tuple[int, ...] = ()
+    """Node indexes put behind a FaultProxy: the ring names the proxy; see ``partition``."""
+    gateway_args: tuple[str, ...] = ()
+    """More ``nimbus-storage serve`` options, e.g. ("--node-timeout", "1.5")."""
+    proxies: dict[int, FaultProxy] = field(default_factory=dict)
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     access_key: str = "NIMBUSCLUSTER"
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -101,12 +121,16 @@ class StorageCluster:
     def build_ring(self) -> None:
         builder = RingBuilder(self.part_power, self.replicas)
         for index in range(self.nodes):
-            address = f"127.0.0.1:{free_port()}"
+            address, listen = f"127.0.0.1:{free_port()}", ""
+            if index in self.proxied:
+                listen, node_port = address, int(address.rsplit(":", 1)[1])
+                self.proxies[index] = FaultProxy(node_port, port=free_port())
+                address = self.proxies[index].address
             builder.add_device(
                 region=1, zone=ZONES[index % len(ZONES)], node=address, device="d0", weight=100
             )
-            data = self.root / f"node-{index}"
-            self.members.append(NodeProcess(address, data, self.root / f"node-{index}.log"))
+            data, log = self.root / f"node-{index}", self.root / f"node-{index}.log"
+            self.members.append(NodeProcess(address, data, log, listen=listen))
         builder.rebalance()
         builder.save(self.builder_path)
         builder.ring().save(self.ring_path)
@@ -136,6 +160,8 @@ class StorageCluster:
         self.root.mkdir(parents=True, exist_ok=True)
         if not self.members:
             self.build_ring()
+        for proxy in self.proxies.values():
+            proxy.start()
         for index in range(len(self.members)):
             self.start_node(index)
         self.start_gateway()
@@ -145,8 +171,8 @@ class StorageCluster:
         member = self.members[index]
         command = [
             sys.executable, "-m", "nimbus_storage.cli", "node", "--data", str(member.data),
-            "--listen", member.address, "--ring", str(self.ring_path), "--create-devices",
-            "--log-level", "WARNING",
+            "--listen", member.listen or member.address, "--node", member.address,
+            "--ring", str(self.ring_path), "--create-devices", "--log-level", "WARNING",
         ]  # fmt: skip
         if self.ec:
             # The replicator moves whole replicas; fragment archives need a reconstructor
@@ -156,11 +182,14 @@ class StorageCluster:
             command += ["--replicate-interval", str(self.replicate_interval)]
         if not self.fsync:
             command.append("--no-fsync")
+        if index in self.device_sizes:
+            command = in_tmpfs(member.data / "d0", self.device_sizes[index], command)
         with member.log.open("ab") as sink:
             member.process = subprocess.Popen(
                 command, stdout=sink, stderr=sink, env=self._env(), start_new_session=True
             )
-        _wait_http(f"http://{member.address}/_nimbus/healthz", member.process, member.log)
+        listen = member.listen or member.address
+        _wait_http(f"http://{listen}/_nimbus/healthz", member.process, member.log)
 
     def stop_node(self, index: int, *, kill: bool = False) -> None:
         member = self.members[index]
@@ -181,6 +210,7 @@ class StorageCluster:
             command.append("--no-fsync")
         if self.ec:
             command += ["--ec", self.ec]
+        command += self.gateway_args
         with log.open("ab") as sink:
             self.gateway = subprocess.Popen(
                 command, stdout=sink, stderr=sink, env=self._env(), start_new_session=True
@@ -193,6 +223,14 @@ class StorageCluster:
             self.gateway.wait(timeout=15)
         for index in range(len(self.members)):
             self.stop_node(index)
+        for proxy in self.proxies.values():
+            proxy.stop()
+
+    def partition(self, index: int, mode: Mode) -> None:
+        """Switch the fault proxy in front of node ``index`` (one of ``proxied``): "blackhole"
+        (reachable, never answers), "refuse", "cut" (drop its connections) or "pass" (healed).
+        Only traffic *to* the node goes through it: the node still reaches the others."""
+        self.proxies[index].set_mode(mode)
 
     def save_state(self) -> None:
         state = {

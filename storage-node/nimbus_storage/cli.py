@@ -18,7 +18,7 @@ from pathlib import Path
 
 import uvloop
 
-from nimbus_storage.gateway.config import GatewayConfig
+from nimbus_storage.gateway.config import NODE_CONNECT_TIMEOUT, NODE_TIMEOUT, GatewayConfig
 from nimbus_storage.gateway.policies import DEFAULT_POLICY, PolicySpec
 from nimbus_storage.gateway.server import ensure_root_credential, start_gateway
 from nimbus_storage.node import cli as node_cli
@@ -79,6 +79,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="policy of buckets created without one (default: default)",
     )
+    serve.add_argument(
+        "--node-connect-timeout",
+        type=float,
+        default=NODE_CONNECT_TIMEOUT,
+        metavar="S",
+        help="seconds to reach a storage node before trying another (default %(default)s)",
+    )
+    serve.add_argument(
+        "--node-timeout",
+        type=float,
+        default=NODE_TIMEOUT,
+        metavar="S",
+        help="seconds a storage node may stay silent mid-request (default %(default)s)",
+    )
     serve.add_argument("--log-level", default="INFO")
     node = commands.add_parser("node", help="run a storage node of a ring-based cluster")
     node_cli.add_arguments(node)
@@ -117,6 +131,8 @@ async def _serve(args: argparse.Namespace) -> None:
         fsync=not args.no_fsync,
         ring_path=args.ring,
         cluster_token=os.environ.get(CLUSTER_TOKEN_ENV, ""),
+        node_connect_timeout=args.node_connect_timeout,
+        node_timeout=args.node_timeout,
         ec_policy=args.ec,
         policies=tuple(args.policy),
         default_policy=args.default_policy,

@@ -7,6 +7,9 @@ from pathlib import Path
 
 from nimbus_storage.gateway.policies import DEFAULT_POLICY, PolicySpec
 
+NODE_CONNECT_TIMEOUT = 2.0
+NODE_TIMEOUT = 10.0
+
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
@@ -54,6 +57,14 @@ class GatewayConfig:
 
     cluster_token: str = ""
     """Shared secret the storage nodes expect (``X-Nimbus-Cluster-Token``)."""
+
+    node_connect_timeout: float = NODE_CONNECT_TIMEOUT
+    """Seconds to reach a storage node before moving on to another replica (Swift's
+    ``conn_timeout``)."""
+
+    node_timeout: float = NODE_TIMEOUT
+    """Seconds a storage node may stay silent mid-request — not answering, or not taking the
+    next chunk of a body — before it counts as failed (Swift's ``node_timeout``)."""
 
     ec_policy: str = ""
     """``K+M``: erasure-code every blob on the ring into K data and M parity fragments (the ring

@@ -19,7 +19,7 @@ from nimbus_storage.gateway.metrics import GatewayMetrics
 from nimbus_storage.gateway.policies import DEFAULT_POLICY, Policies, PolicySpec
 from nimbus_storage.proxy.ec_blobs import ECBlobStore
 from nimbus_storage.proxy.ec_layout import ECPolicy
-from nimbus_storage.proxy.node_client import NodeClient
+from nimbus_storage.proxy.node_client import NodeClient, NodeTimeouts
 from nimbus_storage.proxy.ring_blobs import RingBlobStore
 from nimbus_storage.proxy.ring_file import RingFile
 from nimbus_storage.ring import Ring
@@ -62,7 +62,8 @@ def _open_store(spec: PolicySpec, config: GatewayConfig, clients: list[NodeClien
     if not config.cluster_token:
         raise ValueError("a ring-backed gateway needs the cluster token of its storage nodes")
     if not clients:
-        clients.append(NodeClient(config.cluster_token))
+        timeouts = NodeTimeouts(connect=config.node_connect_timeout, read=config.node_timeout)
+        clients.append(NodeClient(config.cluster_token, timeouts))
     rings = RingFile(spec.path, Ring.load)
     if spec.ec:
         ec = ECPolicy.parse(spec.ec)

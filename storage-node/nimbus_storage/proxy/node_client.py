@@ -3,6 +3,7 @@ mean for a quorum: the node answered, the node is unreachable, or the device is 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,7 +63,8 @@ class NodeTimeouts:
     """Seconds to reach a node before trying the next replica."""
 
     read: float = 30.0
-    """Seconds a node may stay silent mid-request."""
+    """Seconds a node may stay silent mid-request: no byte of its answer, or (while we send a
+    body) not taking the next chunk."""
 
 
 class NodeClient:
@@ -107,7 +109,17 @@ class NodeClient:
             META_HEADER: json.dumps(dict(meta)),
             "Content-Length": str(size),
         }
-        return await self._call("PUT", where.url(name), headers=headers, data=body)
+        # aiohttp's sock_read only starts once the body is sent: a node that stops reading
+        # an upload would hold the write forever. A deadline armed while each chunk sits with
+        # the node (and disarmed while we wait for the client's next one) bounds that.
+        try:
+            async with asyncio.timeout(None) as deadline:
+                watched = _stall_watch(body, deadline, self.timeouts.read)
+                return await self._call("PUT", where.url(name), headers=headers, data=watched)
+        except TimeoutError as exc:
+            raise NodeUnavailable(
+                f"PUT {where.url(name)}: took no body for {self.timeouts.read} s"
+            ) from exc
 
     async def head(self, where: Placement, name: str) -> NodeAnswer:
         return await self._call("HEAD", where.url(name))
@@ -184,6 +196,18 @@ class NodeClient:
                 return NodeAnswer(response.status, dict(response.headers))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise NodeUnavailable(f"{method} {url}: {exc}") from exc
+
+
+async def _stall_watch(
+    body: AsyncIterator[bytes], deadline: asyncio.Timeout, limit: float
+) -> AsyncIterator[bytes]:
+    """``body``, with ``deadline`` due ``limit`` seconds after each chunk is handed over until
+    the consumer asks for the next one (the expiry surfaces as TimeoutError: NodeUnavailable)."""
+    loop = asyncio.get_running_loop()
+    async for chunk in body:
+        deadline.reschedule(loop.time() + limit)
+        yield chunk
+        deadline.reschedule(None)
 
 
 def _suffix_entries(doc: object) -> list[SuffixEntry] | None:

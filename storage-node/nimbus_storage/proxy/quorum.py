@@ -1,6 +1,6 @@
 """What replicated and erasure-coded writes share: where a blob's copies go, a bounded queue per
 target so a slow node never makes the proxy buffer the body, handoffs for targets that cannot be
-reached before their first byte, and the quorum verdict.
+reached (or are full) before their first byte, and the quorum verdict.
 
 A write has one *slot* per primary. The feeder puts ``items[slot]`` of every item into the
 slot's queue (the same chunk for every replica, or fragment ``slot`` of an erasure-coded
@@ -150,7 +150,11 @@ class SlotWrite:
             raise
 
     async def _write(self, slot: int, target: Placement) -> Outcome:
+        """Stream the slot to ``target``; a target that is unreachable or full (507) before
+        taking a byte is replaced by the next handoff, since the slot's queue is still whole.
+        A 507 after the body started cannot be replayed: the slot has failed."""
         started = [False]
+        full: NodeAnswer | None = None  # a 507 met on the way, so "no quorum" says why
         while True:
             try:
                 answer = await self.client.put(
@@ -162,15 +166,20 @@ class SlotWrite:
                     timestamp=self.timestamp,
                 )
             except NodeUnavailable:
-                replacement = None if started[0] else next(self.handoffs, None)
-                if replacement is None:  # broke mid-stream, or no handoff left
+                answer = None
+            if answer is not None and answer.status == 507:
+                full = answer
+            elif answer is not None:
+                if answer.status not in STORED:
                     self.fanout.drop(slot)
-                    return Outcome(None, None)
-                target = replacement
-                continue
-            if answer.status not in STORED:
+                return Outcome(target, answer)
+            replacement = None if started[0] else next(self.handoffs, None)
+            if replacement is None:  # broke or filled up mid-stream, or no handoff left
                 self.fanout.drop(slot)
-            return Outcome(target, answer)
+                if answer is None:
+                    return Outcome(None, full)
+                return Outcome(target, answer)
+            target = replacement
 
 
 async def write_slots(

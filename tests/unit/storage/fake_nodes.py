@@ -71,11 +71,14 @@ class Stored:
 
 @dataclass
 class FakeNodes(NodeClient):
-    """Nodes in memory. ``down`` refuse connections; ``break_after`` fail mid-stream; ``slow``
-    yield to the event loop between chunks (so the proxy's queues fill up)."""
+    """Nodes in memory. ``down`` refuse connections; ``full`` answer 507 once they have read the
+    body (ENOSPC while writing), ``refuse_full`` before reading any of it (a device known to be
+    full or missing); ``break_after`` fail mid-stream; ``slow`` yield to the event loop between
+    chunks (so the proxy's queues fill up)."""
 
     down: set[str] = field(default_factory=set)
     full: set[str] = field(default_factory=set)
+    refuse_full: set[str] = field(default_factory=set)
     slow: set[str] = field(default_factory=set)
     break_after: dict[str, int] = field(default_factory=dict)  # node -> bytes before breaking
     read_chunk: int = 4  # bytes per chunk of a read
@@ -102,6 +105,8 @@ class FakeNodes(NodeClient):
         timestamp: str,
     ) -> NodeAnswer:
         self._check(where)
+        if where.node in self.refuse_full:
+            return NodeAnswer(507)
         received = bytearray()
         self.receiving[where.node] = 0
         async for chunk in body:

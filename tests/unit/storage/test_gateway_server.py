@@ -9,6 +9,7 @@ from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.server import ensure_root_credential, open_services
 from nimbus_storage.proxy.ec_blobs import ECBlobStore
 from nimbus_storage.proxy.ec_layout import ECPolicy
+from nimbus_storage.proxy.node_client import NodeTimeouts
 from nimbus_storage.ring import RingBuilder
 
 
@@ -60,3 +61,22 @@ def test_ec_policy_picks_the_erasure_coded_store_and_needs_a_ring(tmp_path: Path
         open_services(config("4+1"))
     with pytest.raises(ValueError, match="needs a ring file"):
         open_services(config("2+1", ring=None))
+
+
+def test_node_timeouts_reach_the_node_client(tmp_path: Path) -> None:
+    builder = RingBuilder(2, 3)
+    for zone in "abc":
+        builder.add_device(region=1, zone=zone, node=f"{zone}:1", device="d0", weight=1)
+    builder.rebalance()
+    builder.ring().save(tmp_path / "ring.json")
+    config = GatewayConfig(
+        tmp_path / "gw",
+        ring_path=tmp_path / "ring.json",
+        cluster_token="t",
+        node_connect_timeout=0.5,
+        node_timeout=1.5,
+    )
+    services = open_services(config)
+    assert services.node_client is not None
+    assert services.node_client.timeouts == NodeTimeouts(connect=0.5, read=1.5)
+    services.catalog.close()

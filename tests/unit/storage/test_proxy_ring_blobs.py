@@ -75,6 +75,34 @@ async def test_full_disks_are_insufficient_storage() -> None:
         await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
 
 
+async def test_a_primary_full_before_the_body_is_replaced_by_a_handoff() -> None:
+    nodes = FakeNodes(refuse_full={"p1"})
+    blobs = store(nodes)
+    await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    assert sorted(node for node, _ in nodes.blobs) == ["h0", "p0", "p2"]
+    assert await read_all(blobs, "k") == DATA
+
+
+async def test_a_primary_full_after_taking_the_body_is_not_replayed() -> None:
+    nodes = FakeNodes(full={"p1"})  # ENOSPC mid-write: the slot's bytes are gone
+    await store(nodes).put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    assert sorted(node for node, _ in nodes.blobs) == ["p0", "p2"]
+
+
+async def test_full_everywhere_is_insufficient_storage() -> None:
+    nodes = FakeNodes(refuse_full={"p0", "p1", "p2", "h0", "h1"})
+    with pytest.raises(InsufficientStorage, match="0 of 3 replicas stored"):
+        await store(nodes).put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    assert nodes.blobs == {}
+
+
+async def test_a_full_primary_whose_handoffs_are_down_still_says_insufficient_storage() -> None:
+    nodes = FakeNodes(refuse_full={"p0", "p1"}, down={"h0", "h1"})
+    with pytest.raises(InsufficientStorage, match="1 of 3 replicas stored"):
+        await store(nodes).put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    assert ("p2", "k") in nodes.tombstones
+
+
 async def test_body_shorter_than_announced_fails() -> None:
     blobs = store(FakeNodes())
     with pytest.raises(IncompleteBody):
