@@ -55,12 +55,6 @@ class ApiClient:
         finally:
             connection.close()
 
-    def get_json(self, path: str) -> Any:
-        response = self.request("GET", path)
-        if response.status != 200:
-            raise ApiError("GET", path, response.status, response.body)
-        return response.json()
-
     def create(self, path: str, body: object) -> Any:
         """POST ``body``; an object that already exists (409) is not an error."""
         response = self.request("POST", path, body)

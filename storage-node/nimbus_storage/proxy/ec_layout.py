@@ -127,9 +127,6 @@ class ArchiveLayout:
     def segment_start(self, segment: int) -> int:
         return segment * self.segment_size
 
-    def segment_length(self, segment: int) -> int:
-        return min(self.segment_size, self.object_size - self.segment_start(segment))
-
     def fragment_offset(self, segment: int) -> int:
         return segment * self.fragment_size
 

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 from nimbus_storage.ring.device import Device
 
-# region, zone, node, device
-LEVELS = 4
 _EPSILON = 1e-9
 
 

@@ -44,9 +44,6 @@ class BlockDigests:
             raise ValueError("malformed block digests in the sidecar")
         return cls(size, tuple(str(b) for b in blocks))
 
-    def count_for(self, size: int) -> int:
-        return -(-size // self.block_size)
-
     def span(self, index: int, size: int) -> tuple[int, int]:
         """``(offset, length)`` of block ``index`` of a blob of ``size`` bytes."""
         offset = index * self.block_size
