@@ -5,7 +5,8 @@ one S3 gateway as real processes (``nimbus-storage node`` / ``nimbus-storage ser
 127.0.0.1, and prints how to reach it. Tests and benchmarks use the ``StorageCluster`` class;
 fault tests stop and restart single nodes by PID, cut nodes listed in ``proxied`` off the network
 with ``partition`` (a FaultProxy from e2e/faultproxy.py stands at their ring address), and
-``add_node`` grows a running cluster (ring rebalanced and republished, the new node started).
+``add_node`` grows a running cluster (ring rebalanced and republished, the new node started);
+``set_weight`` and ``remove_node`` drain a node and take it out.
 """
 
 from __future__ import annotations
@@ -155,6 +156,35 @@ class StorageCluster:
         self.start_node(index)
         self.save_state()
         return index
+
+    def _device_id(self, builder: RingBuilder, index: int) -> int:
+        address = self.members[index].address
+        for device in builder.devices:
+            if device.node == address:
+                return device.id
+        raise KeyError(f"node {index} ({address}) has no device in the ring")
+
+    def set_weight(self, index: int, weight: float) -> None:
+        """Set node ``index``'s device weight, rebalance and republish the ring (weight 0
+        drains it: its replicas move to other devices, and it stays in the ring as a handoff
+        until ``remove_node``). The running nodes and the gateway reload the ring file."""
+        builder = RingBuilder.load(self.builder_path)
+        builder.set_weight(self._device_id(builder, index), weight)
+        builder.rebalance()
+        builder.save(self.builder_path)
+        builder.ring().save(self.ring_path)
+
+    def remove_node(self, index: int) -> None:
+        """Stop node ``index`` and remove its device from the ring (rebalanced, republished).
+        Drain it first (``set_weight(index, 0)``) or its replicas are lost with it. The
+        member keeps its index in ``members``, with no process."""
+        self.stop_node(index)
+        builder = RingBuilder.load(self.builder_path)
+        builder.remove_device(self._device_id(builder, index))
+        builder.rebalance()
+        builder.save(self.builder_path)
+        builder.ring().save(self.ring_path)
+        self.save_state()
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

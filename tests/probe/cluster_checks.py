@@ -1,13 +1,18 @@
 """What the probe tests share: a client of the cluster's gateway, streams of writes with a tally
-of what was acknowledged, read-back of everything acknowledged, and replica placement on disk.
+of what was acknowledged, read-back of everything acknowledged, replica placement on disk, and
+writer and reader threads spread over a bounded phase (while the ring changes under them).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import boto3
 from botocore.config import Config
@@ -77,15 +82,106 @@ def lost_writes(s3: S3Client, bucket: str, tally: Tally) -> list[str]:
     return lost
 
 
+def data_files(objects: Path) -> list[Path]:
+    """The .data files under a device's ``objects`` directory (partition/suffix/hash/*.data).
+
+    Unlike ``Path.glob`` this tolerates directories the replicator removes while it walks."""
+    found = []
+    for directory, _, names in os.walk(objects):
+        relative = Path(directory).relative_to(objects)
+        if len(relative.parts) == 3:
+            found += [Path(directory) / n for n in names if n.endswith(".data")]
+    return found
+
+
 def placement_problems(cluster: StorageCluster) -> tuple[int, list[str]]:
     """Every .data file on disk, and those on a device that is not a primary of its partition."""
     ring = Ring.load(cluster.ring_path)
     found, misplaced = 0, []
     for member in cluster.members:
         objects = member.data / "d0" / "objects"
-        for data_file in objects.glob("*/*/*/*.data"):
+        for data_file in data_files(objects):
             found += 1
             partition = int(data_file.relative_to(objects).parts[0])
             if member.address not in {d.node for d in ring.primaries(partition)}:
                 misplaced.append(f"{member.address}: {data_file.relative_to(objects)}")
     return found, misplaced
+
+
+@dataclass
+class Phase:
+    """The bounded phase: clients spread their operations over it, and count those that started
+    once the new ring was published."""
+
+    started: float
+    seconds: float
+    ring_changed: threading.Event = field(default_factory=threading.Event)
+    after_change: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def turn(self, index: int, count: int) -> bool:
+        """Wait for operation ``index`` of ``count``; False once the phase is over."""
+        due = self.started + self.seconds * index / count
+        time.sleep(max(0.0, due - time.monotonic()))
+        if time.monotonic() >= self.started + self.seconds:
+            return False
+        if self.ring_changed.is_set():
+            with self.lock:
+                self.after_change += 1
+        return True
+
+
+@dataclass
+class Reads:
+    attempted: int = 0
+    intact: int = 0
+    wrong: list[str] = field(default_factory=list)  # keys that read back other bytes
+    transient: int = 0  # 404/503/connection errors while partitions moved
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def timed_writer(s3: S3Client, tally: Tally, prefix: str, phase: Phase, *, count: int) -> None:
+    """``count`` writes spread over the phase (fewer if it ends first)."""
+    for index in range(count):
+        if not phase.turn(index, count):
+            return
+        key = f"{prefix}/{index:05d}"
+        body = hashlib.sha256(key.encode()).digest() * (64 + index % 200)
+        with tally.lock:
+            tally.attempted += 1
+        try:
+            s3.put_object(Bucket="probe", Key=key, Body=body)
+        except (ClientError, BotoCoreError):
+            with tally.lock:
+                tally.failed += 1
+            continue
+        with tally.lock:
+            tally.acknowledged[key] = hashlib.sha256(body).hexdigest()
+
+
+def timed_reader(
+    s3: S3Client, tallies: list[Tally], reads: Reads, seed: int, phase: Phase, *, count: int
+) -> None:
+    """``count`` reads of random acknowledged keys, spread over the phase; each is checked."""
+    pick = random.Random(seed)
+    for index in range(count):
+        if not phase.turn(index, count):
+            return
+        known: list[tuple[str, str]] = []
+        for tally in tallies:
+            with tally.lock:
+                known += tally.acknowledged.items()
+        key, digest = pick.choice(known)
+        with reads.lock:
+            reads.attempted += 1
+        try:
+            body = s3.get_object(Bucket="probe", Key=key)["Body"].read()
+        except (ClientError, BotoCoreError):
+            with reads.lock:
+                reads.transient += 1
+            continue
+        with reads.lock:
+            if hashlib.sha256(body).hexdigest() == digest:
+                reads.intact += 1
+            else:
+                reads.wrong.append(key)

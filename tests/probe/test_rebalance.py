@@ -9,21 +9,26 @@ replica sits on a primary of its partition under the new ring, three per object.
 
 from __future__ import annotations
 
-import hashlib
-import random
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import BotoCoreError, ClientError
-from mypy_boto3_s3 import S3Client
 from nimbus_storage.ring import Ring
 
 from e2e.storage_cluster import StorageCluster
-from tests.probe.cluster_checks import Tally, client, lost_writes, placement_problems, write_stream
+from tests.probe.cluster_checks import (
+    Phase,
+    Reads,
+    Tally,
+    client,
+    lost_writes,
+    placement_problems,
+    timed_reader,
+    timed_writer,
+    write_stream,
+)
 
 pytestmark = pytest.mark.probe
 INITIAL = 120
@@ -32,38 +37,6 @@ ADD_AFTER = 1.5  # seconds into the phase
 WRITERS, WRITES_PER_WRITER = 2, 150
 READERS, READS_PER_READER = 2, 400
 CONVERGE_SECONDS = 30.0
-
-
-@dataclass
-class Phase:
-    """The bounded phase: clients spread their operations over it, and count those that started
-    once the new ring was published."""
-
-    started: float
-    seconds: float
-    ring_changed: threading.Event = field(default_factory=threading.Event)
-    after_change: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def turn(self, index: int, count: int) -> bool:
-        """Wait for operation ``index`` of ``count``; False once the phase is over."""
-        due = self.started + self.seconds * index / count
-        time.sleep(max(0.0, due - time.monotonic()))
-        if time.monotonic() >= self.started + self.seconds:
-            return False
-        if self.ring_changed.is_set():
-            with self.lock:
-                self.after_change += 1
-        return True
-
-
-@dataclass
-class Reads:
-    attempted: int = 0
-    intact: int = 0
-    wrong: list[str] = field(default_factory=list)  # keys that read back other bytes
-    transient: int = 0  # 404/503/connection errors while partitions moved
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @pytest.fixture
@@ -76,49 +49,6 @@ def cluster(tmp_path: Path) -> Iterator[StorageCluster]:
         yield running
     finally:
         running.stop()
-
-
-def _writer(s3: S3Client, tally: Tally, prefix: str, phase: Phase) -> None:
-    for index in range(WRITES_PER_WRITER):
-        if not phase.turn(index, WRITES_PER_WRITER):
-            return
-        key = f"{prefix}/{index:05d}"
-        body = hashlib.sha256(key.encode()).digest() * (64 + index % 200)
-        with tally.lock:
-            tally.attempted += 1
-        try:
-            s3.put_object(Bucket="probe", Key=key, Body=body)
-        except (ClientError, BotoCoreError):
-            with tally.lock:
-                tally.failed += 1
-            continue
-        with tally.lock:
-            tally.acknowledged[key] = hashlib.sha256(body).hexdigest()
-
-
-def _reader(s3: S3Client, tallies: list[Tally], reads: Reads, seed: int, phase: Phase) -> None:
-    pick = random.Random(seed)
-    for index in range(READS_PER_READER):
-        if not phase.turn(index, READS_PER_READER):
-            return
-        known: list[tuple[str, str]] = []
-        for tally in tallies:
-            with tally.lock:
-                known += tally.acknowledged.items()
-        key, digest = pick.choice(known)
-        with reads.lock:
-            reads.attempted += 1
-        try:
-            body = s3.get_object(Bucket="probe", Key=key)["Body"].read()
-        except (ClientError, BotoCoreError):
-            with reads.lock:
-                reads.transient += 1
-            continue
-        with reads.lock:
-            if hashlib.sha256(body).hexdigest() == digest:
-                reads.intact += 1
-            else:
-                reads.wrong.append(key)
 
 
 def _moved(old: Ring, new: Ring) -> tuple[int, int]:
@@ -141,10 +71,18 @@ def test_node_added_and_ring_rebalanced_under_reads_and_writes(cluster: StorageC
     during, reads = Tally(), Reads()
     phase = Phase(time.monotonic(), PHASE_SECONDS)
     threads = [
-        threading.Thread(target=_writer, args=(client(cluster), during, f"during-{n}", phase))
+        threading.Thread(
+            target=timed_writer,
+            args=(client(cluster), during, f"during-{n}", phase),
+            kwargs={"count": WRITES_PER_WRITER},
+        )
         for n in range(WRITERS)
     ] + [
-        threading.Thread(target=_reader, args=(client(cluster), [before, during], reads, n, phase))
+        threading.Thread(
+            target=timed_reader,
+            args=(client(cluster), [before, during], reads, n, phase),
+            kwargs={"count": READS_PER_READER},
+        )
         for n in range(READERS)
     ]
     for thread in threads:
