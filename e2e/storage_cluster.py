@@ -95,9 +95,23 @@ class StorageCluster:
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     access_key: str = "NIMBUSCLUSTER"
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    gateways: int = 1
+    """S3 gateways serving the cluster at once (each with its own port and data dir)."""
     members: list[NodeProcess] = field(default_factory=list)
-    gateway: subprocess.Popen[bytes] | None = None
-    gateway_port: int = 0
+    gateway_processes: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
+    gateway_ports: list[int] = field(default_factory=list)
+
+    @property
+    def gateway(self) -> subprocess.Popen[bytes] | None:
+        return self.gateway_processes[0] if self.gateway_processes else None
+
+    @property
+    def gateway_port(self) -> int:
+        return self.gateway_ports[0] if self.gateway_ports else 0
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.gateway_ports]
 
     @property
     def ring_path(self) -> Path:
@@ -194,7 +208,8 @@ class StorageCluster:
             proxy.start()
         for index in range(len(self.members)):
             self.start_node(index)
-        self.start_gateway()
+        for index in range(self.gateways):
+            self.start_gateway(index)
         self.save_state()
 
     def start_node(self, index: int) -> None:
@@ -206,10 +221,10 @@ class StorageCluster:
         ]  # fmt: skip
         if self.ec:
             # The replicator moves whole replicas; fragment archives need a reconstructor
-            # (not written yet), so an erasure-coded cluster runs without it.
+            # (not written yet), so an erasure-coded cluster runs without it (catalog and
+            # bucket index replicas are still replicated).
             command.append("--no-replicator")
-        else:
-            command += ["--replicate-interval", str(self.replicate_interval)]
+        command += ["--replicate-interval", str(self.replicate_interval)]
         if not self.fsync:
             command.append("--no-fsync")
         if index in self.device_sizes:
@@ -228,29 +243,43 @@ class StorageCluster:
             member.process.wait(timeout=15)
         member.process = None
 
-    def start_gateway(self) -> None:
-        self.gateway_port = self.gateway_port or free_port()
-        log = self.root / "gateway.log"
+    def start_gateway(self, index: int = 0) -> None:
+        """Start gateway ``index`` (again, on its old port, after ``stop_gateway``)."""
+        while len(self.gateway_ports) <= index:
+            self.gateway_ports.append(free_port())
+            self.gateway_processes.append(None)
+        port = self.gateway_ports[index]
+        suffix = f"-{index}" if index else ""
+        log = self.root / f"gateway{suffix}.log"
         command = [
             sys.executable, "-m", "nimbus_storage.cli", "serve", "--data",
-            str(self.root / "gateway"), "--port", str(self.gateway_port), "--ring",
+            str(self.root / f"gateway{suffix}"), "--port", str(port), "--ring",
             str(self.ring_path), "--log-level", "WARNING",
         ]  # fmt: skip
         if not self.fsync:
             command.append("--no-fsync")
         if self.ec:
             command += ["--ec", self.ec]
+        if index:
+            command.append("--no-janitor")  # lifecycle sweeps run on the first gateway only
         command += self.gateway_args
         with log.open("ab") as sink:
-            self.gateway = subprocess.Popen(
+            process = subprocess.Popen(
                 command, stdout=sink, stderr=sink, env=self._env(), start_new_session=True
             )
-        _wait_http(f"{self.endpoint}/_nimbus/healthz", self.gateway, log)
+        self.gateway_processes[index] = process
+        _wait_http(f"http://127.0.0.1:{port}/_nimbus/healthz", process, log)
+
+    def stop_gateway(self, index: int = 0) -> None:
+        process = self.gateway_processes[index]
+        if process is not None and process.poll() is None:
+            process.terminate()
+            process.wait(timeout=15)
+        self.gateway_processes[index] = None
 
     def stop(self) -> None:
-        if self.gateway is not None and self.gateway.poll() is None:
-            self.gateway.terminate()
-            self.gateway.wait(timeout=15)
+        for index in range(len(self.gateway_processes)):
+            self.stop_gateway(index)
         for index in range(len(self.members)):
             self.stop_node(index)
         for proxy in self.proxies.values():
@@ -268,7 +297,7 @@ class StorageCluster:
             "access_key": self.access_key,
             "secret_key": self.secret_key,
             "ring": str(self.ring_path),
-            "gateway_pid": self.gateway.pid if self.gateway else None,
+            "gateway_pids": [p.pid for p in self.gateway_processes if p is not None],
             "nodes": [
                 {"address": m.address, "pid": m.pid, "log": str(m.log)} for m in self.members
             ],
@@ -278,7 +307,7 @@ class StorageCluster:
 
 def _stop_recorded(root: Path) -> None:
     state = json.loads((root / STATE_FILE).read_text())
-    pids = [state.get("gateway_pid")] + [node.get("pid") for node in state["nodes"]]
+    pids = [*state.get("gateway_pids", []), *(node.get("pid") for node in state["nodes"])]
     for pid in pids:
         if pid:
             try:
@@ -293,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--ec", metavar="K+M", help="erasure-code blobs (replicas must be K+M)")
+    parser.add_argument("--gateways", type=int, default=1, help="S3 gateways sharing the nodes")
     parser.add_argument(
         "--dir", type=Path, default=Path(tempfile.gettempdir()) / "nimbus-storage-cluster"
     )
@@ -305,10 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     if (args.dir / STATE_FILE).exists():
         print(f"{args.dir} holds a cluster; run `down` first", file=sys.stderr)
         return 1
-    cluster = StorageCluster(args.dir, nodes=args.nodes, replicas=args.replicas, ec=args.ec)
+    cluster = StorageCluster(
+        args.dir, nodes=args.nodes, replicas=args.replicas, ec=args.ec, gateways=args.gateways
+    )
     cluster.start()
     print(
-        f"S3 endpoint {cluster.endpoint} over {args.nodes} storage nodes, {args.replicas} replicas"
+        f"S3 endpoint {' '.join(cluster.endpoints)} over {args.nodes} storage nodes,"
+        f" {args.replicas} replicas"
     )
     for member in cluster.members:
         print(f"  node {member.address} pid {member.pid} data {member.data}")

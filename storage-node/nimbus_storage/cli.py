@@ -14,13 +14,20 @@ import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import uvloop
 
+from nimbus_storage.errors import ServiceUnavailable
 from nimbus_storage.gateway.config import NODE_CONNECT_TIMEOUT, NODE_TIMEOUT, GatewayConfig
 from nimbus_storage.gateway.policies import DEFAULT_POLICY, PolicySpec
-from nimbus_storage.gateway.server import ensure_root_credential, start_gateway
+from nimbus_storage.gateway.server import (
+    RootCredential,
+    RunningGateway,
+    ensure_root_credential,
+    start_gateway,
+)
 from nimbus_storage.node import cli as node_cli
 
 ACCESS_KEY_ENV = "NIMBUS_ROOT_ACCESS_KEY"
@@ -93,6 +100,32 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds a storage node may stay silent mid-request (default %(default)s)",
     )
+    serve.add_argument(
+        "--metadata-ring",
+        type=Path,
+        metavar="RING",
+        help="ring whose nodes keep the catalog and bucket indexes (default: the default"
+        " policy's ring, if it has one)",
+    )
+    serve.add_argument(
+        "--local-metadata",
+        action="store_true",
+        help="keep the catalog and bucket indexes under --data even with a ring (one gateway)",
+    )
+    serve.add_argument(
+        "--metadata-cache-ttl",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds to reuse a bucket or credential read from the replicated catalog"
+        " (default %(default)s)",
+    )
+    serve.add_argument(
+        "--no-janitor",
+        action="store_true",
+        help="do not run lifecycle expiration and upload cleanup here (run them on one gateway"
+        " of a cluster)",
+    )
     serve.add_argument("--log-level", default="INFO")
     node = commands.add_parser("node", help="run a storage node of a ring-based cluster")
     node_cli.add_arguments(node)
@@ -136,13 +169,14 @@ async def _serve(args: argparse.Namespace) -> None:
         ec_policy=args.ec,
         policies=tuple(args.policy),
         default_policy=args.default_policy,
+        metadata_ring=args.metadata_ring,
+        local_metadata=args.local_metadata,
+        metadata_cache_ttl=args.metadata_cache_ttl,
     )
     if args.domain:
         config = dataclasses.replace(config, domains=tuple(args.domain))
-    gateway = await start_gateway(config)
-    root = ensure_root_credential(
-        gateway.services.catalog, os.environ.get(ACCESS_KEY_ENV), os.environ.get(SECRET_KEY_ENV)
-    )
+    gateway = await start_gateway(config, janitor_enabled=not args.no_janitor)
+    root = await _root_credential(gateway)
     print(_banner(gateway.endpoint, root.access_key, root.secret_key, root.source), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -150,6 +184,21 @@ async def _serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await gateway.stop()
+
+
+async def _root_credential(gateway: RunningGateway) -> RootCredential:
+    """The root credential, waiting (up to a minute) for a replicated catalog to be reachable:
+    gateways and storage nodes may start in any order."""
+    access_key, secret_key = os.environ.get(ACCESS_KEY_ENV), os.environ.get(SECRET_KEY_ENV)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return await ensure_root_credential(gateway.services.catalog, access_key, secret_key)
+        except ServiceUnavailable as exc:
+            if time.monotonic() > deadline:
+                raise
+            logging.getLogger("nimbus.gateway").warning("catalog not reachable yet: %s", exc)
+            await asyncio.sleep(1)
 
 
 def main(argv: list[str] | None = None) -> int:

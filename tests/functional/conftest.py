@@ -69,7 +69,9 @@ def start_in_thread(config: GatewayConfig) -> GatewayHandle:
         async def boot() -> None:
             try:
                 gateway = await start_gateway(config, janitor_enabled=False)
-                ensure_root_credential(gateway.services.catalog, ROOT_ACCESS_KEY, ROOT_SECRET_KEY)
+                await ensure_root_credential(
+                    gateway.services.catalog, ROOT_ACCESS_KEY, ROOT_SECRET_KEY
+                )
                 started.set_result(gateway)
             except BaseException as exc:  # report start-up failures to the test
                 started.set_exception(exc)

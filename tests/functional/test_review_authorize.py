@@ -17,9 +17,9 @@ def app_client(gateway: GatewayHandle, bucket: str) -> Iterator[S3Client]:
     """A credential granted RW on ``bucket`` only."""
     catalog = gateway.gateway.services.catalog
     key = f"APP{uuid.uuid4().hex[:10].upper()}"
-    catalog.create_credential(key, "app-secret-key-123", grants={bucket: "RW"})
+    gateway.call(catalog.create_credential(key, "app-secret-key-123", grants={bucket: "RW"}))
     yield gateway.client(access_key=key, secret_key="app-secret-key-123")
-    catalog.delete_credential(key)
+    gateway.call(catalog.delete_credential(key))
 
 
 @pytest.fixture

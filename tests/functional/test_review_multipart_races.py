@@ -205,4 +205,4 @@ def test_part_finishing_after_abort_leaves_no_blob(
 
 
 async def _parts(gateway: GatewayHandle, bucket: str, upload_id: str) -> dict[int, Any]:
-    return gateway.gateway.services.catalog.index(bucket).get_parts(upload_id)
+    return await gateway.gateway.services.catalog.index(bucket).get_parts(upload_id)

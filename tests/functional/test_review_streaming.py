@@ -37,11 +37,11 @@ def test_failure_mid_stream_drops_the_connection(
         MultipartUpload={"Parts": completed},  # type: ignore[typeddict-item]
     )
     services = gateway.gateway.services
-    version = services.catalog.index(bucket).get("k")
-    assert version is not None
 
     async def lose_last_part() -> None:
-        stored_bucket = services.catalog.get_bucket(bucket)
+        version = await services.catalog.index(bucket).get("k")
+        assert version is not None
+        stored_bucket = await services.catalog.get_bucket(bucket)
         assert stored_bucket is not None
         body = await objects.open_body(services, stored_bucket, version)
         body.close()

@@ -17,16 +17,15 @@ from typing import Any
 
 from aiohttp import web
 
-from nimbus_storage.auth.sigv4 import authenticate
 from nimbus_storage.errors import AccessDenied, S3Error
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.addressing import split_raw_path
+from nimbus_storage.gateway.authentication import authenticate_request
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.gateway.naming import bucket_name_problem
 from nimbus_storage.policy.acl import parse_canned_acl
 from nimbus_storage.policy.bucket_policy import parse_policy
-from nimbus_storage.store.api import ObjectVersion
-from nimbus_storage.store.catalog import Bucket
+from nimbus_storage.store.api import Bucket, ObjectVersion
 
 PREFIX = "/_nimbus/admin/v1/"
 GRANT_PERMISSIONS = ("RO", "RW", "WO")
@@ -51,9 +50,9 @@ def _bad_request(message: str) -> AdminError:
     return AdminError(400, "InvalidRequest", message)
 
 
-def _bucket_view(services: Services, bucket: Bucket) -> dict[str, Any]:
-    used_bytes, used_objects = services.catalog.index(bucket.name).usage()
-    policy = services.catalog.get_config(bucket.name, "policy")
+async def _bucket_view(services: Services, bucket: Bucket) -> dict[str, Any]:
+    used_bytes, used_objects = await services.catalog.index(bucket.name).usage()
+    policy = await services.catalog.get_config(bucket.name, "policy")
     return {
         "name": bucket.name,
         "owner": bucket.owner,
@@ -115,10 +114,10 @@ async def put_bucket(services: Services, name: str, document: dict[str, Any]) ->
     owner = document.get("owner")
     if not isinstance(owner, str) or not owner:
         raise _bad_request("owner (an access key id) is required")
-    existing = catalog.get_bucket(name)
+    existing = await catalog.get_bucket(name)
     storage_policy = _storage_policy(services, document)
     if existing is None:
-        catalog.create_bucket(name, owner, storage_policy=storage_policy)
+        await catalog.create_bucket(name, owner, storage_policy=storage_policy)
     elif existing.owner != owner:
         raise AdminError(409, "BucketAlreadyExists", f"bucket {name} is owned by {existing.owner}")
     elif document.get("storagePolicy") and storage_policy != (
@@ -136,12 +135,12 @@ async def put_bucket(services: Services, name: str, document: dict[str, Any]) ->
     if versioning is not None:
         if versioning not in ("Enabled", "Suspended"):
             raise _bad_request("versioning must be Enabled or Suspended")
-        catalog.set_versioning(name, versioning)
+        await catalog.set_versioning(name, versioning)
     if "quota" in document:
         quota = document["quota"] or {}
         if not isinstance(quota, dict):
             raise _bad_request("quota must be an object with maxBytes and maxObjects")
-        catalog.set_quota(
+        await catalog.set_quota(
             name, _optional_int(quota, "maxBytes"), _optional_int(quota, "maxObjects")
         )
     if "policy" in document:
@@ -152,15 +151,15 @@ async def put_bucket(services: Services, name: str, document: dict[str, Any]) ->
                 parse_policy(text, name)
             except S3Error as error:
                 raise AdminError(400, error.code, error.message) from None
-        catalog.set_config(name, "policy", text)
+        await catalog.set_config(name, "policy", text)
     if "acl" in document:
         try:
-            catalog.set_acl(name, parse_canned_acl(str(document["acl"])))
+            await catalog.set_acl(name, parse_canned_acl(str(document["acl"])))
         except S3Error as error:
             raise AdminError(400, error.code, error.message) from None
-    bucket = catalog.get_bucket(name)
+    bucket = await catalog.get_bucket(name)
     assert bucket is not None
-    return _json(_bucket_view(services, bucket), 201 if existing is None else 200)
+    return _json(await _bucket_view(services, bucket), 201 if existing is None else 200)
 
 
 async def purge_bucket(services: Services, bucket: Bucket) -> int:
@@ -169,28 +168,28 @@ async def purge_bucket(services: Services, bucket: Bucket) -> int:
     blobs = services.blobs_for(bucket)
     removed = 0
     while True:
-        page = index.list_versions("", "", "", "", 1000)
+        page = await index.list_versions("", "", "", "", 1000)
         if not page.entries:
             break
         for version in page.entries:
-            gone: ObjectVersion | None = index.delete_version(version.key, version.version_id)
+            gone: ObjectVersion | None = await index.delete_version(version.key, version.version_id)
             if gone is not None:
                 await objects.delete_version_data(services, bucket, gone)
                 removed += 1
     timestamp = f"{time.time():016.05f}"
-    for upload in index.uploads_initiated_before(time.time() + 1):
-        for part in index.delete_upload(upload.upload_id):
+    for upload in await index.uploads_initiated_before(time.time() + 1):
+        for part in await index.delete_upload(upload.upload_id):
             await blobs.delete(part.blob, timestamp)
     return removed
 
 
 async def delete_bucket(services: Services, name: str, purge: bool) -> web.Response:
-    bucket = services.catalog.get_bucket(name)
+    bucket = await services.catalog.get_bucket(name)
     if bucket is None:
         return _json({"deleted": False, "reason": "no such bucket"}, 200)
     removed = await purge_bucket(services, bucket) if purge else 0
     try:
-        services.catalog.delete_bucket(name)
+        await services.catalog.delete_bucket(name)
     except S3Error as error:
         raise AdminError(error.status, error.code, error.message) from None
     return _json({"deleted": True, "purgedVersions": removed})
@@ -217,17 +216,17 @@ async def put_credential(
     if not isinstance(secret, str) or len(secret) < 8:
         raise _bad_request("secretKey must be a string of at least 8 characters")
     catalog = services.catalog
-    existed = catalog.get_credential(access_key) is not None
+    existed = await catalog.get_credential(access_key) is not None
     if existed:
-        catalog.delete_credential(access_key)
-    catalog.create_credential(
+        await catalog.delete_credential(access_key)
+    await catalog.create_credential(
         access_key,
         secret,
         is_admin=bool(document.get("admin", False)),
         description=str(document.get("description", "")),
         grants={str(bucket): str(permission) for bucket, permission in grants.items()},
     )
-    credential = catalog.get_credential(access_key)
+    credential = await catalog.get_credential(access_key)
     view = _credential_view(credential)
     view["secretKey"] = secret
     return _json(view, 200 if existed else 201)
@@ -238,46 +237,45 @@ async def route(http: web.Request, services: Services, path: str) -> web.Respons
     method = http.method
     catalog = services.catalog
     if parts == ["buckets"] and method == "GET":
-        return _json([_bucket_view(services, b) for b in catalog.list_buckets(None)])
+        return _json([await _bucket_view(services, b) for b in await catalog.list_buckets(None)])
     if len(parts) == 2 and parts[0] == "buckets":
         name = parts[1]
         if method == "PUT":
             return await put_bucket(services, name, await _body(http))
         if method == "GET":
-            bucket = catalog.get_bucket(name)
+            bucket = await catalog.get_bucket(name)
             if bucket is None:
                 raise AdminError(404, "NoSuchBucket", f"bucket {name} does not exist")
-            return _json(_bucket_view(services, bucket))
+            return _json(await _bucket_view(services, bucket))
         if method == "DELETE":
             return await delete_bucket(services, name, http.query.get("purge") == "true")
     if parts == ["credentials"] and method == "GET":
-        return _json([_credential_view(c) for c in catalog.list_credentials()])
+        return _json([_credential_view(c) for c in await catalog.list_credentials()])
     if len(parts) == 2 and parts[0] == "credentials":
         if method == "PUT":
             return await put_credential(services, parts[1], await _body(http))
         if method == "DELETE":
-            catalog.delete_credential(parts[1])
+            await catalog.delete_credential(parts[1])
             return _json({"deleted": True})
     if parts == ["usage"] and method == "GET":
         return _json(
-            {b.name: _bucket_view(services, b)["usage"] for b in catalog.list_buckets(None)}
+            {
+                b.name: (await _bucket_view(services, b))["usage"]
+                for b in await catalog.list_buckets(None)
+            }
         )
     raise AdminError(404, "NotFound", f"no admin endpoint {method} {PREFIX}{path}")
 
 
-def _require_admin(http: web.Request, services: Services) -> None:
+async def _require_admin(http: web.Request, services: Services) -> None:
     raw_path, raw_query = split_raw_path(http.raw_path)
-    catalog = services.catalog
-    context = authenticate(
-        http.method,
-        raw_path,
-        raw_query,
-        http.headers,
-        lambda key: c.secret_key if (c := catalog.get_credential(key)) else None,
+    # The signing credential is fetched before the (synchronous) signature check: see
+    # authentication.py. It is the one ``context.access_key`` names.
+    context, credential = await authenticate_request(
+        services.catalog, http.method, raw_path, raw_query, http.headers
     )
     if context is None:
         raise AccessDenied("The admin API needs a request signed with an admin credential")
-    credential = catalog.get_credential(context.access_key)
     if credential is None or not credential.is_admin:
         raise AccessDenied(f"{context.access_key} is not an admin credential")
 
@@ -287,7 +285,7 @@ async def handle(http: web.Request, services: Services) -> web.StreamResponse:
     if not path.startswith(PREFIX):
         return _json({"error": "NotFound", "message": f"no endpoint {path}"}, 404)
     try:
-        _require_admin(http, services)
+        await _require_admin(http, services)
         return await route(http, services, path[len(PREFIX) :])
     except S3Error as error:
         return _json({"error": error.code, "message": error.message}, error.status)

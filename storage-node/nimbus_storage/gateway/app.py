@@ -13,7 +13,6 @@ import uuid
 
 from aiohttp import web
 
-from nimbus_storage.auth.sigv4 import authenticate
 from nimbus_storage.errors import (
     AccessDenied,
     InternalError,
@@ -23,13 +22,13 @@ from nimbus_storage.errors import (
 )
 from nimbus_storage.gateway import admin, cors
 from nimbus_storage.gateway.addressing import parse_query, resolve_target, split_raw_path
+from nimbus_storage.gateway.authentication import authenticate_request
 from nimbus_storage.gateway.authorize import ExplicitDeny, authorize
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.handlers import load_all
 from nimbus_storage.gateway.registry import HANDLERS
 from nimbus_storage.gateway.responses import error_response
 from nimbus_storage.gateway.routing import resolve_operation
-from nimbus_storage.store.catalog import Credential
 
 log = logging.getLogger("nimbus.gateway")
 SERVICES_KEY = web.AppKey("services", Services)
@@ -61,29 +60,20 @@ async def _prepare(http: web.Request, services: Services, request_id: str) -> S3
     if operation == "PreflightCors":
         return request
     catalog = services.catalog
-    looked_up: list[Credential] = []
-
-    def lookup_secret(access_key: str) -> str | None:
-        credential = catalog.get_credential(access_key)
-        if credential is None:
-            return None
-        looked_up.append(credential)
-        return credential.secret_key
-
-    request.auth = authenticate(
+    request.auth, credential = await authenticate_request(
+        catalog,
         http.method,
         raw_path,
         raw_query,
         http.headers,
-        lookup_secret,
         virtual_host_bucket=target.bucket if target.virtual_host else None,
     )
     if request.auth is not None:
-        if not looked_up:
+        if credential is None:
             raise InvalidAccessKeyId()
-        request.credential = looked_up[-1]
+        request.credential = credential
     if target.bucket:
-        request.bucket = catalog.get_bucket(target.bucket)
+        request.bucket = await catalog.get_bucket(target.bucket)
     return request
 
 
@@ -100,7 +90,7 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
         operation = request.operation
         try:
             if operation != "PreflightCors":  # anonymous by design; answered from CORS rules
-                authorize(request)
+                await authorize(request)
         except AccessDenied as denied:
             if operation not in _OBJECT_ACL_OPERATIONS or isinstance(denied, ExplicitDeny):
                 raise
@@ -125,7 +115,7 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
     finally:
         metrics.in_flight.dec()
     if request is not None and request.bucket is not None and "Origin" in http.headers:
-        cors.add_actual_request_headers(request, response)
+        await cors.add_actual_request_headers(request, response)
     if not response.prepared:
         response.headers.setdefault("x-amz-request-id", request_id)
         response.headers.setdefault("Server", "Nimbus")

@@ -17,7 +17,7 @@ from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.policy.acl import acl_allows
 from nimbus_storage.policy.actions import action_for
 from nimbus_storage.policy.bucket_policy import BucketPolicy, Decision, parse_policy
-from nimbus_storage.store.catalog import Bucket
+from nimbus_storage.store.api import Bucket
 
 # Actions a BucketAccess permission covers on its bucket.
 _READ_ACTIONS = frozenset(
@@ -91,7 +91,7 @@ def _condition_context(request: S3Request) -> dict[str, str | list[str]]:
     return context
 
 
-def authorize(request: S3Request) -> None:
+async def authorize(request: S3Request) -> None:
     """Raise AccessDenied unless the request's principal may perform its operation."""
     credential = request.credential
     if credential is not None and credential.is_admin:
@@ -107,17 +107,17 @@ def authorize(request: S3Request) -> None:
             raise AccessDenied()
         return
     action = action_for(request.operation, version_id=request.query.get("versionId"))
-    check_access(request, request.bucket, action, request.key)
+    await check_access(request, request.bucket, action, request.key)
 
 
-def check_access(request: S3Request, bucket: Bucket, action: str, key: str) -> None:
+async def check_access(request: S3Request, bucket: Bucket, action: str, key: str) -> None:
     """Raise AccessDenied unless the request's principal may do ``action`` on bucket/key."""
     credential = request.credential
     if credential is not None and credential.is_admin:
         return
     resource = f"arn:aws:s3:::{bucket.name}/{key}" if key else f"arn:aws:s3:::{bucket.name}"
     policy_decision = Decision.NONE
-    policy_text = request.services.catalog.get_config(bucket.name, "policy")
+    policy_text = await request.services.catalog.get_config(bucket.name, "policy")
     if policy_text:
         policy = _cached_policy(bucket.name, policy_text)
         policy_decision = policy.evaluate(

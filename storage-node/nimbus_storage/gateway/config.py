@@ -53,7 +53,7 @@ class GatewayConfig:
 
     ring_path: Path | None = None
     """A ring file: store blobs on the ring's storage nodes instead of under ``data_dir``
-    (docs/storage-cluster.md). The catalog and bucket indexes stay in ``data_dir``."""
+    (docs/storage-cluster.md)."""
 
     cluster_token: str = ""
     """Shared secret the storage nodes expect (``X-Nimbus-Cluster-Token``)."""
@@ -78,3 +78,16 @@ class GatewayConfig:
 
     default_policy: str = DEFAULT_POLICY
     """The policy of buckets created without one."""
+
+    metadata_ring: Path | None = None
+    """The ring whose storage nodes keep the catalog and the bucket indexes, replicated (so that
+    several gateways can serve one cluster). None: the default policy's ring when it has one,
+    else SQLite files under ``data_dir``."""
+
+    local_metadata: bool = False
+    """Keep the catalog and bucket indexes under ``data_dir`` even with a ring: one gateway
+    only (the arrangement before metadata was replicated)."""
+
+    metadata_cache_ttl: float = 1.0
+    """Seconds a gateway reuses a bucket, credential or bucket document it read from the
+    replicated catalog; changes made through another gateway show within that time."""

@@ -16,9 +16,8 @@ if TYPE_CHECKING:
     from nimbus_storage.gateway.metrics import GatewayMetrics
     from nimbus_storage.gateway.policies import Policies
     from nimbus_storage.proxy.node_client import NodeClient
-    from nimbus_storage.store.api import BlobStore
-    from nimbus_storage.store.catalog import Bucket, Catalog, Credential
-    from nimbus_storage.store.index import BucketIndex
+    from nimbus_storage.store.api import BlobStore, Bucket, Credential
+    from nimbus_storage.store.services import CatalogService, IndexService
 
 
 @dataclass
@@ -26,7 +25,7 @@ class Services:
     """The long-lived parts of a running gateway."""
 
     config: GatewayConfig
-    catalog: Catalog
+    catalog: CatalogService
     policies: Policies
     metrics: GatewayMetrics
     # The connection pool to the storage nodes the ring policies share (None: no ring).
@@ -74,7 +73,7 @@ class S3Request:
             raise NoSuchBucket(BucketName=self.bucket_name)
         return self.bucket
 
-    def index(self) -> BucketIndex:
+    def index(self) -> IndexService:
         return self.services.catalog.index(self.require_bucket().name)
 
     def blobs(self) -> BlobStore:

@@ -8,10 +8,10 @@ from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.policy import cors
 
 
-def add_actual_request_headers(request: S3Request, response: web.StreamResponse) -> None:
+async def add_actual_request_headers(request: S3Request, response: web.StreamResponse) -> None:
     if response.prepared or request.bucket is None:
         return
-    stored = request.services.catalog.get_config(request.bucket.name, "cors")
+    stored = await request.services.catalog.get_config(request.bucket.name, "cors")
     if stored is None:
         return
     origin = request.headers["Origin"]

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.policy import lifecycle
-from nimbus_storage.store.api import ObjectVersion
-from nimbus_storage.store.catalog import Bucket
-from nimbus_storage.store.index import BucketIndex
+from nimbus_storage.store.api import Bucket, ObjectVersion
+from nimbus_storage.store.services import IndexService
 
 log = logging.getLogger("nimbus.janitor")
 
@@ -55,7 +54,7 @@ class _Sweep:
     history: _KeyHistory = field(default_factory=_KeyHistory)
 
     @property
-    def index(self) -> BucketIndex:
+    def index(self) -> IndexService:
         return self.services.catalog.index(self.bucket.name)
 
     @property
@@ -66,7 +65,9 @@ class _Sweep:
         if version.key != self.history.key:
             self.history = _KeyHistory(version.key)
         tags = (
-            (self.index.get_tags(version.key, version.version_id) or {}) if self.needs_tags else {}
+            (await self.index.get_tags(version.key, version.version_id) or {})
+            if self.needs_tags
+            else {}
         )
         if version.is_latest:
             await self._visit_current(version, tags)
@@ -76,7 +77,7 @@ class _Sweep:
 
     async def _visit_current(self, version: ObjectVersion, tags: dict[str, str]) -> None:
         if version.delete_marker:
-            others = _other_versions(self.index, version.key)
+            others = await _other_versions(self.index, version.key)
             if lifecycle.delete_marker_expired(self.rules, version.key, others):
                 await self._delete(version.key, version.version_id)
         elif lifecycle.current_expired(
@@ -114,7 +115,7 @@ async def _sweep_bucket(
     key_marker, version_marker = start_after, ""
     scanned = 0
     while True:
-        page = sweep.index.list_versions("", "", key_marker, version_marker, 1000)
+        page = await sweep.index.list_versions("", "", key_marker, version_marker, 1000)
         for version in page.entries:
             at_boundary = version.key != sweep.history.key
             if at_boundary and (scanned >= scan_budget or sweep.removed >= remove_budget):
@@ -128,9 +129,9 @@ async def _sweep_bucket(
         await asyncio.sleep(0)  # let client requests in between pages
 
 
-def _other_versions(index: BucketIndex, key: str) -> int:
+async def _other_versions(index: IndexService, key: str) -> int:
     """How many versions of ``key`` exist besides its newest one (0 or 1 is enough to know)."""
-    page = index.list_versions(key, "", "", "", 2)
+    page = await index.list_versions(key, "", "", "", 2)
     return sum(1 for version in page.entries if version.key == key) - 1
 
 
@@ -140,7 +141,7 @@ async def _abort_abandoned(
     index = services.catalog.index(bucket.name)
     limit = now - services.config.abandoned_upload_seconds
     aborted = 0
-    for upload in index.uploads_initiated_before(now):
+    for upload in await index.uploads_initiated_before(now):
         too_old = upload.initiated < limit
         by_rule = rules is not None and lifecycle.upload_abandoned(
             rules, upload.key, upload.initiated, now
@@ -148,7 +149,7 @@ async def _abort_abandoned(
         if not (too_old or by_rule):
             continue
         timestamp = f"{now:016.05f}"
-        for part in index.delete_upload(upload.upload_id):
+        for part in await index.delete_upload(upload.upload_id):
             await services.blobs_for(bucket).delete(part.blob, timestamp)
         aborted += 1
     return aborted
@@ -158,8 +159,8 @@ async def run_pass(services: Services, now: float | None = None) -> PassReport:
     now = time.time() if now is None else now
     report = PassReport()
     config = services.config
-    for bucket in services.catalog.list_buckets(None):
-        stored = services.catalog.get_config(bucket.name, "lifecycle")
+    for bucket in await services.catalog.list_buckets(None):
+        stored = await services.catalog.get_config(bucket.name, "lifecycle")
         rules = lifecycle.from_json(stored) if stored else None
         if rules is not None:
             sweep = _Sweep(services, bucket, rules, now)

@@ -17,8 +17,14 @@ from dataclasses import dataclass
 from nimbus_storage.errors import NoSuchKey, NoSuchVersion, QuotaExceeded
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.headers import META_MANIFEST
-from nimbus_storage.store.api import NULL_VERSION, BlobInfo, BlobReader, BlobStore, ObjectVersion
-from nimbus_storage.store.catalog import Bucket
+from nimbus_storage.store.api import (
+    NULL_VERSION,
+    BlobInfo,
+    BlobReader,
+    BlobStore,
+    Bucket,
+    ObjectVersion,
+)
 from nimbus_storage.store.diskfile import normalize_timestamp
 
 STREAM_CHUNK = 1024 * 1024
@@ -37,10 +43,10 @@ def version_id_for(bucket: Bucket, write_id: str) -> str:
     return write_id if bucket.versioning == "Enabled" else NULL_VERSION
 
 
-def check_quota(services: Services, bucket: Bucket, incoming_bytes: int) -> None:
+async def check_quota(services: Services, bucket: Bucket, incoming_bytes: int) -> None:
     if bucket.quota_bytes is None and bucket.quota_objects is None:
         return
-    used_bytes, used_objects = services.catalog.index(bucket.name).usage()
+    used_bytes, used_objects = await services.catalog.index(bucket.name).usage()
     if bucket.quota_bytes is not None and used_bytes + incoming_bytes > bucket.quota_bytes:
         raise QuotaExceeded(
             f"Bucket quota of {bucket.quota_bytes} bytes exceeded"
@@ -104,9 +110,9 @@ async def commit_version(
         acl=acl,
     )
     index = services.catalog.index(bucket.name)
-    # No await before the index update: CompleteMultipartUpload claims its upload just before
-    # calling this and relies on nothing running in between.
-    replaced = index.put_version(version, bucket.versioning, tags=tags)
+    # Nothing awaited before the index update but the update itself: CompleteMultipartUpload
+    # claims its upload just before calling this and relies on nothing running in between.
+    replaced = await index.put_version(version, bucket.versioning, tags=tags)
     for old in replaced:
         await delete_version_data(services, bucket, old)
     return version
@@ -129,9 +135,9 @@ async def delete_version_data(services: Services, bucket: Bucket, version: Objec
     await blobs.delete(version.blob, timestamp)
 
 
-def find_version(request: S3Request, key: str, version_id: str | None) -> ObjectVersion:
+async def find_version(request: S3Request, key: str, version_id: str | None) -> ObjectVersion:
     """The version a GET/HEAD/COPY names; NoSuchKey / NoSuchVersion as AWS answers."""
-    version = request.index().get(key, version_id)
+    version = await request.index().get(key, version_id)
     if version is None:
         if version_id is not None:
             raise NoSuchVersion(Key=key, VersionId=version_id)
@@ -153,17 +159,17 @@ async def delete_object(
     """Delete one object (or one version), as S3 does for the bucket's versioning state."""
     index = services.catalog.index(bucket.name)
     if version_id is not None:
-        removed = index.delete_version(key, version_id)
+        removed = await index.delete_version(key, version_id)
         if removed is None:
             return DeleteOutcome(version_id, False)
         await delete_version_data(services, bucket, removed)
-        index.delete_tags(key, version_id)
+        await index.delete_tags(key, version_id)
         return DeleteOutcome(version_id, removed.delete_marker)
     if not bucket.versioning:
-        removed = index.delete_version(key, NULL_VERSION)
+        removed = await index.delete_version(key, NULL_VERSION)
         if removed is not None:
             await delete_version_data(services, bucket, removed)
-            index.delete_tags(key, NULL_VERSION)
+            await index.delete_tags(key, NULL_VERSION)
         return DeleteOutcome(None, False)
     marker_id = new_write_id() if bucket.versioning == "Enabled" else NULL_VERSION
     marker = ObjectVersion(
@@ -175,9 +181,9 @@ async def delete_object(
         blob="",
         delete_marker=True,
     )
-    for replaced in index.put_version(marker, bucket.versioning):
+    for replaced in await index.put_version(marker, bucket.versioning):
         await delete_version_data(services, bucket, replaced)
-        index.delete_tags(key, replaced.version_id)
+        await index.delete_tags(key, replaced.version_id)
     return DeleteOutcome(marker_id, True)
 
 

@@ -17,15 +17,19 @@ from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.gateway.metrics import GatewayMetrics
 from nimbus_storage.gateway.policies import DEFAULT_POLICY, Policies, PolicySpec
+from nimbus_storage.proxy.db_replicas import DatabaseReplicas
 from nimbus_storage.proxy.ec_blobs import ECBlobStore
 from nimbus_storage.proxy.ec_layout import ECPolicy
 from nimbus_storage.proxy.node_client import NodeClient, NodeTimeouts
 from nimbus_storage.proxy.ring_blobs import RingBlobStore
+from nimbus_storage.proxy.ring_catalog import RingCatalogService
 from nimbus_storage.proxy.ring_file import RingFile
 from nimbus_storage.ring import Ring
 from nimbus_storage.store.api import BlobStore
 from nimbus_storage.store.catalog import Catalog
 from nimbus_storage.store.diskfile import DiskBlobStore
+from nimbus_storage.store.local_services import LocalCatalogService
+from nimbus_storage.store.services import CatalogService
 
 log = logging.getLogger("nimbus.gateway")
 
@@ -73,53 +77,87 @@ def _open_store(spec: PolicySpec, config: GatewayConfig, clients: list[NodeClien
     return RingBlobStore(rings, clients[0])
 
 
-def open_policies(config: GatewayConfig) -> tuple[Policies, NodeClient | None]:
-    """Open every declared policy's store; the node client they share, if any."""
+def _policy_specs(config: GatewayConfig) -> dict[str, PolicySpec]:
     specs = {spec.name: spec for spec in config.policies}
     if len(specs) != len(config.policies):
         raise ValueError("two storage policies have the same name")
     if DEFAULT_POLICY not in specs:
-        specs = {DEFAULT_POLICY: _legacy_default(config), **specs}
-    elif config.ring_path is not None or config.ec_policy:
+        return {DEFAULT_POLICY: _legacy_default(config), **specs}
+    if config.ring_path is not None or config.ec_policy:
         raise ValueError("--ring / --ec and a policy named default both define the default")
+    return specs
+
+
+def open_policies(config: GatewayConfig) -> tuple[Policies, NodeClient | None]:
+    """Open every declared policy's store; the node client they share, if any."""
     clients: list[NodeClient] = []
+    specs = _policy_specs(config)
     stores = {name: _open_store(spec, config, clients) for name, spec in specs.items()}
     return Policies(stores, config.default_policy), (clients[0] if clients else None)
+
+
+def metadata_ring(config: GatewayConfig) -> Path | None:
+    """The ring keeping the catalog and bucket indexes; None: they are local files."""
+    if config.local_metadata:
+        return None
+    if config.metadata_ring is not None:
+        return config.metadata_ring
+    default = _policy_specs(config)[DEFAULT_POLICY]
+    return default.path if default.kind == "ring" else None
+
+
+def _open_catalog(config: GatewayConfig, node_client: NodeClient | None) -> CatalogService:
+    ring_path = metadata_ring(config)
+    if ring_path is None:
+        log.info("catalog and bucket indexes: local files in %s", config.data_dir / "catalog")
+        return LocalCatalogService(Catalog(config.data_dir / "catalog"))
+    if node_client is None:
+        raise ValueError("replicated metadata needs the ring's storage nodes and cluster token")
+    log.info("catalog and bucket indexes: replicated on the nodes of the ring in %s", ring_path)
+    replicas = DatabaseReplicas(RingFile(ring_path, Ring.load), node_client)
+    return RingCatalogService(replicas, cache_ttl=config.metadata_cache_ttl)
 
 
 def open_services(config: GatewayConfig) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     policies, node_client = open_policies(config)
+    if node_client is None and config.metadata_ring is not None and not config.local_metadata:
+        if not config.cluster_token:
+            raise ValueError("replicated metadata needs the cluster token of its storage nodes")
+        timeouts = NodeTimeouts(connect=config.node_connect_timeout, read=config.node_timeout)
+        node_client = NodeClient(config.cluster_token, timeouts)
     return Services(
         config=config,
-        catalog=Catalog(config.data_dir / "catalog"),
+        catalog=_open_catalog(config, node_client),
         policies=policies,
         metrics=GatewayMetrics(),
         node_client=node_client,
     )
 
 
-def ensure_root_credential(
-    catalog: Catalog, access_key: str | None, secret_key: str | None
+async def ensure_root_credential(
+    catalog: CatalogService, access_key: str | None, secret_key: str | None
 ) -> RootCredential:
     """The admin credential: the one given, else the existing one, else a new random one."""
     if access_key and secret_key:
-        existing = catalog.get_credential(access_key)
+        existing = await catalog.get_credential(access_key)
         if existing is None or existing.secret_key != secret_key or not existing.is_admin:
             if existing is not None:
-                catalog.delete_credential(access_key)
-            catalog.create_credential(access_key, secret_key, is_admin=True, description="root")
-        for credential in catalog.list_credentials():
+                await catalog.delete_credential(access_key)
+            await catalog.create_credential(
+                access_key, secret_key, is_admin=True, description="root"
+            )
+        for credential in await catalog.list_credentials():
             # A root key given now replaces earlier ones: an old root key must stop working.
             if credential.description == "root" and credential.access_key != access_key:
-                catalog.delete_credential(credential.access_key)
+                await catalog.delete_credential(credential.access_key)
         return RootCredential(access_key, secret_key, "environment")
-    for credential in catalog.list_credentials():
+    for credential in await catalog.list_credentials():
         if credential.is_admin and credential.description == "root":
             return RootCredential(credential.access_key, credential.secret_key, "existing")
     access_key = "NIMBUS" + secrets.token_hex(7).upper()
     secret_key = secrets.token_urlsafe(30)
-    catalog.create_credential(access_key, secret_key, is_admin=True, description="root")
+    await catalog.create_credential(access_key, secret_key, is_admin=True, description="root")
     return RootCredential(access_key, secret_key, "generated")
 
 
@@ -145,7 +183,7 @@ class RunningGateway:
         await self.runner.cleanup()
         if self.services.node_client is not None:
             await self.services.node_client.close()
-        self.services.catalog.close()
+        await self.services.catalog.close()
 
 
 async def start_gateway(config: GatewayConfig, *, janitor_enabled: bool = True) -> RunningGateway:

@@ -26,6 +26,7 @@ import uvloop
 
 from nimbus_storage.node.auditor import AuditorSettings
 from nimbus_storage.node.config import NodeConfig
+from nimbus_storage.node.db_replicator import DBReplicatorSettings
 from nimbus_storage.node.replicator import ReplicatorSettings
 from nimbus_storage.node.ringfile import load_node_ring
 from nimbus_storage.node.server import start_node
@@ -70,7 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     replication = ReplicatorSettings()
     parser.add_argument(
-        "--no-replicator", action="store_true", help="do not replicate in background (--ring)"
+        "--no-replicator", action="store_true", help="do not replicate blobs in background (--ring)"
+    )
+    parser.add_argument(
+        "--no-db-replicator",
+        action="store_true",
+        help="do not replicate catalog and bucket index replicas in background (--ring)",
     )
     parser.add_argument(
         "--replicate-interval",
@@ -124,9 +130,16 @@ def config_from_args(args: argparse.Namespace, token: str) -> NodeConfig:
             interval=args.audit_interval,
         )
     replicator = None
+    if args.replicate_concurrency < 1:
+        raise UsageError("--replicate-concurrency must be at least 1")
+    db_replicator = None
+    if args.ring is not None and not args.no_db_replicator:
+        db_replicator = DBReplicatorSettings(
+            interval=args.replicate_interval,
+            concurrency=args.replicate_concurrency,
+            reclaim_age=args.reclaim_age,
+        )
     if args.ring is not None and not args.no_replicator:
-        if args.replicate_concurrency < 1:
-            raise UsageError("--replicate-concurrency must be at least 1")
         replicator = ReplicatorSettings(
             items_per_second=args.replicate_items_per_second,
             bytes_per_second=args.replicate_bytes_per_second,
@@ -147,6 +160,7 @@ def config_from_args(args: argparse.Namespace, token: str) -> NodeConfig:
         ring_file=args.ring.resolve() if args.ring is not None else None,
         ring_node=args.node or args.listen,
         replicator=replicator,
+        db_replicator=db_replicator,
     )
 
 
@@ -166,7 +180,7 @@ async def _serve(config: NodeConfig) -> None:
     node = await start_node(
         config,
         auditor_enabled=config.auditor is not None,
-        replicator_enabled=config.replicator is not None,
+        replicator_enabled=config.replicator is not None or config.db_replicator is not None,
     )
     print(f"Nimbus storage node: {node.endpoint} devices {', '.join(config.devices)}", flush=True)
     stop = asyncio.Event()

@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from nimbus_storage.node.auditor import AuditorSettings
+from nimbus_storage.node.db_replicator import DBReplicatorSettings
 from nimbus_storage.node.devices import LocalDevices
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.replicator import ReplicatorSettings
@@ -29,6 +30,8 @@ class NodeConfig:
     ring_file: Path | None = None  # the ring to replicate by; None: no replicator
     ring_node: str | None = None  # this node in the ring ("host:port"); None: host:port
     replicator: ReplicatorSettings | None = field(default_factory=ReplicatorSettings)
+    # Replication of catalog and bucket index replicas (with ring_file); None: none.
+    db_replicator: DBReplicatorSettings | None = field(default_factory=DBReplicatorSettings)
 
 
 @dataclass(frozen=True, slots=True)

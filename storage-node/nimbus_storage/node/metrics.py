@@ -105,6 +105,34 @@ class NodeMetrics:
             "Unix time the last replication pass completed (now minus this: replication lag).",
             registry=registry,
         )
+        self.db_rows_merged = Counter(
+            "nimbus_db_rows_merged", "Catalog and index rows received in merges.", registry=registry
+        )
+        self.db_rows_pushed = Counter(
+            "nimbus_db_replicator_rows_pushed",
+            "Catalog and index rows the database replicator sent to peers.",
+            registry=registry,
+        )
+        self.db_handoffs_reverted = Counter(
+            "nimbus_db_replicator_handoffs_reverted",
+            "Database replicas handed home to their primaries and removed here.",
+            registry=registry,
+        )
+        self.db_failures = Counter(
+            "nimbus_db_replicator_failures",
+            "Database pushes that failed (the peer was unreachable or refused).",
+            registry=registry,
+        )
+        self.db_passes = Counter(
+            "nimbus_db_replicator_passes",
+            "Completed database replication passes.",
+            registry=registry,
+        )
+        self.db_last_pass = Gauge(
+            "nimbus_db_replicator_last_pass_completion_timestamp_seconds",
+            "Unix time the last database replication pass completed.",
+            registry=registry,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

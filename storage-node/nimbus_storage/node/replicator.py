@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.pacing import Pacer
+from nimbus_storage.node.periodic import every
 from nimbus_storage.node.replication_disk import (
     list_partition,
     reclaim_tombstones,
@@ -92,15 +93,7 @@ class Replicator:
 
     async def run_forever(self) -> None:
         """Pass after pass, starting one every ``settings.interval`` seconds; until cancelled."""
-        while True:
-            started = time.monotonic()
-            try:
-                await self.run_pass()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("replication pass failed")
-            await asyncio.sleep(max(0.0, self.settings.interval - (time.monotonic() - started)))
+        await every(self.settings.interval, self.run_pass, "replication")
 
     async def _run_pass(self) -> ReplicationReport:
         ring = self.ring()

@@ -6,6 +6,8 @@ Routes (every one but ``/_nimbus/*`` needs ``X-Nimbus-Cluster-Token``):
 * ``GET /objects/{device}/{partition}?suffix=abc``: the names in a suffix (``partitions``);
 * ``POST /replicate/{device}/{partition}[/{suffix}-{suffix}...]``: suffix hashes. Swift uses a
   ``REPLICATE`` method, which aiohttp's HTTP parser (llhttp) rejects as an unknown method;
+* ``POST /db/{device}/{partition}/{quoted database name}``: catalog and bucket index replicas
+  (``db_api``);
 * ``GET /_nimbus/healthz`` and ``GET /_nimbus/metrics``.
 
 The path is parsed from its still-encoded form so that ``%2F`` in a name stays part of the name.
@@ -24,6 +26,9 @@ from aiohttp import web
 
 from nimbus_storage.node import auditor
 from nimbus_storage.node.config import NODE, NodeConfig, NodeContext
+from nimbus_storage.node.databases import Databases
+from nimbus_storage.node.db_api import DATABASES, handle_db
+from nimbus_storage.node.db_replicator import DBReplicator, DBReplicatorSettings
 from nimbus_storage.node.devices import LocalDevices
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.objects import delete_object, get_object, insufficient_storage, put_object
@@ -46,8 +51,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def build_app(node: NodeContext) -> web.Application:
     app = web.Application(middlewares=[_guard])
     app[NODE] = node
+    app[DATABASES] = Databases(node.config.data_dir)
     app.router.add_route("*", "/objects/{rest:.*}", _objects)
     app.router.add_post("/replicate/{rest:.*}", _replicate)
+    app.router.add_post("/db/{rest:.*}", handle_db)
     app.router.add_get("/_nimbus/healthz", _healthz)
     app.router.add_get("/_nimbus/metrics", _metrics)
     return app
@@ -168,6 +175,8 @@ class RunningNode:
         self._auditor: asyncio.Task[None] | None = None
         self._replicator: Replicator | None = None
         self._replication: asyncio.Task[None] | None = None
+        self._db_replicator: DBReplicator | None = None
+        self._db_replication: asyncio.Task[None] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -193,15 +202,42 @@ class RunningNode:
             metrics=self.context.metrics,
         )
 
-    def start_replicator(self) -> None:
-        """Replicate in the background by the ring file of the config, if it names one."""
+    def make_db_replicator(
+        self, ring: Callable[[], Ring], settings: DBReplicatorSettings | None = None
+    ) -> DBReplicator:
+        """A database replicator of this node's devices (the caller closes it).
+
+        Without ``settings``, those of the config.
+        """
         config = self.context.config
-        if config.replicator is None or config.ring_file is None or self._replicator is not None:
-            return
-        self._replicator = self.make_replicator(watch_ring(config.ring_file))
-        self._replication = asyncio.create_task(
-            self._replicator.run_forever(), name="nimbus-replicator"
+        settings = settings or config.db_replicator or DBReplicatorSettings()
+        devices = self.context.devices
+        return DBReplicator(
+            lambda: [store.device for store in devices.available()],
+            self.runner.app[DATABASES],
+            ring,
+            self.ring_node,
+            NodeClient(config.token),
+            settings=settings,
+            metrics=self.context.metrics,
         )
+
+    def start_replicator(self) -> None:
+        """Replicate blobs and databases in the background by the ring file of the config, if
+        it names one."""
+        config = self.context.config
+        if config.ring_file is None:
+            return
+        if config.replicator is not None and self._replicator is None:
+            self._replicator = self.make_replicator(watch_ring(config.ring_file))
+            self._replication = asyncio.create_task(
+                self._replicator.run_forever(), name="nimbus-replicator"
+            )
+        if config.db_replicator is not None and self._db_replicator is None:
+            self._db_replicator = self.make_db_replicator(watch_ring(config.ring_file))
+            self._db_replication = asyncio.create_task(
+                self._db_replicator.run_forever(), name="nimbus-db-replicator"
+            )
 
     def start_auditor(self) -> None:
         settings = self.context.config.auditor
@@ -215,14 +251,17 @@ class RunningNode:
         )
 
     async def stop(self) -> None:
-        for task in (self._auditor, self._replication):
+        for task in (self._auditor, self._replication, self._db_replication):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         if self._replicator is not None:
             await self._replicator.close()
+        if self._db_replicator is not None:
+            await self._db_replicator.close()
         await self.runner.cleanup()
+        self.runner.app[DATABASES].close()
 
 
 async def start_node(

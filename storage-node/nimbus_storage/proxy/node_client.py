@@ -28,6 +28,10 @@ class NodeUnavailable(Exception):
     """The node could not be reached or broke off: try another replica or a handoff."""
 
 
+class DatabaseMissing(Exception):
+    """The node answered that it holds no replica of the database (a read: ask another)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Placement:
     """Where one replica of a blob lives."""
@@ -41,6 +45,9 @@ class Placement:
 
     def partition_url(self) -> str:
         return f"http://{self.node}/objects/{self.device}/{self.partition}"
+
+    def db_url(self, name: str) -> str:
+        return f"http://{self.node}/db/{self.device}/{self.partition}/{quote(name, safe='')}"
 
     def replicate_url(self, suffixes: Sequence[str] = ()) -> str:
         url = f"http://{self.node}/replicate/{self.device}/{self.partition}"
@@ -168,6 +175,36 @@ class NodeClient:
         if entries is None:
             raise NodeUnavailable(f"{where.node}: suffix listing is not a list of entries")
         return entries
+
+    async def db_call(
+        self, where: Placement, name: str, op: str, args: Mapping[str, object]
+    ) -> object:
+        """``op`` on the replica of database ``name`` at ``where``; its ``result``.
+
+        DatabaseMissing when the node has no replica (404), NodeUnavailable for anything else
+        but a 200 with a result (a full or missing device answers 507).
+        """
+        url = where.db_url(name)
+        body = json.dumps({"op": op, "args": args}, separators=(",", ":"))
+        try:
+            async with self.session.post(
+                url, data=body, headers={"Content-Type": "application/json"}
+            ) as response:
+                answer = await response.read()
+                if response.status == 404:
+                    raise DatabaseMissing(f"{where.node} has no replica of {name}")
+                if response.status != 200:
+                    text = answer[:200].decode(errors="replace").strip()
+                    raise NodeUnavailable(f"{op} {url}: answered {response.status} {text}")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise NodeUnavailable(f"{op} {url}: {exc}") from exc
+        try:
+            doc = json.loads(answer)
+        except ValueError as exc:
+            raise NodeUnavailable(f"{op} {url}: answer is not JSON: {exc}") from None
+        if not isinstance(doc, dict) or "result" not in doc:
+            raise NodeUnavailable(f"{op} {url}: answer has no result")
+        return doc["result"]
 
     async def _call_json(self, method: str, url: str) -> object:
         try:

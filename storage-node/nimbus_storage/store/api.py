@@ -88,6 +88,9 @@ class ObjectVersion:
     storage_class: str = "STANDARD"
     owner: str = ""
     acl: str = "private"  # canned ACL of this version
+    # Nanosecond stamps of the index row (see store/rows.py); 0 for a version not yet stored.
+    created: int = 0  # when this version was written: orders the versions of a key
+    updated: int = 0  # when this state of the row (tags, ACL) was written
 
 
 @dataclass(frozen=True, slots=True)

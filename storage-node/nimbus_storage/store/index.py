@@ -13,9 +13,12 @@ Settings and layout:
   lose the last transactions but never corrupts the file; the blobs they point at are fsynced,
   and an index that forgot a version leaves an orphan blob (reclaimed later), never a dangling
   pointer.
-* ``versions`` is a WITHOUT ROWID table keyed on ``(key, seq)``, ``seq`` counting down per key,
-  so rows are clustered in listing order: a page is a contiguous B-tree range read with no
-  per-row lookup, and a key's latest version is its first row.
+* ``versions`` is a WITHOUT ROWID table keyed on ``(key, seq)``, ``seq`` being minus the
+  version's creation stamp, so rows are clustered in listing order: a page is a contiguous
+  B-tree range read with no per-row lookup, and a key's latest version is its first row.
+* Rows are mergeable facts (``rows``, ``replicated_db``): a deleted version stays as a deletion
+  row until reclaimed, and ``is_latest`` and the usage counters are derived on every merge, so
+  replicas of an index on several storage nodes converge whatever order rows reach them in.
 * A partial index ``listable`` holds only latest non-delete-marker keys, so ListObjects skips old
   versions and deleted keys without reading them.
 * Keys are TEXT compared with BINARY collation, i.e. memcmp of UTF-8: S3's byte order.
@@ -33,18 +36,15 @@ loop. A lock makes an index safe to share with worker threads too.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from nimbus_storage.errors import NoSuchUpload
 from nimbus_storage.store import index_schema as sql
+from nimbus_storage.store import rows
 from nimbus_storage.store.api import (
-    NULL_VERSION,
     VERSIONING_STATES,
     ListPage,
     ObjectVersion,
@@ -60,32 +60,20 @@ from nimbus_storage.store.listing import (
     start_position,
     walk,
 )
+from nimbus_storage.store.replicated_db import PRAGMAS, ReplicatedDB, RowBatch
+from nimbus_storage.store.rows import Row
 
-__all__ = ["BucketIndex", "ListPage", "Part", "Upload", "UploadPage"]
-
-Row = tuple[Any, ...]
-
-
-def _version(row: Row) -> ObjectVersion:
-    key, vid, modified, etag, size, blob, latest, marker, ctype, sclass, owner, acl = row[:12]
-    return ObjectVersion(
-        key, vid, modified, etag, size, blob, bool(latest), bool(marker), ctype, sclass, owner, acl
-    )
+__all__ = ["BucketIndex", "ListPage", "Part", "RowBatch", "Upload", "UploadPage"]
 
 
-def _upload(row: Row) -> Upload:
-    upload_id, key, initiated, meta = row[:4]
-    return Upload(upload_id, key, initiated, json.loads(meta))
-
-
-def _part(row: Row) -> Part:
-    return Part(*row)
+def _listed(row: Row) -> ObjectVersion:
+    return rows.version_of(row[:15], is_latest=bool(row[15]))
 
 
 def _split(items: list[Row | CommonPrefix]) -> tuple[list[Row], list[str]]:
-    rows = [i for i in items if not isinstance(i, CommonPrefix)]
+    found = [i for i in items if not isinstance(i, CommonPrefix)]
     prefixes = [i.prefix for i in items if isinstance(i, CommonPrefix)]
-    return rows, prefixes
+    return found, prefixes
 
 
 def _upgrade(db: sqlite3.Connection, path: Path) -> None:
@@ -96,44 +84,84 @@ def _upgrade(db: sqlite3.Connection, path: Path) -> None:
     ).fetchone()
     if version > sql.SCHEMA_VERSION:
         raise RuntimeError(f"{path} was written by a newer Nimbus (schema {version})")
-    if has_versions:
-        for step in range(max(version, 1) + 1, sql.SCHEMA_VERSION + 1):
-            db.execute(sql.MIGRATIONS[step])
-    for statement in sql.SCHEMA.split(";"):
-        if statement.strip():
-            db.execute(statement)
+    if has_versions and version < sql.SCHEMA_VERSION:
+        sql.upgrade(db, max(version, 1))
+    sql.create(db)
     db.execute(f"PRAGMA user_version = {sql.SCHEMA_VERSION}")
 
 
-class BucketIndex:
+def _usage_of(row: Sequence[Any] | None) -> tuple[int, int]:
+    if row is None or not rows.is_live(row):
+        return 0, 0
+    return int(row[8]), 0 if row[5] else 1
+
+
+class BucketIndex(ReplicatedDB):
+    ROW_COLUMNS: ClassVar[Mapping[str, str]] = {
+        "uploads": sql.UPLOAD_ROW,
+        "parts": sql.PART_ROW,
+        "versions": sql.VERSION_ROW,
+    }
+    IDENTITY: ClassVar[Mapping[str, tuple[int, ...]]] = {
+        "uploads": (0,),
+        "parts": (0, 1),
+        "versions": (0, 1),
+    }
+
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        for pragma in sql.PRAGMAS:
-            self._db.execute(pragma)
-        try:
-            with self._transaction() as db:
-                _upgrade(db, self.path)
-        except BaseException:
-            self._db.close()
-            raise
+        self._touched: set[str] = set()
+        super().__init__(path, (*PRAGMAS, "PRAGMA cache_size = -16000"))  # 16 MB page cache
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    def _create(self, db: sqlite3.Connection) -> None:
+        _upgrade(db, self.path)
 
-    @contextmanager
-    def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        """One transaction; IMMEDIATE (write) takes the write lock up front, DEFERRED reads."""
+    def _insert(self, db: sqlite3.Connection, table: str, row: Row, change: int) -> None:
+        if table != "versions":
+            super()._insert(db, table, row, change)
+            return
+        db.execute(
+            f"INSERT INTO versions ({sql.VERSION_ROW}, seq, is_latest, change)"
+            f" VALUES ({', '.join('?' * 18)})",
+            (*row, -int(row[rows.CREATED]), 0, change),
+        )
+
+    def _stored(self, db: sqlite3.Connection, table: str, row: Row, existing: Row | None) -> None:
+        if table != "versions":
+            return
+        (old_bytes, old_objects), (new_bytes, new_objects) = _usage_of(existing), _usage_of(row)
+        if (old_bytes, old_objects) != (new_bytes, new_objects):
+            db.execute(sql.ADD_USAGE, (new_bytes - old_bytes, new_objects - old_objects))
+        self._touched.add(row[0])
+
+    def _merged(self, db: sqlite3.Connection) -> None:
+        for key in self._touched:
+            db.execute(sql.DEMOTE_LATEST, (key,))
+            db.execute(sql.PROMOTE_NEWEST, (key,))
+        self._touched.clear()
+
+    def key_rows(self, key: str) -> list[Row]:
+        """Every row of ``key``, deletions included: what a gateway merges across replicas."""
         with self._lock:
-            self._db.execute(f"BEGIN {mode}")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            found = self._db.execute(
+                f"SELECT {sql.VERSION_ROW} FROM versions WHERE key = ? ORDER BY seq", (key,)
+            ).fetchall()
+        return [tuple(r) for r in found]
+
+    def upload_rows(self, upload_id: str) -> tuple[Row | None, list[Row]]:
+        """The upload's row and its part rows, deletions included."""
+        with self._lock:
+            return self._upload_rows(self._db, upload_id)
+
+    @staticmethod
+    def _upload_rows(db: sqlite3.Connection, upload_id: str) -> tuple[Row | None, list[Row]]:
+        upload = db.execute(
+            f"SELECT {sql.UPLOAD_ROW} FROM uploads WHERE upload_id = ?", (upload_id,)
+        ).fetchone()
+        parts = db.execute(
+            f"SELECT {sql.PART_ROW} FROM parts WHERE upload_id = ? ORDER BY part_number",
+            (upload_id,),
+        ).fetchall()
+        return (None if upload is None else tuple(upload)), [tuple(p) for p in parts]
 
     # --- versions ---------------------------------------------------------------------------
 
@@ -142,69 +170,43 @@ class BucketIndex:
     ) -> list[ObjectVersion]:
         """Make ``v`` the latest version of its key; return the versions it replaced.
 
-        Unversioned (``""``) and suspended buckets keep one ``null`` version per key: an
-        existing one is replaced and returned, and its blob is the caller's to delete. Enabled
+        Unversioned (``""``) and suspended buckets write the ``null`` version (the gateway
+        names it so), replacing an existing one, whose blob is the caller's to delete. Enabled
         buckets replace nothing (a retried write with an existing version id replaces that row).
+        ``v.created`` 0 stamps the write now, after every earlier version of the key.
         """
         if versioning not in VERSIONING_STATES:
             raise ValueError(f"unknown versioning state {versioning!r}")
-        replaced_ids = {v.version_id} | ({NULL_VERSION} if versioning != "Enabled" else set())
         with self._transaction() as db:
-            replaced = [r for vid in replaced_ids if (r := self._remove(db, v.key, vid))]
-            db.execute(sql.DEMOTE_LATEST, (v.key,))
-            newest = db.execute(sql.NEWEST_SEQ, (v.key,)).fetchone()[0]
-            db.execute(
-                sql.INSERT_VERSION,
-                (
-                    v.key,
-                    (newest or 0) - 1,
-                    v.version_id,
-                    int(v.delete_marker),
-                    v.last_modified,
-                    v.etag,
-                    v.size,
-                    v.blob,
-                    v.content_type,
-                    v.storage_class,
-                    v.owner,
-                    json.dumps(dict(tags)) if tags else None,
-                    v.acl,
-                ),
-            )
-            self._count(db, v, +1)
-        return replaced
+            created = v.created
+            if not created:
+                (newest,) = db.execute(sql.NEWEST_CREATED, (v.key,)).fetchone()
+                created = max(rows.now_ns(), (newest or 0) + 1)
+            row = rows.version_row(v, created, v.updated or created, tags=tags)
+            garbage = self._merge(db, {"versions": [row]}).get("versions", [])
+        return [rows.version_of(r, is_latest=False) for r in garbage]
 
     def get(self, key: str, version_id: str | None = None) -> ObjectVersion | None:
         """That version, or the latest (maybe a delete marker) when ``version_id`` is None."""
+        row = self._live_row(key, version_id)
+        return None if row is None else _listed(row)
+
+    def _live_row(self, key: str, version_id: str | None) -> Row | None:
         with self._lock:
             if version_id is None:
-                row = self._db.execute(sql.SELECT_LATEST, (key,)).fetchone()
+                found = self._db.execute(sql.SELECT_LATEST, (key,)).fetchone()
             else:
-                row = self._db.execute(sql.SELECT_BY_ID, (key, version_id)).fetchone()
-        return _version(row) if row else None
+                found = self._db.execute(sql.SELECT_BY_ID, (key, version_id)).fetchone()
+        return None if found is None or found[rows.DELETED] else tuple(found)
 
     def delete_version(self, key: str, version_id: str) -> ObjectVersion | None:
         """Remove one version; the newest remaining one becomes latest. Returns the removed row."""
-        with self._transaction() as db:
-            removed = self._remove(db, key, version_id)
-            if removed is not None and removed.is_latest:
-                newest = db.execute(sql.NEWEST_SEQ, (key,)).fetchone()[0]
-                if newest is not None:
-                    db.execute(sql.PROMOTE, (key, newest))
-        return removed
-
-    def _remove(self, db: sqlite3.Connection, key: str, version_id: str) -> ObjectVersion | None:
-        row = db.execute(sql.SELECT_BY_ID, (key, version_id)).fetchone()
-        if row is None:
-            return None
-        db.execute(sql.DELETE_VERSION, (key, row[-1]))
-        removed = _version(row)
-        self._count(db, removed, -1)
-        return removed
-
-    @staticmethod
-    def _count(db: sqlite3.Connection, v: ObjectVersion, sign: int) -> None:
-        db.execute(sql.ADD_USAGE, (sign * v.size, 0 if v.delete_marker else sign))
+        with self._transaction():
+            row = self._live_row(key, version_id)
+            if row is None:
+                return None
+            self._merge(self._db, {"versions": [rows.tombstone(row[:15])]})
+        return _listed(row)
 
     def bulk_load(self, versions: Iterable[ObjectVersion]) -> int:
         """Insert many *new* keys, one null version each, in one transaction (loaders, benches).
@@ -213,20 +215,24 @@ class BucketIndex:
         """
         loaded = 0
         total = 0
-
-        def rows() -> Iterator[tuple[object, ...]]:
-            nonlocal loaded, total
-            for v in versions:
-                loaded += 1
-                total += v.size
-                yield (
-                    v.key, -1, v.version_id, int(v.delete_marker), v.last_modified, v.etag,
-                    v.size, v.blob, v.content_type, v.storage_class, v.owner, None, v.acl,
-                )  # fmt: skip
-
+        stamp = rows.now_ns()
         with self._transaction() as db:
-            db.executemany(sql.INSERT_VERSION, rows())
+            (change,) = db.execute("SELECT last FROM changes WHERE id = 0").fetchone()
+
+            def table_rows() -> Iterator[tuple[object, ...]]:
+                nonlocal loaded, total
+                for v in versions:
+                    loaded += 1
+                    total += v.size
+                    yield (*rows.version_row(v, stamp), -stamp, 1, change + loaded)
+
+            db.executemany(
+                f"INSERT INTO versions ({sql.VERSION_ROW}, seq, is_latest, change)"
+                f" VALUES ({', '.join('?' * 18)})",
+                table_rows(),
+            )
             db.execute(sql.ADD_USAGE, (total, loaded))
+            db.execute("UPDATE changes SET last = ? WHERE id = 0", (change + loaded,))
         with self._lock:  # fold the big transaction back into the database file
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return loaded
@@ -263,10 +269,10 @@ class BucketIndex:
                 marker=start_after,
                 limit=max_keys,
             )
-        rows, prefixes = _split(result.items)
+        found, prefixes = _split(result.items)
         last = result.items[-1] if result.is_truncated else None
         next_marker = None if last is None else _marker_of(last)
-        return ListPage([_version(r) for r in rows], prefixes, result.is_truncated, next_marker)
+        return ListPage([_listed(r) for r in found], prefixes, result.is_truncated, next_marker)
 
     def list_versions(
         self,
@@ -306,8 +312,8 @@ class BucketIndex:
                 marker=key_marker,
                 limit=max_keys,
             )
-        rows, prefixes = _split(result.items)
-        page = ListPage([_version(r) for r in rows], prefixes, result.is_truncated, None)
+        found, prefixes = _split(result.items)
+        page = ListPage([_listed(r) for r in found], prefixes, result.is_truncated, None)
         if not result.is_truncated:
             return page
         last = result.items[-1]
@@ -328,34 +334,26 @@ class BucketIndex:
         """No versions (delete markers included) and no multipart uploads in progress."""
         with self._lock:
             (busy,) = self._db.execute(
-                "SELECT EXISTS (SELECT 1 FROM versions) OR EXISTS (SELECT 1 FROM uploads)"
+                "SELECT EXISTS (SELECT 1 FROM versions WHERE deleted = 0)"
+                " OR EXISTS (SELECT 1 FROM uploads WHERE deleted = 0)"
             ).fetchone()
         return not busy
 
-    # --- tags -------------------------------------------------------------------------------
+    # --- tags and ACLs ----------------------------------------------------------------------
 
     def set_tags(self, key: str, version_id: str | None, tags: Mapping[str, str]) -> bool:
         """Replace the tag set of a version (the latest when None); False if there is none."""
-        document = json.dumps(dict(tags)) if tags else None
         with self._transaction() as db:
-            target = self._locate(db, key, version_id)
-            if target is None:
+            row = self._live_row(key, version_id)
+            if row is None:
                 return False
-            db.execute(
-                "UPDATE versions SET tags = ? WHERE key = ? AND seq = ?", (document, *target)
-            )
+            self._merge(db, {"versions": [rows.with_tags(row[:15], tags)]})
         return True
 
     def get_tags(self, key: str, version_id: str | None = None) -> dict[str, str] | None:
         """The version's tags ({} when it has none), or None when the version does not exist."""
-        with self._transaction("DEFERRED") as db:
-            target = self._locate(db, key, version_id)
-            if target is None:
-                return None
-            (document,) = db.execute(
-                "SELECT tags FROM versions WHERE key = ? AND seq = ?", target
-            ).fetchone()
-        return dict(json.loads(document)) if document else {}
+        row = self._live_row(key, version_id)
+        return None if row is None else rows.tags_of(row)
 
     def delete_tags(self, key: str, version_id: str | None = None) -> bool:
         return self.set_tags(key, version_id, {})
@@ -363,38 +361,24 @@ class BucketIndex:
     def set_acl(self, key: str, version_id: str | None, acl: str) -> bool:
         """Replace the canned ACL of a version (the latest when None); False if there is none."""
         with self._transaction() as db:
-            target = self._locate(db, key, version_id)
-            if target is None:
+            row = self._live_row(key, version_id)
+            if row is None:
                 return False
-            db.execute("UPDATE versions SET acl = ? WHERE key = ? AND seq = ?", (acl, *target))
+            self._merge(db, {"versions": [rows.with_acl(row[:15], acl)]})
         return True
-
-    @staticmethod
-    def _locate(db: sqlite3.Connection, key: str, version_id: str | None) -> tuple[str, int] | None:
-        if version_id is None:
-            row = db.execute(sql.SELECT_LATEST, (key,)).fetchone()
-        else:
-            row = db.execute(sql.SELECT_BY_ID, (key, version_id)).fetchone()
-        return None if row is None else (key, int(row[-1]))
 
     # --- multipart uploads ------------------------------------------------------------------
 
     def create_upload(
         self, upload_id: str, key: str, initiated: float, meta: Mapping[str, str]
     ) -> Upload:
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO uploads (upload_id, key, initiated, meta) VALUES (?, ?, ?, ?)",
-                (upload_id, key, initiated, json.dumps(dict(meta))),
-            )
-        return Upload(upload_id, key, initiated, dict(meta))
+        upload = Upload(upload_id, key, initiated, dict(meta))
+        self.merge({"uploads": [rows.upload_row(upload, rows.now_ns())]})
+        return upload
 
     def get_upload(self, upload_id: str) -> Upload | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {sql.UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ?", (upload_id,)
-            ).fetchone()
-        return _upload(row) if row else None
+        found, _parts = self.upload_rows(upload_id)
+        return rows.upload_of(found) if rows.is_live(found) else None  # type: ignore[arg-type]
 
     def list_uploads(
         self,
@@ -416,24 +400,24 @@ class BucketIndex:
         with self._transaction("DEFERRED") as db:
             start = start_position(prefix, key_marker)
             if key_marker and upload_id_marker and key_marker >= prefix:
-                row = db.execute(
-                    "SELECT seq FROM uploads WHERE upload_id = ? AND key = ?",
+                marker_row = db.execute(
+                    "SELECT created FROM uploads WHERE upload_id = ? AND key = ?",
                     (upload_id_marker, key_marker),
                 ).fetchone()
-                if row is not None:
-                    start = Position(key_marker, row[0])
+                if marker_row is not None:
+                    start = Position(key_marker, marker_row[0])
             result = walk(
                 fetch,
                 lambda row: str(row[1]),
-                lambda row: Position(row[1], row[-1]),
+                lambda row: Position(row[1], row[rows.CREATED]),
                 prefix=prefix,
                 delimiter=delimiter,
                 start=start,
                 marker=key_marker,
                 limit=max_uploads,
             )
-        rows, prefixes = _split(result.items)
-        uploads = [_upload(r) for r in rows]
+        found, prefixes = _split(result.items)
+        uploads = [rows.upload_of(r) for r in found]
         if not result.is_truncated:
             return UploadPage(uploads, prefixes, False, None, None)
         last = result.items[-1]
@@ -451,43 +435,32 @@ class BucketIndex:
         last_modified: float,
     ) -> Part | None:
         """Record a part; returns the part it replaced (its blob is the caller's to delete)."""
+        part = Part(part_number, etag, size, blob, last_modified)
         with self._transaction() as db:
-            if (
-                db.execute("SELECT 1 FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone()
-                is None
-            ):
+            upload, _parts = self._upload_rows(db, upload_id)
+            if not rows.is_live(upload):
                 raise NoSuchUpload(UploadId=upload_id)
-            previous = db.execute(
-                f"SELECT {sql.PART_COLUMNS} FROM parts WHERE upload_id = ? AND part_number = ?",
-                (upload_id, part_number),
-            ).fetchone()
-            db.execute(
-                "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?, ?)",
-                (upload_id, part_number, etag, size, blob, last_modified),
-            )
-        return _part(previous) if previous else None
+            garbage = self._merge(db, {"parts": [rows.part_row(upload_id, part, rows.now_ns())]})
+        replaced = [rows.part_of(r) for r in garbage.get("parts", []) if r[7] != blob]
+        return replaced[0] if replaced else None
 
     def list_parts(
         self, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000
     ) -> tuple[list[Part], bool, int | None]:
         """(parts after the marker, is_truncated, next part number marker when truncated)."""
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {sql.PART_COLUMNS} FROM parts WHERE upload_id = ? AND part_number > ?"
-                " ORDER BY part_number LIMIT ?",
+            found = self._db.execute(
+                f"SELECT {sql.PART_ROW} FROM parts WHERE upload_id = ? AND part_number > ?"
+                " AND deleted = 0 ORDER BY part_number LIMIT ?",
                 (upload_id, part_number_marker, max(max_parts, 0) + 1),
             ).fetchall()
-        parts = [_part(r) for r in rows[: max(max_parts, 0)]]
-        truncated = len(rows) > max_parts
+        parts = [rows.part_of(r) for r in found[: max(max_parts, 0)]]
+        truncated = len(found) > max_parts
         return parts, truncated, (parts[-1].part_number if truncated and parts else None)
 
     def get_parts(self, upload_id: str) -> dict[int, Part]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {sql.PART_COLUMNS} FROM parts WHERE upload_id = ? ORDER BY part_number",
-                (upload_id,),
-            ).fetchall()
-        return {row[0]: _part(row) for row in rows}
+        _upload, found = self.upload_rows(upload_id)
+        return {r[1]: rows.part_of(r) for r in found if rows.is_live(r)}
 
     def delete_upload(self, upload_id: str) -> list[Part]:
         """Forget an upload (completed or aborted); returns its parts, whose blobs the caller
@@ -497,21 +470,49 @@ class BucketIndex:
         callers answering NoSuchUpload check ``get_upload`` first.
         """
         with self._transaction() as db:
-            db.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
-            rows = db.execute(
-                f"SELECT {sql.PART_COLUMNS} FROM parts WHERE upload_id = ? ORDER BY part_number",
-                (upload_id,),
-            ).fetchall()
-            db.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
-        return [_part(r) for r in rows]
+            upload, found = self._upload_rows(db, upload_id)
+            live = [r for r in found if rows.is_live(r)]
+            if upload is None or not rows.is_live(upload):
+                return []
+            batch = {
+                "uploads": [rows.tombstone(upload)],
+                "parts": [rows.tombstone(r) for r in live],
+            }
+            self._merge(db, batch)
+        return [rows.part_of(r) for r in live]
+
+    def claim_upload(
+        self, upload_id: str, expected: Sequence[Sequence[Any]]
+    ) -> tuple[str, list[Row]]:
+        """Delete the upload for its completion if its parts are still ``expected``
+        (``[part number, blob]`` pairs), as one transaction.
+
+        ("claimed", the live part rows), ("changed", []) when a listed part was uploaded again
+        meanwhile, or ("missing", []) when the upload is gone (completed or aborted).
+        """
+        with self._transaction() as db:
+            upload, found = self._upload_rows(db, upload_id)
+            if upload is None or not rows.is_live(upload):
+                return "missing", []
+            live = {r[1]: r for r in found if rows.is_live(r)}
+            for number, blob in expected:
+                if number not in live or live[number][7] != blob:
+                    return "changed", []
+            batch = {
+                "uploads": [rows.tombstone(upload)],
+                "parts": [rows.tombstone(r) for r in live.values()],
+            }
+            self._merge(db, batch)
+        return "claimed", list(live.values())
 
     def uploads_initiated_before(self, t: float) -> list[Upload]:
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {sql.UPLOAD_COLUMNS} FROM uploads WHERE initiated < ? ORDER BY initiated",
+            found = self._db.execute(
+                f"SELECT {sql.UPLOAD_ROW} FROM uploads WHERE initiated < ? AND deleted = 0"
+                " ORDER BY initiated",
                 (t,),
             ).fetchall()
-        return [_upload(r) for r in rows]
+        return [rows.upload_of(r) for r in found]
 
 
 def _marker_of(item: Row | CommonPrefix) -> str:

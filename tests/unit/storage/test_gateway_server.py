@@ -13,35 +13,35 @@ from nimbus_storage.proxy.node_client import NodeTimeouts
 from nimbus_storage.ring import RingBuilder
 
 
-def test_start_removes_temp_files_of_interrupted_writes(tmp_path: Path) -> None:
+async def test_start_removes_temp_files_of_interrupted_writes(tmp_path: Path) -> None:
     first = open_services(GatewayConfig(data_dir=tmp_path, fsync=False))
-    first.catalog.close()
+    await first.catalog.close()
     temp_dir = tmp_path / "blobs" / "d0" / "tmp"
     (temp_dir / "crashed-write.tmp").write_bytes(b"half an object")
     again = open_services(GatewayConfig(data_dir=tmp_path, fsync=False))
-    again.catalog.close()
+    await again.catalog.close()
     assert list(temp_dir.iterdir()) == []
 
 
-def test_root_credential_sources(tmp_path: Path) -> None:
+async def test_root_credential_sources(tmp_path: Path) -> None:
     services = open_services(GatewayConfig(data_dir=tmp_path, fsync=False))
-    generated = ensure_root_credential(services.catalog, None, None)
+    generated = await ensure_root_credential(services.catalog, None, None)
     assert generated.source == "generated"
-    kept = ensure_root_credential(services.catalog, None, None)
+    kept = await ensure_root_credential(services.catalog, None, None)
     assert (kept.source, kept.access_key, kept.secret_key) == (
         "existing",
         generated.access_key,
         generated.secret_key,
     )
-    given = ensure_root_credential(services.catalog, "ROOTFROMENV", "secret-from-env")
+    given = await ensure_root_credential(services.catalog, "ROOTFROMENV", "secret-from-env")
     assert given.source == "environment"
-    credential = services.catalog.get_credential("ROOTFROMENV")
+    credential = await services.catalog.get_credential("ROOTFROMENV")
     assert credential is not None
     assert credential.is_admin
     assert credential.secret_key == "secret-from-env"
     # The generated root key no longer works once another one is given.
-    assert services.catalog.get_credential(generated.access_key) is None
-    services.catalog.close()
+    assert await services.catalog.get_credential(generated.access_key) is None
+    await services.catalog.close()
 
 
 def test_ec_policy_picks_the_erasure_coded_store_and_needs_a_ring(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_ec_policy_picks_the_erasure_coded_store_and_needs_a_ring(tmp_path: Path
         open_services(config("2+1", ring=None))
 
 
-def test_node_timeouts_reach_the_node_client(tmp_path: Path) -> None:
+async def test_node_timeouts_reach_the_node_client(tmp_path: Path) -> None:
     builder = RingBuilder(2, 3)
     for zone in "abc":
         builder.add_device(region=1, zone=zone, node=f"{zone}:1", device="d0", weight=1)
@@ -79,4 +79,4 @@ def test_node_timeouts_reach_the_node_client(tmp_path: Path) -> None:
     services = open_services(config)
     assert services.node_client is not None
     assert services.node_client.timeouts == NodeTimeouts(connect=0.5, read=1.5)
-    services.catalog.close()
+    await services.catalog.close()

@@ -220,7 +220,7 @@ def test_a_catalog_from_before_storage_policies_is_upgraded(tmp_path: Path) -> N
     (version,) = (
         sqlite3.connect(tmp_path / "catalog.sqlite").execute("PRAGMA user_version").fetchone()
     )
-    assert version == 2
+    assert version == 3
     Catalog(tmp_path).close()  # opening an upgraded catalog again changes nothing
 
 

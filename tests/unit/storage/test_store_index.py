@@ -66,7 +66,7 @@ def list_everything(index: BucketIndex, max_keys: int, **kwargs: str) -> list[st
 def test_unversioned_put_replaces_the_null_version(index: BucketIndex) -> None:
     assert index.put_version(version("k", size=5), "") == []
     replaced = index.put_version(version("k", size=7), "")
-    assert [(v.version_id, v.size, v.is_latest) for v in replaced] == [("null", 5, True)]
+    assert [(v.version_id, v.size) for v in replaced] == [("null", 5)]
     latest = index.get("k")
     assert latest is not None
     assert latest.size == 7
@@ -401,7 +401,7 @@ def test_an_index_from_before_per_version_acls_is_upgraded(tmp_path: Path) -> No
     finally:
         index.close()
     (version,) = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()
-    assert version == 2
+    assert version == 3
 
 
 def test_an_index_from_a_newer_nimbus_is_refused(tmp_path: Path) -> None:

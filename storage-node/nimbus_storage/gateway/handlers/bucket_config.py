@@ -34,21 +34,21 @@ def _xml(body: bytes) -> web.Response:
     return web.Response(body=body, content_type=XML)
 
 
-def _stored(request: S3Request, kind: str, missing: type[S3Error]) -> str:
+async def _stored(request: S3Request, kind: str, missing: type[S3Error]) -> str:
     """The bucket's ``kind`` document; ``missing`` (NoSuchCORSConfiguration ...) when unset."""
     bucket = request.require_bucket()
-    stored = request.services.catalog.get_config(bucket.name, kind)
+    stored = await request.services.catalog.get_config(bucket.name, kind)
     if stored is None:
         raise missing(BucketName=bucket.name)
     return stored
 
 
-def _store(request: S3Request, kind: str, document: str) -> None:
-    request.services.catalog.set_config(request.require_bucket().name, kind, document)
+async def _store(request: S3Request, kind: str, document: str) -> None:
+    await request.services.catalog.set_config(request.require_bucket().name, kind, document)
 
 
-def _clear(request: S3Request, kind: str) -> web.Response:
-    request.services.catalog.set_config(request.require_bucket().name, kind, None)
+async def _clear(request: S3Request, kind: str) -> web.Response:
+    await request.services.catalog.set_config(request.require_bucket().name, kind, None)
     return empty_response(204)
 
 
@@ -65,7 +65,7 @@ async def get_bucket_versioning(request: S3Request) -> web.StreamResponse:
 async def put_bucket_versioning(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     status = versioning.parse_versioning(await read_small_body(request, MAX_CONFIG_BODY))
-    request.services.catalog.set_versioning(bucket.name, status)
+    await request.services.catalog.set_versioning(bucket.name, status)
     return empty_response()
 
 
@@ -74,20 +74,20 @@ async def put_bucket_versioning(request: S3Request) -> web.StreamResponse:
 
 @s3_operation("GetBucketTagging")
 async def get_bucket_tagging(request: S3Request) -> web.StreamResponse:
-    stored = _stored(request, "tagging", NoSuchTagSet)
+    stored = await _stored(request, "tagging", NoSuchTagSet)
     return _xml(tagging.render_tagging(json.loads(stored)))
 
 
 @s3_operation("PutBucketTagging")
 async def put_bucket_tagging(request: S3Request) -> web.StreamResponse:
     tags = tagging.parse_bucket_tagging(await read_small_body(request, MAX_CONFIG_BODY))
-    _store(request, "tagging", json.dumps(tags))
+    await _store(request, "tagging", json.dumps(tags))
     return empty_response(204)
 
 
 @s3_operation("DeleteBucketTagging")
 async def delete_bucket_tagging(request: S3Request) -> web.StreamResponse:
-    return _clear(request, "tagging")
+    return await _clear(request, "tagging")
 
 
 # --- CORS -----------------------------------------------------------------------------------
@@ -95,20 +95,20 @@ async def delete_bucket_tagging(request: S3Request) -> web.StreamResponse:
 
 @s3_operation("GetBucketCors")
 async def get_bucket_cors(request: S3Request) -> web.StreamResponse:
-    stored = _stored(request, "cors", NoSuchCORSConfiguration)
+    stored = await _stored(request, "cors", NoSuchCORSConfiguration)
     return _xml(cors.render_cors(cors.from_json(stored)))
 
 
 @s3_operation("PutBucketCors")
 async def put_bucket_cors(request: S3Request) -> web.StreamResponse:
     configuration = cors.parse_cors(await read_small_body(request, MAX_CONFIG_BODY))
-    _store(request, "cors", cors.to_json(configuration))
+    await _store(request, "cors", cors.to_json(configuration))
     return empty_response()
 
 
 @s3_operation("DeleteBucketCors")
 async def delete_bucket_cors(request: S3Request) -> web.StreamResponse:
-    return _clear(request, "cors")
+    return await _clear(request, "cors")
 
 
 # --- policy ---------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ async def delete_bucket_cors(request: S3Request) -> web.StreamResponse:
 
 @s3_operation("GetBucketPolicy")
 async def get_bucket_policy(request: S3Request) -> web.StreamResponse:
-    stored = _stored(request, "policy", NoSuchBucketPolicy)
+    stored = await _stored(request, "policy", NoSuchBucketPolicy)
     return web.Response(text=stored, content_type="application/json")
 
 
@@ -125,13 +125,13 @@ async def put_bucket_policy(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     text = (await read_small_body(request, MAX_CONFIG_BODY)).decode("utf-8", "replace")
     parse_policy(text, bucket.name)  # raises MalformedPolicy with the reason
-    _store(request, "policy", text)
+    await _store(request, "policy", text)
     return empty_response(204)
 
 
 @s3_operation("DeleteBucketPolicy")
 async def delete_bucket_policy(request: S3Request) -> web.StreamResponse:
-    return _clear(request, "policy")
+    return await _clear(request, "policy")
 
 
 # --- lifecycle ------------------------------------------------------------------------------
@@ -139,20 +139,20 @@ async def delete_bucket_policy(request: S3Request) -> web.StreamResponse:
 
 @s3_operation("GetBucketLifecycleConfiguration")
 async def get_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
-    stored = _stored(request, "lifecycle", NoSuchLifecycleConfiguration)
+    stored = await _stored(request, "lifecycle", NoSuchLifecycleConfiguration)
     return _xml(lifecycle.render_lifecycle(lifecycle.from_json(stored)))
 
 
 @s3_operation("PutBucketLifecycleConfiguration")
 async def put_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
     configuration = lifecycle.parse_lifecycle(await read_small_body(request, MAX_CONFIG_BODY))
-    _store(request, "lifecycle", lifecycle.to_json(configuration))
+    await _store(request, "lifecycle", lifecycle.to_json(configuration))
     return empty_response()
 
 
 @s3_operation("DeleteBucketLifecycle")
 async def delete_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
-    return _clear(request, "lifecycle")
+    return await _clear(request, "lifecycle")
 
 
 # --- ACL ------------------------------------------------------------------------------------
@@ -170,5 +170,5 @@ async def put_bucket_acl(request: S3Request) -> web.StreamResponse:
     header = request.headers.get("x-amz-acl")
     body = await read_small_body(request, MAX_CONFIG_BODY)
     canned = parse_canned_acl(header) if header else parse_acl_body(body, bucket.owner)
-    request.services.catalog.set_acl(bucket.name, canned)
+    await request.services.catalog.set_acl(bucket.name, canned)
     return empty_response()

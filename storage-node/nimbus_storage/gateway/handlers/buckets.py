@@ -35,7 +35,7 @@ async def list_buckets(request: S3Request) -> web.StreamResponse:
     prefix = request.query.get("prefix", "")
     buckets = [
         {"Name": bucket.name, "CreationDate": iso8601(bucket.created)}
-        for bucket in request.services.catalog.list_buckets(owner)
+        for bucket in await request.services.catalog.list_buckets(owner)
         if bucket.name.startswith(prefix)
     ]
     return xml_response(
@@ -74,9 +74,11 @@ async def create_bucket(request: S3Request) -> web.StreamResponse:
     # Nimbus's own header, as Ceph RGW's placement targets: the policy holding the data.
     storage_policy = request.services.policies.resolve(request.headers.get(POLICY_HEADER, ""))
     catalog = request.services.catalog
-    catalog.create_bucket(request.bucket_name, request.principal, storage_policy=storage_policy)
+    await catalog.create_bucket(
+        request.bucket_name, request.principal, storage_policy=storage_policy
+    )
     if acl != "private":
-        catalog.set_acl(request.bucket_name, acl)
+        await catalog.set_acl(request.bucket_name, acl)
     return empty_response(headers={"Location": f"/{request.bucket_name}"})
 
 
@@ -92,7 +94,7 @@ async def head_bucket(request: S3Request) -> web.StreamResponse:
 @s3_operation("DeleteBucket")
 async def delete_bucket(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
-    request.services.catalog.delete_bucket(bucket.name)
+    await request.services.catalog.delete_bucket(bucket.name)
     return empty_response(204)
 
 

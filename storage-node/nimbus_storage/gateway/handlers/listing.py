@@ -91,7 +91,7 @@ async def list_objects_v2(request: S3Request) -> web.StreamResponse:
     token = query.get("continuation-token")
     start_after = query.get("start-after", "")
     marker = decode_token(token) if token is not None else start_after
-    page = request.services.catalog.index(bucket.name).list_objects(
+    page = await request.services.catalog.index(bucket.name).list_objects(
         prefix=prefix, delimiter=delimiter, start_after=marker, max_keys=max_keys
     )
     with_owner = query.get("fetch-owner", "false").lower() == "true"
@@ -126,7 +126,7 @@ async def list_objects(request: S3Request) -> web.StreamResponse:
     max_keys = _max_keys(request)
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     marker = query.get("marker", "")
-    page = request.services.catalog.index(bucket.name).list_objects(
+    page = await request.services.catalog.index(bucket.name).list_objects(
         prefix=prefix, delimiter=delimiter, start_after=marker, max_keys=max_keys
     )
     # v1 returns NextMarker only when a delimiter was given; clients use the last key otherwise.
@@ -163,7 +163,7 @@ async def list_object_versions(request: S3Request) -> web.StreamResponse:
             ArgumentName="version-id-marker",
             ArgumentValue=version_marker,
         )
-    page = request.services.catalog.index(bucket.name).list_versions(
+    page = await request.services.catalog.index(bucket.name).list_versions(
         prefix=prefix,
         delimiter=delimiter,
         key_marker=key_marker,

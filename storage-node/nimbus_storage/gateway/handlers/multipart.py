@@ -43,8 +43,8 @@ from nimbus_storage.gateway.headers import (
 )
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response, xml_response
+from nimbus_storage.store.api import Part, Upload
 from nimbus_storage.store.diskfile import normalize_timestamp
-from nimbus_storage.store.index import Part, Upload
 
 MAX_PARTS = 10_000
 # Complete rebuilds its manifest when a part is re-uploaded meanwhile; this often, then 409.
@@ -64,9 +64,9 @@ def _part_number(request: S3Request) -> int:
     return number
 
 
-def _upload(request: S3Request) -> Upload:
+async def _upload(request: S3Request) -> Upload:
     upload_id = request.query.get("uploadId", "")
-    upload = request.index().get_upload(upload_id)
+    upload = await request.index().get_upload(upload_id)
     if upload is None or upload.key != request.key:
         raise NoSuchUpload(UploadId=upload_id)
     return upload
@@ -81,7 +81,7 @@ async def create_multipart_upload(request: S3Request) -> web.StreamResponse:
     if tags:
         meta[TAGS_META] = json.dumps(tags)
     upload_id = objects.new_write_id() + objects.new_write_id()[-8:]
-    request.index().create_upload(upload_id, request.key, time.time(), meta)
+    await request.index().create_upload(upload_id, request.key, time.time(), meta)
     return xml_response(
         "InitiateMultipartUploadResult",
         {"Bucket": bucket.name, "Key": request.key, "UploadId": upload_id},
@@ -96,7 +96,7 @@ async def _store_part(
     request: S3Request, upload: Upload, number: int, stored: objects.StoredBlob
 ) -> None:
     try:
-        previous = request.index().put_part(
+        previous = await request.index().put_part(
             upload.upload_id,
             number,
             stored.info.md5_hex,
@@ -118,9 +118,9 @@ async def _store_part(
 async def upload_part(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     number = _part_number(request)
-    upload = _upload(request)
+    upload = await _upload(request)
     size = require_size(request, MAX_PART_SIZE)
-    objects.check_quota(request.services, bucket, size)
+    await objects.check_quota(request.services, bucket, size)
     payload = verified_payload(request)
     stored = await objects.store_blob(
         request.services,
@@ -161,14 +161,14 @@ def _copy_range(header: str | None, size: int) -> tuple[int, int]:
 async def upload_part_copy(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     number = _part_number(request)
-    upload = _upload(request)
+    upload = await _upload(request)
     _source, _version, body = await open_copy_source(request, "x-amz-copy-source-")
     try:
         start, end = _copy_range(request.headers.get("x-amz-copy-source-range"), body.size)
         length = end - start + 1
         if length > MAX_PART_SIZE:
             raise InvalidArgument("A copied part may be at most 5 GiB")
-        objects.check_quota(request.services, bucket, length)
+        await objects.check_quota(request.services, bucket, length)
         stored = await objects.store_blob(
             request.services,
             bucket,
@@ -201,11 +201,17 @@ def _parse_completion(body: bytes) -> list[tuple[int, str]]:
     return listed
 
 
-def _build_manifest(
+async def _build_manifest(
     request: S3Request, upload: Upload, listed: list[tuple[int, str]]
 ) -> tuple[list[tuple[str, int]], str]:
-    """The manifest (part blobs and sizes) and multipart ETag of the parts ``listed``."""
-    stored_parts = request.index().get_parts(upload.upload_id)
+    """The manifest (part blobs and sizes) and multipart ETag of the parts ``listed``.
+
+    NoSuchUpload when the upload went away meanwhile (aborted or completed elsewhere: its
+    parts are gone too, which is not the client's InvalidPart)."""
+    index = request.index()
+    stored_parts = await index.get_parts(upload.upload_id)
+    if await index.get_upload(upload.upload_id) is None:
+        raise NoSuchUpload(UploadId=upload.upload_id)
     min_size = request.services.config.multipart_min_part_size
     manifest: list[tuple[str, int]] = []
     digest = hashlib.md5(usedforsecurity=False)
@@ -222,7 +228,7 @@ def _build_manifest(
     return manifest, f"{digest.hexdigest()}-{len(listed)}"
 
 
-def _claim_upload(
+async def _claim_upload(
     request: S3Request,
     upload: Upload,
     listed: list[tuple[int, str]],
@@ -230,25 +236,20 @@ def _claim_upload(
 ) -> list[Part] | None:
     """Forget the upload if its parts are still the ones in ``manifest``; its parts, or None.
 
-    Synchronous on purpose: the caller makes the object visible right after, with no await in
-    between, so no Abort, Complete or UploadPart of this upload can come between the check and
-    the commit (one event loop serves every request).
+    The index checks and deletes in one step (on each replica, and a quorum of replicas must
+    agree), so of an Abort, a Complete or an UploadPart of this upload racing this one through
+    any gateway, only one wins.
     """
-    index = request.index()
-    if index.get_upload(upload.upload_id) is None:
-        raise NoSuchUpload(UploadId=upload.upload_id)
-    current = index.get_parts(upload.upload_id)
-    for (number, _etag), (blob, _size) in zip(listed, manifest, strict=True):
-        part = current.get(number)
-        if part is None or part.blob != blob:
-            return None  # a part was uploaded again while the manifest was written
-    return index.delete_upload(upload.upload_id)
+    expected = {
+        number: blob for (number, _etag), (blob, _size) in zip(listed, manifest, strict=True)
+    }
+    return await request.index().claim_upload(upload.upload_id, expected)
 
 
 @s3_operation("CompleteMultipartUpload")
 async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
-    upload = _upload(request)
+    upload = await _upload(request)
     listed = _parse_completion(await read_small_body(request, 10 * 1024 * 1024))
     numbers = [number for number, _etag in listed]
     if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
@@ -260,9 +261,9 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
     for _attempt in range(MAX_COMPLETE_ATTEMPTS):
         # Writing the manifest awaits; the upload may change meanwhile, so it is checked again
         # (and claimed) once the manifest is stored, and rebuilt if a part was replaced.
-        manifest, etag = _build_manifest(request, upload, listed)
+        manifest, etag = await _build_manifest(request, upload, listed)
         # Parts do not count toward usage until the object exists: check the whole object now.
-        objects.check_quota(request.services, bucket, sum(size for _blob, size in manifest))
+        await objects.check_quota(request.services, bucket, sum(size for _blob, size in manifest))
         body = objects.manifest_body(manifest)
         stored = await objects.store_blob(
             request.services,
@@ -273,7 +274,7 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
             expected_size=len(body),
         )
         try:
-            claimed = _claim_upload(request, upload, listed, manifest)
+            claimed = await _claim_upload(request, upload, listed, manifest)
         except NoSuchUpload:
             await request.blobs().delete(stored.info.name, _now())
             raise
@@ -319,27 +320,29 @@ async def _single_chunk(body: bytes) -> AsyncIterator[bytes]:
 @s3_operation("AbortMultipartUpload")
 async def abort_multipart_upload(request: S3Request) -> web.StreamResponse:
     request.require_bucket()
-    upload = _upload(request)
+    upload = await _upload(request)
     await abort_upload(request, upload)
     return empty_response(204)
 
 
 async def abort_upload(request: S3Request, upload: Upload) -> None:
     timestamp = _now()
-    for part in request.index().delete_upload(upload.upload_id):
+    for part in await request.index().delete_upload(upload.upload_id):
         await request.blobs().delete(part.blob, timestamp)
 
 
 @s3_operation("ListParts")
 async def list_parts(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
-    upload = _upload(request)
+    upload = await _upload(request)
     try:
         marker = int(request.query.get("part-number-marker", "0") or 0)
         max_parts = min(int(request.query.get("max-parts", "1000")), 1000)
     except ValueError:
         raise InvalidArgument("part-number-marker and max-parts must be integers") from None
-    parts, truncated, next_marker = request.index().list_parts(upload.upload_id, marker, max_parts)
+    parts, truncated, next_marker = await request.index().list_parts(
+        upload.upload_id, marker, max_parts
+    )
     owner = {"ID": bucket.owner, "DisplayName": bucket.owner}
     return xml_response(
         "ListPartsResult",
@@ -378,7 +381,9 @@ async def list_multipart_uploads(request: S3Request) -> web.StreamResponse:
         raise InvalidArgument("max-uploads must be an integer") from None
     prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
     key_marker, upload_marker = query.get("key-marker", ""), query.get("upload-id-marker", "")
-    page = request.index().list_uploads(prefix, delimiter, key_marker, upload_marker, max_uploads)
+    page = await request.index().list_uploads(
+        prefix, delimiter, key_marker, upload_marker, max_uploads
+    )
     owner = {"ID": bucket.owner, "DisplayName": bucket.owner}
     return xml_response(
         "ListMultipartUploadsResult",

@@ -21,8 +21,8 @@ def _version_header(version_id: str) -> dict[str, str]:
 
 @s3_operation("GetObjectTagging")
 async def get_object_tagging(request: S3Request) -> web.StreamResponse:
-    version = objects.find_version(request, request.key, request.query.get("versionId"))
-    tags = request.index().get_tags(version.key, version.version_id)
+    version = await objects.find_version(request, request.key, request.query.get("versionId"))
+    tags = await request.index().get_tags(version.key, version.version_id)
     return web.Response(
         body=tagging.render_tagging(tags or {}),
         content_type="application/xml",
@@ -32,23 +32,23 @@ async def get_object_tagging(request: S3Request) -> web.StreamResponse:
 
 @s3_operation("PutObjectTagging")
 async def put_object_tagging(request: S3Request) -> web.StreamResponse:
-    version = objects.find_version(request, request.key, request.query.get("versionId"))
+    version = await objects.find_version(request, request.key, request.query.get("versionId"))
     body = await read_small_body(request, MAX_TAGGING_BODY)
     tags = tagging.parse_object_tagging(body)
-    request.index().set_tags(version.key, version.version_id, tags)
+    await request.index().set_tags(version.key, version.version_id, tags)
     return empty_response(headers=_version_header(version.version_id))
 
 
 @s3_operation("DeleteObjectTagging")
 async def delete_object_tagging(request: S3Request) -> web.StreamResponse:
-    version = objects.find_version(request, request.key, request.query.get("versionId"))
-    request.index().delete_tags(version.key, version.version_id)
+    version = await objects.find_version(request, request.key, request.query.get("versionId"))
+    await request.index().delete_tags(version.key, version.version_id)
     return empty_response(204, headers=_version_header(version.version_id))
 
 
 @s3_operation("GetObjectAcl")
 async def get_object_acl(request: S3Request) -> web.StreamResponse:
-    version = objects.find_version(request, request.key, request.query.get("versionId"))
+    version = await objects.find_version(request, request.key, request.query.get("versionId"))
     return web.Response(
         body=render_acl(version.acl, version.owner or request.require_bucket().owner),
         content_type="application/xml",
@@ -58,10 +58,10 @@ async def get_object_acl(request: S3Request) -> web.StreamResponse:
 
 @s3_operation("PutObjectAcl")
 async def put_object_acl(request: S3Request) -> web.StreamResponse:
-    version = objects.find_version(request, request.key, request.query.get("versionId"))
+    version = await objects.find_version(request, request.key, request.query.get("versionId"))
     header = request.headers.get("x-amz-acl")
     body = await read_small_body(request, MAX_TAGGING_BODY)
     owner = version.owner or request.require_bucket().owner
     canned = parse_canned_acl(header) if header else parse_acl_body(body, owner)
-    request.index().set_acl(version.key, version.version_id, canned)
+    await request.index().set_acl(version.key, version.version_id, canned)
     return empty_response(headers=_version_header(version.version_id))

@@ -58,7 +58,9 @@ async def delete_objects(request: S3Request) -> web.StreamResponse:
     errors: list[dict[str, s3xml.XmlValue]] = []
     for key, version_id in targets:
         try:
-            check_access(request, bucket, action_for("DeleteObject", version_id=version_id), key)
+            await check_access(
+                request, bucket, action_for("DeleteObject", version_id=version_id), key
+            )
             outcome = await delete_object(request.services, bucket, key, version_id)
         except S3Error as error:
             errors.append(

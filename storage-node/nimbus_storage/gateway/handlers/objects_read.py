@@ -38,11 +38,11 @@ _OVERRIDES = {
 }
 
 
-def _resolve_version(request: S3Request) -> ObjectVersion:
+async def _resolve_version(request: S3Request) -> ObjectVersion:
     version_id = request.query.get("versionId")
-    version = request.index().get(request.key, version_id)
+    version = await request.index().get(request.key, version_id)
     if version is None:
-        return objects.find_version(request, request.key, version_id)  # raises
+        return await objects.find_version(request, request.key, version_id)  # raises
     if version.delete_marker:
         marker_headers = {"x-amz-delete-marker": "true", "x-amz-version-id": version.version_id}
         if version_id is not None:
@@ -64,7 +64,7 @@ def _part_range(body: objects.ObjectBody, part_number: int) -> ByteRange:
     return ByteRange(start, start + parts[part_number - 1][1] - 1)
 
 
-def _headers(
+async def _headers(
     request: S3Request, version: ObjectVersion, body: objects.ObjectBody
 ) -> dict[str, str]:
     meta = body.meta
@@ -81,12 +81,12 @@ def _headers(
     bucket = request.require_bucket()
     if bucket.versioning:
         headers["x-amz-version-id"] = version.version_id
-    tags = request.index().get_tags(version.key, version.version_id)
+    tags = await request.index().get_tags(version.key, version.version_id)
     if tags:
         headers["x-amz-tagging-count"] = str(len(tags))
     if body.parts is not None:
         headers["x-amz-mp-parts-count"] = str(len(body.parts))
-    lifecycle = request.services.catalog.get_config(bucket.name, "lifecycle")
+    lifecycle = await request.services.catalog.get_config(bucket.name, "lifecycle")
     if lifecycle:
         expiry = expiration_header(
             from_json(lifecycle), version.key, version.size, tags or {}, version.last_modified
@@ -102,13 +102,13 @@ def _headers(
 
 async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
     try:
-        version = _resolve_version(request)
+        version = await _resolve_version(request)
     except (NoSuchKey, MethodNotAllowed) as error:
         if request.object_acl_required:
             raise AccessDenied() from None  # callers without access learn nothing
         if isinstance(error, NoSuchKey):
             # As in S3, only a caller who may list the bucket learns that a key is absent.
-            check_access(request, request.require_bucket(), "s3:ListBucket", "")
+            await check_access(request, request.require_bucket(), "s3:ListBucket", "")
         raise
     if request.object_acl_required and not acl_allows(
         version.acl, request.principal, request.require_bucket().owner, "s3:GetObject"
@@ -124,7 +124,7 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
                 {"ETag": f'"{version.etag}"', "Last-Modified": http_date(version.last_modified)}
             )
             raise
-        headers = _headers(request, version, body)
+        headers = await _headers(request, version, body)
         byte_range: ByteRange | None
         if "partNumber" in request.query:
             try:
@@ -150,7 +150,7 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
         response = web.StreamResponse(status=status, headers=headers)
         response.content_length = max(byte_range.length, 0)
         if "Origin" in request.headers:  # the app adds CORS headers too late for a stream
-            cors.add_actual_request_headers(request, response)
+            await cors.add_actual_request_headers(request, response)
         await response.prepare(request.http)
         if send_body and byte_range.length > 0:
             sent = 0

@@ -31,8 +31,7 @@ from nimbus_storage.gateway.responses import empty_response, xml_response
 from nimbus_storage.policy.acl import parse_canned_acl
 from nimbus_storage.policy.actions import copy_source_action
 from nimbus_storage.policy.tagging import parse_tagging_header
-from nimbus_storage.store.api import ObjectVersion
-from nimbus_storage.store.catalog import Bucket
+from nimbus_storage.store.api import Bucket, ObjectVersion
 
 MAX_COPY_SIZE = 5 * 1024**3
 
@@ -43,13 +42,13 @@ def version_headers(bucket: Bucket, version: ObjectVersion) -> dict[str, str]:
     return {}
 
 
-def check_write_preconditions(request: S3Request, bucket: Bucket) -> None:
+async def check_write_preconditions(request: S3Request, bucket: Bucket) -> None:
     """Conditional writes: If-None-Match: * refuses to overwrite; If-Match needs the ETag."""
     if_none_match = request.headers.get("If-None-Match")
     if_match = request.headers.get("If-Match")
     if if_none_match is None and if_match is None:
         return
-    current = request.services.catalog.index(bucket.name).get(request.key)
+    current = await request.services.catalog.index(bucket.name).get(request.key)
     exists = current is not None and not current.delete_marker
     if if_none_match is not None:
         if if_none_match.strip() != "*":
@@ -77,8 +76,8 @@ async def put_object(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     services = request.services
     size = require_size(request, services.config.max_put_size)
-    check_write_preconditions(request, bucket)
-    objects.check_quota(services, bucket, size)
+    await check_write_preconditions(request, bucket)
+    await objects.check_quota(services, bucket, size)
     tags = request_tags(request)
     acl = request_acl(request)
     meta = object_headers_from_request(request.headers)
@@ -140,11 +139,11 @@ async def open_copy_source(
     """Resolve, authorize and open ``x-amz-copy-source``; check its x-amz-copy-source-if-*."""
     source = parse_copy_source(request.headers["x-amz-copy-source"])
     catalog = request.services.catalog
-    source_bucket = catalog.get_bucket(source.bucket)
+    source_bucket = await catalog.get_bucket(source.bucket)
     if source_bucket is None:
         raise NoSuchBucket(BucketName=source.bucket)
-    check_access(request, source_bucket, copy_source_action(source.version_id), source.key)
-    version = catalog.index(source_bucket.name).get(source.key, source.version_id)
+    await check_access(request, source_bucket, copy_source_action(source.version_id), source.key)
+    version = await catalog.index(source_bucket.name).get(source.key, source.version_id)
     if version is None or version.delete_marker:
         if source.version_id is not None and version is not None:
             raise InvalidRequest(
@@ -181,7 +180,7 @@ def copied_meta(
     }
 
 
-def copied_tags(
+async def copied_tags(
     request: S3Request, source: CopySource, source_version: ObjectVersion
 ) -> dict[str, str]:
     """The copy's tags, validated before any data is written."""
@@ -191,7 +190,7 @@ def copied_tags(
     if directive == "REPLACE":
         return request_tags(request)
     index = request.services.catalog.index(source.bucket)
-    return index.get_tags(source.key, source_version.version_id) or {}
+    return await index.get_tags(source.key, source_version.version_id) or {}
 
 
 @s3_operation("CopyObject")
@@ -212,9 +211,9 @@ async def copy_object(request: S3Request) -> web.StreamResponse:
             source.bucket == bucket.name and source.key == request.key and source_version.is_latest
         )
         meta = copied_meta(request, dict(body.meta), is_self_copy)
-        tags = copied_tags(request, source, source_version)
+        tags = await copied_tags(request, source, source_version)
         acl = request_acl(request)
-        objects.check_quota(services, bucket, body.size)
+        await objects.check_quota(services, bucket, body.size)
         stored = await objects.store_blob(
             services,
             bucket,

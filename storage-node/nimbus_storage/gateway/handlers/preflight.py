@@ -29,10 +29,9 @@ async def preflight(request: S3Request) -> web.StreamResponse:
         raise InvalidRequest(
             "Insufficient information. Access-Control-Request-Method header needed."
         )
-    bucket = request.services.catalog.get_bucket(request.bucket_name)
-    stored = (
-        request.services.catalog.get_config(bucket.name, "cors") if bucket is not None else None
-    )
+    catalog = request.services.catalog
+    bucket = await catalog.get_bucket(request.bucket_name)
+    stored = await catalog.get_config(bucket.name, "cors") if bucket is not None else None
     if stored is None:
         raise CORSForbidden("CORSResponse: CORS is not enabled for this bucket.")
     asked_headers = [
