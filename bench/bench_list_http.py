@@ -1,11 +1,15 @@
 """ListObjectsV2 over HTTP against a bucket of a million keys: the end-to-end listing target.
 
-    python -m bench.bench_list_http [--keys 1000000] [--pages 50]
+    python -m bench.bench_list_http [--keys 1000000] [--pages 50] [--cluster 3]
 
 Loads the keys of ``bench.bench_index`` into a bucket's index (bulk load, as that benchmark
 does), starts ``nimbus-storage serve`` on the data directory, and times full ListObjectsV2
 requests for pages of 1,000 — signature check, index walk, XML rendering and transfer — from one
 client. Target (DESIGN section 6): under 50 ms per page.
+
+With ``--cluster N`` the index is replicated on N storage nodes (3 replicas): the load writes
+one replica and copies it to the other primaries, and every page travels node -> gateway ->
+client.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -20,12 +25,46 @@ from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
+import boto3
+from nimbus_storage.ring import Ring
 from nimbus_storage.store.catalog import Catalog
+from nimbus_storage.store.db_names import bucket_db
+from nimbus_storage.store.index import BucketIndex
 
 from bench.bench_index import DAYS, generate, percentile
-from bench.bench_s3 import ACCESS_KEY, Server, Signer
+from bench.bench_s3 import ACCESS_KEY, SECRET_KEY, ClusterServer, Server, Signer
+from e2e.storage_cluster import StorageCluster
 
 BUCKET = "million"
+
+
+def load_replicas(cluster: StorageCluster, keys: int) -> float:
+    """Create the bucket through the gateway, then bulk-load its index replicas on the nodes."""
+    started = time.perf_counter()
+    boto3.client(
+        "s3",
+        endpoint_url=cluster.endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+    ).create_bucket(Bucket=BUCKET)
+    ring = Ring.load(cluster.ring_path)
+    name = bucket_db(BUCKET)
+    partition = ring.partition(name)
+    paths = [
+        member.data / device.device / "dbs" / str(partition) / f"{name}.sqlite"
+        for device in ring.primaries(partition)
+        for member in cluster.members
+        if member.address == device.node
+    ]
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
+    index = BucketIndex(paths[0])
+    index.bulk_load(generate(keys))
+    index.close()
+    for path in paths[1:]:  # identical replicas: the replicator has nothing to send
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(paths[0], path)
+    return time.perf_counter() - started
 
 
 def load(data: Path, keys: int) -> float:
@@ -80,9 +119,14 @@ def scenarios(pages: int, keys: int) -> dict[str, list[str]]:
 async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="nimbus-bench-list-") as tmp:
         data = Path(tmp)
+        server: Server | ClusterServer
         print(f"loading {args.keys:,} keys ...", flush=True)
-        print(f"  loaded in {load(data, args.keys):.1f} s")
-        server = Server(data)
+        if args.cluster:
+            server = ClusterServer(data / "cluster", args.cluster, 3, None)
+            print(f"  loaded 3 replicas in {load_replicas(server.cluster, args.keys):.1f} s")
+        else:
+            print(f"  loaded in {load(data, args.keys):.1f} s")
+            server = Server(data)
         try:
             print(f"gateway {server.endpoint}; {args.pages} requests per case, one client")
             print(f"{'case':<30}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}")
@@ -93,7 +137,7 @@ async def main_async(args: argparse.Namespace) -> None:
                         f"{name:<30}{percentile(samples, 0.5):>10.1f}"
                         f"{percentile(samples, 0.99):>10.1f}{statistics.fmean(samples):>10.1f}"
                     )
-            print(f"server peak RSS: {server.peak_rss_mib():.1f} MiB")
+            print(f"largest server process, peak RSS: {server.peak_rss_mib():.1f} MiB")
         finally:
             server.stop()
 
@@ -102,6 +146,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--pages", type=int, default=50)
+    parser.add_argument(
+        "--cluster", type=int, default=0, help="replicate the index on N storage nodes"
+    )
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -84,7 +84,7 @@ async def replica_listings(cluster: StorageCluster, bucket: str) -> dict[str, se
                 found[device.node] = None
                 continue
             assert isinstance(page, dict)
-            found[device.node] = {entry["key"] for entry in page["entries"]}
+            found[device.node] = {entry[0] for entry in page["entries"]}  # key first
     finally:
         await client.close()
     return found

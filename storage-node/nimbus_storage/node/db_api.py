@@ -9,6 +9,7 @@ asks another replica.
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from nimbus_storage.node.objects import insufficient_storage
 from nimbus_storage.node.protocol import BadRequest, parse_target
 from nimbus_storage.store.db_names import CATALOG
 from nimbus_storage.store.db_wire import to_json
+from nimbus_storage.store.replicated_db import ReplicatedDB
 
 DATABASES = web.AppKey("nimbus_databases", Databases)
 
@@ -64,13 +66,35 @@ async def handle_db(request: web.Request) -> web.StreamResponse:
         raise BadRequest(str(exc)) from None
     if db is None:
         return web.json_response({"missing": name}, status=404)
+    if op == "merge":
+        _check_rows(db, args["rows"])
     try:
         result = getattr(db, op)(args["rows"]) if op == "merge" else getattr(db, op)(**args)
-    except (TypeError, KeyError, ValueError) as exc:
+    except (TypeError, KeyError, ValueError, IndexError, sqlite3.Error) as exc:
         raise BadRequest(f"bad arguments to {op}: {exc}") from None
     if op == "merge":
         node.metrics.db_rows_merged.inc(sum(len(r) for r in args["rows"].values()))
     return web.json_response({"result": to_json(result)})
+
+
+def _check_rows(db: ReplicatedDB, batch: dict[str, Any]) -> None:
+    """Rows of the database's tables, each an array of its columns with integer stamps."""
+    for table, found in batch.items():
+        columns = db.ROW_COLUMNS.get(table)
+        if columns is None:
+            raise BadRequest(f"bad arguments to merge: no table {table!r} here")
+        width = len(columns.split(","))
+        if not isinstance(found, list):
+            raise BadRequest(f"bad arguments to merge: {table} rows must be an array")
+        for row in found:
+            if not isinstance(row, list) or len(row) != width:
+                raise BadRequest(
+                    f"bad arguments to merge: a {table} row is an array of {width} values"
+                )
+            if not all(isinstance(row[i], int) for i in (2, 3, 4)):
+                raise BadRequest(
+                    "bad arguments to merge: created, updated, deleted must be integers"
+                )
 
 
 def _parse_body(body: bytes) -> tuple[str, dict[str, Any]]:

@@ -10,9 +10,14 @@ from typing import Any
 
 from nimbus_storage.store.api import ListPage, ObjectVersion, Part, Upload, UploadPage
 
+_VERSION_FIELDS = tuple(f.name for f in dataclasses.fields(ObjectVersion))
+
 
 def to_json(value: object) -> Any:
-    """Dataclasses as objects, tuples as arrays, recursively."""
+    """Dataclasses as objects, tuples as arrays, recursively; a listing's versions as arrays
+    of their fields in declaration order (a page holds a thousand of them)."""
+    if isinstance(value, ObjectVersion):
+        return [getattr(value, name) for name in _VERSION_FIELDS]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
@@ -24,7 +29,7 @@ def to_json(value: object) -> Any:
 
 def list_page(doc: dict[str, Any]) -> ListPage:
     return ListPage(
-        [ObjectVersion(**entry) for entry in doc["entries"]],
+        [ObjectVersion(*entry) for entry in doc["entries"]],
         list(doc["common_prefixes"]),
         bool(doc["is_truncated"]),
         doc["next_marker"],
