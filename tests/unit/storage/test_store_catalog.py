@@ -18,7 +18,7 @@ from nimbus_storage.errors import (
     InvalidBucketName,
     NoSuchBucket,
 )
-from nimbus_storage.store.api import ObjectVersion
+from nimbus_storage.store.api import Bucket, ObjectVersion
 from nimbus_storage.store.catalog import Catalog
 
 
@@ -230,3 +230,54 @@ def test_a_catalog_from_a_newer_nimbus_is_refused(tmp_path: Path) -> None:
     future.close()
     with pytest.raises(RuntimeError, match="newer Nimbus"):
         Catalog(tmp_path)
+
+
+def test_a_catalog_with_credentials_grants_and_documents_is_upgraded(tmp_path: Path) -> None:
+    old = sqlite3.connect(tmp_path / "catalog.sqlite")
+    old.executescript(
+        """
+        CREATE TABLE buckets (
+            name TEXT PRIMARY KEY, owner TEXT NOT NULL, created REAL NOT NULL,
+            versioning TEXT NOT NULL, quota_bytes INTEGER, quota_objects INTEGER,
+            acl TEXT NOT NULL, region TEXT NOT NULL, storage_policy TEXT NOT NULL DEFAULT ''
+        ) WITHOUT ROWID;
+        CREATE TABLE bucket_configs (
+            bucket TEXT NOT NULL, kind TEXT NOT NULL, value TEXT NOT NULL,
+            PRIMARY KEY (bucket, kind)
+        ) WITHOUT ROWID;
+        CREATE TABLE credentials (
+            access_key TEXT PRIMARY KEY, secret_key TEXT NOT NULL, is_admin INTEGER NOT NULL,
+            description TEXT NOT NULL, created REAL NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE grants (
+            access_key TEXT NOT NULL, bucket TEXT NOT NULL, permission TEXT NOT NULL,
+            PRIMARY KEY (access_key, bucket)
+        ) WITHOUT ROWID;
+        INSERT INTO buckets VALUES ('logs', 'alice', 5.0, '', NULL, 7, 'private', 'r', 'cold');
+        INSERT INTO bucket_configs VALUES ('logs', 'policy', '{"Version": "2012-10-17"}');
+        INSERT INTO credentials VALUES ('ROOT', 'root-secret', 1, 'root', 1.0);
+        INSERT INTO credentials VALUES ('APP', 'app-secret', 0, 'app', 2.0);
+        INSERT INTO grants VALUES ('APP', 'logs', 'WO');
+        PRAGMA user_version = 2;
+        """
+    )
+    old.close()
+    catalog = Catalog(tmp_path)
+    try:
+        logs = catalog.get_bucket("logs")
+        assert logs == Bucket("logs", "alice", 5.0, "", None, 7, "private", "r", "cold")
+        assert catalog.get_config("logs", "policy") == '{"Version": "2012-10-17"}'
+        app = catalog.get_credential("APP")
+        assert app is not None
+        assert (app.secret_key, app.is_admin, dict(app.grants)) == (
+            "app-secret",
+            False,
+            {"logs": "WO"},
+        )
+        assert [c.access_key for c in catalog.list_credentials()] == ["APP", "ROOT"]
+        catalog.delete_bucket("logs")
+        app = catalog.get_credential("APP")
+        assert app is not None
+        assert dict(app.grants) == {}
+    finally:
+        catalog.close()
