@@ -32,13 +32,19 @@ class Databases:
         self.data_dir = data_dir
         self.max_open = max_open
         self._open: OrderedDict[Path, ReplicatedDB] = OrderedDict()
+        self._pinned: dict[Path, int] = {}  # in use across awaits: never closed by eviction
         self._lock = threading.Lock()
 
     def path(self, device: str, partition: int, name: str) -> Path:
         return self.data_dir / device / "dbs" / str(partition) / f"{name}.sqlite"
 
-    def get(self, device: str, partition: int, name: str, *, create: bool) -> ReplicatedDB | None:
-        """The replica, opened (and with ``create`` made) on demand; None when absent."""
+    def get(
+        self, device: str, partition: int, name: str, *, create: bool, pin: bool = False
+    ) -> ReplicatedDB | None:
+        """The replica, opened (and with ``create`` made) on demand; None when absent.
+
+        ``pin``: keep it open, whatever else is opened, until ``unpin`` (for a caller that
+        uses it across awaits, such as the replicator)."""
         if not valid_name(name):
             raise ValueError(f"bad database name {name!r}: expected catalog or bucket:<name>")
         path = self.path(device, partition, name)
@@ -46,6 +52,8 @@ class Databases:
             db = self._open.get(path)
             if db is not None:
                 self._open.move_to_end(path)
+                if pin:
+                    self._pinned[path] = self._pinned.get(path, 0) + 1
                 return db
             if not path.exists():
                 if not create:
@@ -53,10 +61,26 @@ class Databases:
                 path.parent.mkdir(parents=True, exist_ok=True)
             db = CatalogDB(path) if name == CATALOG else BucketIndex(path)
             self._open[path] = db
-            while len(self._open) > self.max_open:
-                _path, oldest = self._open.popitem(last=False)
-                oldest.close()
+            if pin:
+                self._pinned[path] = self._pinned.get(path, 0) + 1
+            self._evict()
             return db
+
+    def unpin(self, device: str, partition: int, name: str) -> None:
+        path = self.path(device, partition, name)
+        with self._lock:
+            left = self._pinned.get(path, 0) - 1
+            if left > 0:
+                self._pinned[path] = left
+            else:
+                self._pinned.pop(path, None)
+            self._evict()
+
+    def _evict(self) -> None:
+        """Close the least recently used replicas beyond ``max_open`` that nobody pinned."""
+        excess = len(self._open) - self.max_open
+        for path in [p for p in self._open if p not in self._pinned][: max(excess, 0)]:
+            self._open.pop(path).close()
 
     def local(self, devices: list[str]) -> Iterator[LocalDB]:
         """Every database replica on ``devices``."""
@@ -75,6 +99,7 @@ class Databases:
     def remove(self, found: LocalDB) -> None:
         """Drop a replica that now lives elsewhere (a handoff moved home)."""
         with self._lock:
+            self._pinned.pop(found.path, None)
             db = self._open.pop(found.path, None)
             if db is not None:
                 db.close()

@@ -170,10 +170,17 @@ class _Pass:
     async def database(self, found: LocalDB) -> None:
         databases = self.replicator.databases
         db = await asyncio.to_thread(
-            databases.get, found.device, found.partition, found.name, create=False
+            databases.get, found.device, found.partition, found.name, create=False, pin=True
         )
         if db is None:  # removed since it was listed
             return
+        try:
+            await self._replicate(db, found)
+        finally:
+            databases.unpin(found.device, found.partition, found.name)
+
+    async def _replicate(self, db: ReplicatedDB, found: LocalDB) -> None:
+        databases = self.replicator.databases
         partition = self.ring.partition(found.name)
         primaries = self.ring.primaries(partition)
         node = self.replicator.node
@@ -199,7 +206,9 @@ class _Pass:
                 len(synced),
             )
             return
-        if await asyncio.to_thread(_remove_if_unchanged, databases, found, db, started):
+        # On the event loop, not in a thread: the node's handlers merge on the loop too, so no
+        # merge can land between the check and the removal.
+        if _remove_if_unchanged(databases, found, db, started):
             self.report.handoffs_removed += 1
             if self.metrics is not None:
                 self.metrics.db_handoffs_reverted.inc()
@@ -273,12 +282,7 @@ def _remove_if_unchanged(
     databases: Databases, found: LocalDB, db: ReplicatedDB, pushed_upto: int
 ) -> bool:
     """Remove the replica unless rows arrived after ``pushed_upto``, the change every primary
-    was sent up to.
-
-    A merge landing in the instant between the check and the removal is lost with this replica
-    (or fails, once it is closed); a gateway writes a handoff only in place of a primary that
-    was down, and writes the other primaries too, so those rows are not the only copy.
-    """
+    was sent up to. Called on the event loop, between two requests of the node."""
     if db.last_change() != pushed_upto:
         return False
     databases.remove(found)
