@@ -108,6 +108,23 @@ def placement_problems(cluster: StorageCluster) -> tuple[int, list[str]]:
     return found, misplaced
 
 
+def database_problems(cluster: StorageCluster) -> tuple[dict[str, int], list[str]]:
+    """Replicas per database (catalog, bucket indexes) on disk, and those not on a primary
+    of their partition (handoffs, or left behind by a rebalance)."""
+    ring = Ring.load(cluster.ring_path)
+    counts: dict[str, int] = {}
+    misplaced = []
+    for member in cluster.members:
+        for path in (member.data / "d0" / "dbs").glob("*/*.sqlite"):
+            name = path.name.removesuffix(".sqlite")
+            counts[name] = counts.get(name, 0) + 1
+            partition = ring.partition(name)
+            primaries = {d.node for d in ring.primaries(partition)}
+            if int(path.parent.name) != partition or member.address not in primaries:
+                misplaced.append(f"{member.address}: {path.parent.name}/{path.name}")
+    return counts, misplaced
+
+
 @dataclass
 class Phase:
     """The bounded phase: clients spread their operations over it, and count those that started

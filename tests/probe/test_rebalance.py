@@ -23,6 +23,7 @@ from tests.probe.cluster_checks import (
     Reads,
     Tally,
     client,
+    database_problems,
     lost_writes,
     placement_problems,
     timed_reader,
@@ -100,11 +101,13 @@ def test_node_added_and_ring_rebalanced_under_reads_and_writes(cluster: StorageC
     moved, most_moved = _moved(old_ring, new_ring)
     written = len(before.acknowledged) + len(during.acknowledged)
     found, misplaced = placement_problems(cluster)
+    databases, misplaced_databases = database_problems(cluster)
     while time.monotonic() < rebalanced_at + CONVERGE_SECONDS:
-        if not misplaced and found == 3 * written:
+        if not misplaced and found == 3 * written and not misplaced_databases:
             break
         time.sleep(0.5)
         found, misplaced = placement_problems(cluster)
+        databases, misplaced_databases = database_problems(cluster)
     converged = time.monotonic() - rebalanced_at
     on_new_node = len(list((cluster.members[added].data / "d0" / "objects").glob("*/*/*/*.data")))
     lost = lost_writes(s3, "probe", before) + lost_writes(s3, "probe", during)
@@ -115,10 +118,13 @@ def test_node_added_and_ring_rebalanced_under_reads_and_writes(cluster: StorageC
         f" intact {reads.intact}, wrong {len(reads.wrong)}, transient failures"
         f" {reads.transient}; {phase.after_change} operations after the ring changed;"
         f" {found} replicas on disk for {written} objects, {len(misplaced)} misplaced,"
-        f" {on_new_node} on the new node; converged {converged:.1f} s after the ring changed"
+        f" {on_new_node} on the new node; converged {converged:.1f} s after the ring changed;"
+        f" database replicas {databases}, {len(misplaced_databases)} misplaced"
     )
     assert lost == []
     assert reads.wrong == []
     assert (misplaced, found) == ([], 3 * written)
+    assert misplaced_databases == []
+    assert databases == {"catalog": 3, "bucket:probe": 3}
     assert on_new_node > 0
     assert phase.after_change > 0, "the clients must still be running when the ring changes"
