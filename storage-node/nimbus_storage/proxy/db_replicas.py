@@ -2,9 +2,10 @@
 
 A database is placed by the ring like a blob of its name. Writes (``merge``) go to every primary
 at once, a handoff standing in for each primary that cannot be reached, and succeed once
-``replicas // 2 + 1`` replicas took the rows. ``read_all`` asks the same replicas and needs as
-many answers, so a read overlaps every acknowledged write; ``read_one`` asks replicas in order
-until one has the database (listings: Swift's choice, eventually consistent).
+``replicas // 2 + 1`` replicas took the rows. ``read_all`` asks that many primaries (others,
+then handoffs, standing in for any that fail), so a read overlaps every acknowledged write;
+``read_one`` asks replicas in order until one has the database (listings: Swift's choice,
+eventually consistent).
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ class DatabaseReplicas:
         """
         return await self._fan_out(name, op, args, write=False, degraded=degraded)
 
+    async def claim(self, name: str, op: str, args: Mapping[str, Any]) -> list[Any]:
+        """A conditional write (``claim_upload``) on every primary, waiting for every answer:
+        of racing claimers, only one can win on a quorum of replicas."""
+        return await self._fan_out(name, op, args, write=True, wait_all=True)
+
     async def read_one(self, name: str, op: str, args: Mapping[str, Any]) -> Any:
         """The answer of the first replica holding the database; MISSING when none does."""
         ring = self.rings.current()
@@ -88,20 +94,28 @@ class DatabaseReplicas:
         *,
         write: bool,
         degraded: bool = False,
+        wait_all: bool = False,
     ) -> list[Any]:
-        """Ask every primary (a handoff standing in for one that fails) and return once a
-        quorum answered; stragglers are cancelled (reads) or left to finish (writes)."""
+        """Ask the primaries (a stand-in for each that fails) and return once a quorum
+        answered (``wait_all``: once all did); stragglers are cancelled (reads) or left to
+        finish (writes)."""
         ring = self.rings.current()
         primaries, handoffs = placements(ring, name)
-        spares = _Spares(handoffs, ring.replicas)
         needed = quorum(ring.replicas)
+        # A write goes to every primary; a read to a quorum of them (it overlaps every write
+        # quorum), the other primaries and then handoffs standing in for any that fail.
+        first = primaries if write else primaries[:needed]
+        missing_is_answer = not write or wait_all
+        spares = _Spares(
+            itertools.chain(primaries[len(first) :], itertools.islice(handoffs, ring.replicas))
+        )
         pending = {
-            asyncio.ensure_future(self._one(where, spares, name, op, args, not write))
-            for where in primaries
+            asyncio.ensure_future(self._one(where, spares, name, op, args, missing_is_answer))
+            for where in first
         }
         answers: list[Any] = []
         try:
-            while pending and len(answers) < needed:
+            while pending and (wait_all or len(answers) < needed):
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 answers += [t.result() for t in done if t.result() is not None]
         finally:
@@ -142,10 +156,10 @@ class DatabaseReplicas:
 
 
 class _Spares:
-    """Handoffs shared by the slots of one fan-out, each given out once (at most ``limit``)."""
+    """Stand-ins shared by the slots of one fan-out, each given out once."""
 
-    def __init__(self, handoffs: Iterator[Placement], limit: int) -> None:
-        self._handoffs = itertools.islice(handoffs, limit)
+    def __init__(self, spares: Iterator[Placement]) -> None:
+        self._spares = spares
 
     def take(self) -> Placement | None:
-        return next(self._handoffs, None)
+        return next(self._spares, None)

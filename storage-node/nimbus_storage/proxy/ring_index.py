@@ -224,7 +224,7 @@ class RingIndexService(IndexService):
     async def claim_upload(self, upload_id: str, expected: Mapping[int, str]) -> list[Part] | None:
         """Claimed when a quorum of replicas claimed it: two gateways completing one upload at
         once cannot both get a quorum, so only one makes the object visible."""
-        answers = await self.replicas.read_all(
+        answers = await self.replicas.claim(
             self.name,
             "claim_upload",
             {"upload_id": upload_id, "expected": [[n, b] for n, b in expected.items()]},
