@@ -220,10 +220,9 @@ class StorageCluster:
             "--ring", str(self.ring_path), "--create-devices", "--log-level", "WARNING",
         ]  # fmt: skip
         if self.ec:
-            # The replicator moves whole replicas; fragment archives need a reconstructor
-            # (not written yet), so an erasure-coded cluster runs without it (catalog and
-            # bucket index replicas are still replicated).
-            command.append("--no-replicator")
+            # The replicator moves whole replicas; fragment archives need the reconstructor
+            # instead (catalog and bucket index replicas are still replicated).
+            command += ["--no-replicator", "--reconstructor"]
         command += ["--replicate-interval", str(self.replicate_interval)]
         if not self.fsync:
             command.append("--no-fsync")

@@ -1,29 +1,34 @@
-"""A full disk on a real cluster: writes go on while a quorum can store them, and the gateway
-answers a clear 507 InsufficientStorage when it cannot.
+"""A full disk on a real cluster: writes go on with every replica, and the gateway answers a
+clear 507 InsufficientStorage when no quorum of devices has room.
 
 The full nodes run inside ``unshare -rm`` with a tiny tmpfs as their device (as in
-tests/functional/test_node_full_disk.py), so the disk really fills up. A node that hits ENOSPC
-has already taken part of the body, so the gateway cannot replay that replica on a handoff: it
-counts as failed, and the quorum decides. Each test prints attempted / acknowledged / failed /
-lost, and fails if anything acknowledged cannot be read back intact.
+tests/functional/test_node_full_disk.py), so the disk really fills up. The gateway's PUTs ask
+``Expect: 100-continue``: a node whose device has no room for the body (plus its reserve)
+answers 507 before a byte is sent, so the gateway hands that replica to a handoff node and the
+write keeps all of its copies. Each test prints attempted / acknowledged / failed / lost (and
+where the copies went), and fails if anything acknowledged cannot be read back intact.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 from mypy_boto3_s3 import S3Client
+from nimbus_storage.ring import Ring
 
 from e2e.storage_cluster import StorageCluster, in_tmpfs
-from tests.probe.cluster_checks import Tally, client, lost_writes
+from tests.probe.cluster_checks import Tally, client, data_files, lost_writes
 
 pytestmark = pytest.mark.probe
 KIB, MIB = 1024, 1024 * 1024
@@ -52,10 +57,58 @@ def device_usage(cluster: StorageCluster, index: int) -> tuple[int, int]:
     return capacity - stat.f_bfree * stat.f_frsize, capacity
 
 
-def started(tmp_path: Path, nodes: int, device_sizes: dict[int, str]) -> Iterator[StorageCluster]:
+@dataclass
+class Copies:
+    """Where the blobs of one bucket are on disk, as the gateway wrote them."""
+
+    holders: dict[str, set[int]] = field(default_factory=dict)  # key -> nodes with a .data
+    handed_off: dict[int, int] = field(default_factory=dict)  # node -> copies not on a primary
+
+
+def copies_on_disk(cluster: StorageCluster, bucket: str) -> Copies:
+    """Every ``.data`` on every node's device (seen through the node's own mounts, so a tmpfs
+    device too), by the S3 key its sidecar names (``/bucket/key\\0write-id``)."""
+    ring = Ring.load(cluster.ring_path)
+    copies = Copies()
+    for index, member in enumerate(cluster.members):
+        assert member.pid is not None
+        objects = Path(f"/proc/{member.pid}/root{member.data / 'd0' / 'objects'}")
+        for data_file in data_files(objects):
+            sidecar = json.loads(data_file.with_suffix(".meta").read_text())
+            key = str(sidecar["name"]).split("\0")[0].removeprefix(f"/{bucket}/")
+            copies.holders.setdefault(key, set()).add(index)
+            partition = int(data_file.relative_to(objects).parts[0])
+            if member.address not in {d.node for d in ring.primaries(partition)}:
+                copies.handed_off[index] = copies.handed_off.get(index, 0) + 1
+    return copies
+
+
+def refusals(cluster: StorageCluster, index: int) -> dict[str, int]:
+    """Node ``index``'s PUTs answered 507 for want of space: before the body, or mid-body."""
+    member = cluster.members[index]
+    url = f"http://{member.listen or member.address}/_nimbus/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    counts = {"before_body": 0, "mid_body": 0}
+    for line in text.splitlines():
+        if line.startswith("nimbus_node_put_no_space_total{"):
+            labels, _, value = line.partition("} ")
+            when = labels.split('when="')[1].split('"')[0]
+            counts[when] = counts.get(when, 0) + int(float(value))
+    return counts
+
+
+def started(
+    tmp_path: Path, nodes: int, device_sizes: dict[int, str], *, replicate_interval: float = 30.0
+) -> Iterator[StorageCluster]:
     require_namespaces(tmp_path)
     running = StorageCluster(
-        tmp_path / "cluster", nodes=nodes, replicas=3, part_power=6, device_sizes=device_sizes
+        tmp_path / "cluster",
+        nodes=nodes,
+        replicas=3,
+        part_power=6,
+        device_sizes=device_sizes,
+        replicate_interval=replicate_interval,
     )
     running.start()
     try:
@@ -66,7 +119,9 @@ def started(tmp_path: Path, nodes: int, device_sizes: dict[int, str]) -> Iterato
 
 @pytest.fixture
 def one_full(tmp_path: Path) -> Iterator[StorageCluster]:
-    yield from started(tmp_path, 4, {1: "2m"})
+    # 4 nodes: each partition's 3 primaries and one handoff. No replication pass during the
+    # test, so the copies counted on disk are where the gateway put them.
+    yield from started(tmp_path, 4, {1: "2m"}, replicate_interval=3600)
 
 
 @pytest.fixture
@@ -105,13 +160,25 @@ def test_one_full_node_does_not_stop_writes(one_full: StorageCluster) -> None:
     write_sizes(s3, "probe", tally, WRITES)
     lost = lost_writes(s3, "probe", tally)
     used, capacity = device_usage(one_full, 1)
+    copies = copies_on_disk(one_full, "probe")
+    short = sorted(k for k in tally.acknowledged if len(copies.holders.get(k, ())) < 3)
+    on_full = sum(1 in nodes for nodes in copies.holders.values())
+    refused = refusals(one_full, 1)
     print(
         f"\none full node of 4: {tally.report(len(lost))};"
-        f" full device {used // KIB} of {capacity // KIB} KiB used"
+        f" handed off {sum(copies.handed_off.values())} (by node {copies.handed_off}),"
+        f" {on_full} stored on the full node, {len(short)} with fewer than 3 copies;"
+        f" the full node refused {refused['before_body']} PUTs before the body and"
+        f" {refused['mid_body']} mid-body; full device {used // KIB} of {capacity // KIB} KiB used"
     )
     assert lost == []
-    assert tally.failed == 0  # 2 of 3 replicas stored is a quorum
+    assert tally.failed == 0
     assert len(tally.acknowledged) == WRITES
+    # Every write kept its 3 replicas: the full node refused before the body (507 to
+    # Expect: 100-continue), and its replica went to the handoff, never failed mid-body.
+    assert short == [], f"acknowledged with fewer than 3 copies on disk: {short}"
+    assert sum(copies.handed_off.values()) > 0, "nothing was handed off: the test proved nothing"
+    assert set(copies.handed_off) <= {0, 2, 3}  # the full node took no one else's replica
     assert used <= capacity
     assert used > capacity // 2, "the small device never filled up: the test proved nothing"
 
@@ -134,6 +201,8 @@ def test_no_quorum_of_free_disks_is_507_insufficient_storage(two_full: StorageCl
     for index in (1, 2):
         used, _capacity = device_usage(two_full, index)
         assert used < 256 * KIB, f"node {index} kept {used} bytes of a failed write"
+        # Both said so on the request head: not a byte of the 4 MiB went to them.
+        assert refusals(two_full, index) == {"before_body": 1, "mid_body": 0}
 
     small = body_for("fits", 64 * KIB)
     tally.attempted += 1

@@ -25,8 +25,9 @@ from pathlib import Path
 import uvloop
 
 from nimbus_storage.node.auditor import AuditorSettings
-from nimbus_storage.node.config import NodeConfig
+from nimbus_storage.node.config import NodeConfig, SpaceReserve
 from nimbus_storage.node.db_replicator import DBReplicatorSettings
+from nimbus_storage.node.reconstructor import ReconstructorSettings
 from nimbus_storage.node.replicator import ReplicatorSettings
 from nimbus_storage.node.ringfile import load_node_ring
 from nimbus_storage.node.server import start_node
@@ -62,6 +63,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="create missing device dirs (default: a missing dir is an unmounted disk, 507)",
     )
     parser.add_argument("--no-fsync", action="store_true", help="tests and benchmarks only")
+    parser.add_argument(
+        "--fallocate-reserve",
+        type=SpaceReserve.parse,
+        default=SpaceReserve(1.0, percent=True),
+        metavar="BYTES|N%",
+        help="free space a PUT must leave on its device, in bytes or a percent of the device"
+        " (default 1%%); checked before the body of an Expect: 100-continue PUT is taken",
+    )
     parser.add_argument("--no-auditor", action="store_true", help="do not audit in background")
     defaults = AuditorSettings()
     parser.add_argument("--audit-files-per-second", type=float, default=defaults.files_per_second)
@@ -77,6 +86,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-db-replicator",
         action="store_true",
         help="do not replicate catalog and bucket index replicas in background (--ring)",
+    )
+    parser.add_argument(
+        "--reconstructor",
+        action="store_true",
+        help="rebuild lost erasure-coded fragment archives and move handoffs' archives home in"
+        " background (--ring, --no-replicator; paced and timed by the --replicate-* flags)",
     )
     parser.add_argument(
         "--replicate-interval",
@@ -147,6 +162,19 @@ def config_from_args(args: argparse.Namespace, token: str) -> NodeConfig:
             concurrency=args.replicate_concurrency,
             reclaim_age=args.reclaim_age,
         )
+    reconstructor = None
+    if args.reconstructor:
+        if args.ring is None:
+            raise UsageError("--reconstructor needs --ring")
+        if replicator is not None:
+            # It would push fragment archive i to the primary that should hold archive j.
+            raise UsageError("--reconstructor needs --no-replicator")
+        reconstructor = ReconstructorSettings(
+            items_per_second=args.replicate_items_per_second,
+            bytes_per_second=args.replicate_bytes_per_second,
+            interval=args.replicate_interval,
+            concurrency=args.replicate_concurrency,
+        )
     return NodeConfig(
         data_dir=args.data.resolve(),
         identity=identity,
@@ -161,6 +189,8 @@ def config_from_args(args: argparse.Namespace, token: str) -> NodeConfig:
         ring_node=args.node or args.listen,
         replicator=replicator,
         db_replicator=db_replicator,
+        reconstructor=reconstructor,
+        fallocate_reserve=args.fallocate_reserve,
     )
 
 
@@ -180,7 +210,9 @@ async def _serve(config: NodeConfig) -> None:
     node = await start_node(
         config,
         auditor_enabled=config.auditor is not None,
-        replicator_enabled=config.replicator is not None or config.db_replicator is not None,
+        replicator_enabled=config.replicator is not None
+        or config.db_replicator is not None
+        or config.reconstructor is not None,
     )
     print(f"Nimbus storage node: {node.endpoint} devices {', '.join(config.devices)}", flush=True)
     stop = asyncio.Event()

@@ -34,6 +34,14 @@ class NodeMetrics:
             "nimbus_node_received_bytes", "Object bytes received.", registry=registry
         )
         self.bytes_out = Counter("nimbus_node_sent_bytes", "Object bytes sent.", registry=registry)
+        self.put_no_space = Counter(
+            "nimbus_node_put_no_space",
+            "PUTs answered 507 for want of space, by device and when: before_body (Expect:"
+            " 100-continue, free space below Content-Length plus the reserve) or mid_body"
+            " (ENOSPC/EDQUOT while writing).",
+            ["device", "when"],
+            registry=registry,
+        )
         self.corrupt_reads = Counter(
             "nimbus_node_corrupt_reads",
             "GETs cut short because a block failed its md5 check.",
@@ -103,6 +111,49 @@ class NodeMetrics:
         self.replication_last_pass = Gauge(
             "nimbus_replicator_last_pass_completion_timestamp_seconds",
             "Unix time the last replication pass completed (now minus this: replication lag).",
+            registry=registry,
+        )
+        self.reconstructor_checked = Counter(
+            "nimbus_reconstructor_fragments_checked",
+            "Peers' fragment archives checked by the reconstructor (HEAD).",
+            registry=registry,
+        )
+        self.reconstructor_rebuilt = Counter(
+            "nimbus_reconstructor_fragments_rebuilt",
+            "Fragment archives rebuilt from k others and stored on their primary.",
+            registry=registry,
+        )
+        self.reconstructor_reverted = Counter(
+            "nimbus_reconstructor_archives_reverted",
+            "Fragment archives moved from a handoff to their primary and removed locally.",
+            registry=registry,
+        )
+        self.reconstructor_tombstones = Counter(
+            "nimbus_reconstructor_tombstones_pushed",
+            "Tombstones of erasure-coded blobs taken by primaries.",
+            registry=registry,
+        )
+        self.reconstructor_bytes = Counter(
+            "nimbus_reconstructor_bytes_sent",
+            "Fragment archive bytes sent by the reconstructor (rebuilt and reverted).",
+            registry=registry,
+        )
+        self.reconstructor_failures = Counter(
+            "nimbus_reconstructor_failures",
+            "Unreachable peers, refused pushes, fragments that could not be rebuilt, local errors.",
+            registry=registry,
+        )
+        self.reconstructor_passes = Counter(
+            "nimbus_reconstructor_passes", "Completed reconstruction passes.", registry=registry
+        )
+        self.reconstructor_pass_seconds = Gauge(
+            "nimbus_reconstructor_last_pass_seconds",
+            "Duration of the last completed reconstruction pass.",
+            registry=registry,
+        )
+        self.reconstructor_last_pass = Gauge(
+            "nimbus_reconstructor_last_pass_completion_timestamp_seconds",
+            "Unix time the last reconstruction pass completed.",
             registry=registry,
         )
         self.db_rows_merged = Counter(

@@ -4,6 +4,13 @@ A GET checks every block against its recorded md5 before sending it (``store.rea
 block fails, the blob is quarantined (replication restores a good copy) and the connection is
 closed without sending the rest: the reader sees a body shorter than its ``Content-Length``,
 never a clean end, and the gateway continues at the same offset on another replica.
+
+A PUT that asks ``Expect: 100-continue`` gets ``100 Continue`` only once everything that needs
+no body checked out, free space included: the device's free bytes (``statvfs``), less what
+PUTs in progress were promised (``NodeContext.claims``), must hold ``Content-Length`` plus the
+node's ``fallocate_reserve``, or the answer is 507 before the client sends a byte (so the
+gateway can still hand the write to another device). The check is best effort: a disk that
+fills up mid-body still answers 507 (ENOSPC), and keeps nothing.
 """
 
 from __future__ import annotations
@@ -11,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping
 
-from aiohttp import web
+from aiohttp import HttpVersion11, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from nimbus_storage.errors import IncompleteBody
@@ -43,13 +51,76 @@ def insufficient_storage(reason: str) -> web.Response:
     return web.Response(status=507, text=f"Insufficient Storage: {reason}\n")
 
 
+async def expect_continue_later(request: web.Request) -> None:
+    """The ``expect_handler`` of ``/objects/``. aiohttp's default answers ``100 Continue`` at
+    once; this one leaves that to ``put_object``, which sends it when it is about to read the
+    body, so every answer that needs no body (401, 400, a missing or full device: 507) is final
+    and goes out before the client sends a byte."""
+    expect = request.headers.get(hdrs.EXPECT, "")
+    if request.version == HttpVersion11 and expect.lower() != "100-continue":
+        raise web.HTTPExpectationFailed(text=f"Unknown Expect: {expect}")
+
+
 async def put_object(
     request: web.Request, node: NodeContext, store: DiskBlobStore, name: str
 ) -> web.StreamResponse:
     timestamp = parse_timestamp(request.headers.get(TIMESTAMP_HEADER))
     meta = parse_meta(request.headers.get(META_HEADER))
-    if request.content_length is None:
+    size = request.content_length
+    if size is None:
         raise BadRequest("Content-Length is required")
+    if not _expects_continue(request):
+        return await _receive(request, node, store, name, meta=meta, timestamp=timestamp)
+    refusal, footprint = await _room_for(node, store, size)
+    if refusal is not None:
+        node.metrics.put_no_space.labels(store.device, "before_body").inc()
+        response = insufficient_storage(refusal)
+        response.force_close()  # the body was never sent: nothing more to read on this one
+        return response
+    with node.claims.claim(store.device, footprint):
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # as aiohttp's default: the response has not begun
+        return await _receive(request, node, store, name, meta=meta, timestamp=timestamp)
+
+
+def _expects_continue(request: web.Request) -> bool:
+    expect = request.headers.get(hdrs.EXPECT, "")
+    return request.version == HttpVersion11 and expect.lower() == "100-continue"
+
+
+async def _room_for(node: NodeContext, store: DiskBlobStore, size: int) -> tuple[str | None, int]:
+    """Why a ``size``-byte body does not fit on ``store``'s device now (None: it does), and the
+    bytes it will take there (to claim while it is written).
+
+    Free is what an unprivileged writer may use (``f_bavail``) less the claims of PUTs in
+    progress; the body takes whole blocks, plus one for its ``.meta`` sidecar.
+    """
+    try:
+        stat = await asyncio.to_thread(os.statvfs, store.device_dir)
+    except OSError as exc:  # unmounted or vanished under us
+        return f"device {store.device}: {exc.strerror}", 0
+    block = stat.f_frsize or 4096
+    footprint = -(-size // block) * block + block
+    claimed = node.claims.claimed(store.device)
+    free = stat.f_bavail * block - claimed
+    reserve = node.config.fallocate_reserve.bytes_of(stat.f_blocks * block)
+    if footprint + reserve > free:
+        return (
+            f"device {store.device}: {max(free, 0)} bytes free ({claimed} more promised to"
+            f" writes in progress), {size} needed plus a reserve of {reserve}"
+        ), footprint
+    return None, footprint
+
+
+async def _receive(
+    request: web.Request,
+    node: NodeContext,
+    store: DiskBlobStore,
+    name: str,
+    *,
+    meta: Mapping[str, str],
+    timestamp: str,
+) -> web.StreamResponse:
     body = _request_chunks(request, node)
     try:
         info, commit = await store.put_commit(
@@ -62,6 +133,7 @@ async def put_object(
         raise BadRequest(f"body not received in full: {exc}") from None
     except OSError as exc:
         if exc.errno in _FULL:
+            node.metrics.put_no_space.labels(store.device, "mid_body").inc()
             return insufficient_storage(f"device {store.device}: {exc.strerror}")
         raise
     if not commit.applied:

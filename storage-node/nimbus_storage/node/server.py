@@ -31,9 +31,16 @@ from nimbus_storage.node.db_api import DATABASES, handle_db
 from nimbus_storage.node.db_replicator import DBReplicator, DBReplicatorSettings
 from nimbus_storage.node.devices import LocalDevices
 from nimbus_storage.node.metrics import NodeMetrics
-from nimbus_storage.node.objects import delete_object, get_object, insufficient_storage, put_object
+from nimbus_storage.node.objects import (
+    delete_object,
+    expect_continue_later,
+    get_object,
+    insufficient_storage,
+    put_object,
+)
 from nimbus_storage.node.partitions import list_suffix, replicate
 from nimbus_storage.node.protocol import TOKEN_HEADER, BadRequest, Target, parse_target
+from nimbus_storage.node.reconstructor import Reconstructor, ReconstructorSettings
 from nimbus_storage.node.replicator import Replicator, ReplicatorSettings
 from nimbus_storage.node.ringfile import watch_ring
 from nimbus_storage.proxy.node_client import NodeClient
@@ -52,7 +59,8 @@ def build_app(node: NodeContext) -> web.Application:
     app = web.Application(middlewares=[_guard])
     app[NODE] = node
     app[DATABASES] = Databases(node.config.data_dir)
-    app.router.add_route("*", "/objects/{rest:.*}", _objects)
+    # Expect: 100-continue is answered by put_object, after its free-space check (objects.py).
+    app.router.add_route("*", "/objects/{rest:.*}", _objects, expect_handler=expect_continue_later)
     app.router.add_post("/replicate/{rest:.*}", _replicate)
     app.router.add_post("/db/{rest:.*}", handle_db)
     app.router.add_get("/_nimbus/healthz", _healthz)
@@ -177,6 +185,8 @@ class RunningNode:
         self._replication: asyncio.Task[None] | None = None
         self._db_replicator: DBReplicator | None = None
         self._db_replication: asyncio.Task[None] | None = None
+        self._reconstructor: Reconstructor | None = None
+        self._reconstruction: asyncio.Task[None] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -202,6 +212,20 @@ class RunningNode:
             metrics=self.context.metrics,
         )
 
+    def make_reconstructor(
+        self, ring: Callable[[], Ring], settings: ReconstructorSettings | None = None
+    ) -> Reconstructor:
+        """A reconstructor of this node's devices (the caller closes it)."""
+        config = self.context.config
+        return Reconstructor(
+            self.context.devices.available,
+            ring,
+            self.ring_node,
+            NodeClient(config.token),
+            settings or config.reconstructor or ReconstructorSettings(),
+            metrics=self.context.metrics,
+        )
+
     def make_db_replicator(
         self, ring: Callable[[], Ring], settings: DBReplicatorSettings | None = None
     ) -> DBReplicator:
@@ -223,8 +247,8 @@ class RunningNode:
         )
 
     def start_replicator(self) -> None:
-        """Replicate blobs and databases in the background by the ring file of the config, if
-        it names one."""
+        """Replicate blobs and databases, and reconstruct fragment archives, in the background by
+        the ring file of the config, if it names one."""
         config = self.context.config
         if config.ring_file is None:
             return
@@ -237,6 +261,11 @@ class RunningNode:
             self._db_replicator = self.make_db_replicator(watch_ring(config.ring_file))
             self._db_replication = asyncio.create_task(
                 self._db_replicator.run_forever(), name="nimbus-db-replicator"
+            )
+        if config.reconstructor is not None and self._reconstructor is None:
+            self._reconstructor = self.make_reconstructor(watch_ring(config.ring_file))
+            self._reconstruction = asyncio.create_task(
+                self._reconstructor.run_forever(), name="nimbus-reconstructor"
             )
 
     def start_auditor(self) -> None:
@@ -251,7 +280,12 @@ class RunningNode:
         )
 
     async def stop(self) -> None:
-        for task in (self._auditor, self._replication, self._db_replication):
+        for task in (
+            self._auditor,
+            self._replication,
+            self._db_replication,
+            self._reconstruction,
+        ):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -260,6 +294,8 @@ class RunningNode:
             await self._replicator.close()
         if self._db_replicator is not None:
             await self._db_replicator.close()
+        if self._reconstructor is not None:
+            await self._reconstructor.close()
         await self.runner.cleanup()
         self.runner.app[DATABASES].close()
 

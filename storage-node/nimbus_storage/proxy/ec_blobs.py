@@ -41,6 +41,7 @@ from functools import cache
 from pyeclib.ec_iface import ECDriver, ECDriverError
 
 from nimbus_storage.errors import IncompleteBody, ServiceUnavailable
+from nimbus_storage.proxy.ec_fragments import FragmentHolders, FragmentStream, read_fragments
 from nimbus_storage.proxy.ec_layout import (
     EC_META,
     ArchiveLayout,
@@ -224,83 +225,6 @@ class _Found:
         return holders
 
 
-class _Holders:
-    """Who can serve which fragment index; each index is streamed by at most one reader."""
-
-    def __init__(self, holders: Mapping[int, Sequence[Placement]]) -> None:
-        # Data fragments (0..k-1) first: decoding from them alone is a copy.
-        self._spare = {index: list(holders[index]) for index in sorted(holders)}
-        self._in_use: set[int] = set()
-
-    def take(self) -> tuple[int, Placement] | None:
-        for index, spare in self._spare.items():
-            if index not in self._in_use and spare:
-                self._in_use.add(index)
-                return index, spare.pop(0)
-        return None
-
-    def release(self, index: int) -> None:
-        self._in_use.discard(index)
-
-
-class _FragmentStream:
-    """One fragment archive read from ``offset`` to ``last``, a fragment at a time. A holder
-    that breaks is replaced by another, which resumes at the start of the current fragment."""
-
-    def __init__(
-        self, client: NodeClient, name: str, holders: _Holders, offset: int, last: int
-    ) -> None:
-        self._client = client
-        self._name = name
-        self._holders = holders
-        self._offset = offset  # archive offset of the next fragment to hand out
-        self._last = last
-        self._pending = bytearray()
-        self._stream: AsyncIterator[bytes] | None = None
-        self._index: int | None = None
-        self.failures: list[str] = []
-
-    async def read(self, length: int) -> bytes:
-        while True:
-            stream = self._open()
-            try:
-                while len(self._pending) < length:
-                    self._pending += await anext(stream)
-            except (NodeUnavailable, StopAsyncIteration) as exc:
-                self.failures.append(str(exc) or "archive ended early")
-                await self._abandon()
-                continue
-            fragment = bytes(self._pending[:length])
-            del self._pending[:length]
-            self._offset += length
-            return fragment
-
-    def _open(self) -> AsyncIterator[bytes]:
-        if self._stream is None:
-            taken = self._holders.take()
-            if taken is None:
-                raise ServiceUnavailable(
-                    "Too few fragments of the object could be read: "
-                    + ("; ".join(self.failures) or "no holder left")
-                )
-            self._index, where = taken
-            self._stream = self._client.stream(where, self._name, self._offset, self._last)
-        return self._stream
-
-    async def _abandon(self) -> None:
-        if self._index is not None:
-            self._holders.release(self._index)
-        self._index = None
-        self._pending.clear()
-        await self.close()
-
-    async def close(self) -> None:
-        stream, self._stream = self._stream, None
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-
 class ECBlobReader:
     """An erasure-coded blob: k fragment archives streamed at once, decoded a segment at a time."""
 
@@ -327,9 +251,9 @@ class ECBlobReader:
         end = min(end, layout.object_size - 1)
         first, last = segments[0], segments[-1]
         archive_end = layout.fragment_offset(last) + layout.fragment_length(last) - 1
-        holders = _Holders(self._holders)
+        holders = FragmentHolders(self._holders)
         streams = [
-            _FragmentStream(
+            FragmentStream(
                 self._client, self.info.name, holders, layout.fragment_offset(first), archive_end
             )
             for _ in range(self._policy.k)
@@ -337,7 +261,7 @@ class ECBlobReader:
         codec = driver(self._policy.k, self._policy.m, self._policy.ec_type)
         try:
             for segment in segments:
-                fragments = await _read_all(streams, layout.fragment_length(segment))
+                fragments = await read_fragments(streams, layout.fragment_length(segment))
                 try:
                     data = codec.decode(fragments)
                 except ECDriverError as exc:
@@ -352,13 +276,3 @@ class ECBlobReader:
 
     def close(self) -> None:
         """Nothing to release: each read holds its connections only while it streams."""
-
-
-async def _read_all(streams: Sequence[_FragmentStream], length: int) -> list[bytes]:
-    results = await asyncio.gather(*(s.read(length) for s in streams), return_exceptions=True)
-    fragments: list[bytes] = []
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-        fragments.append(result)
-    return fragments

@@ -70,8 +70,8 @@ class NodeTimeouts:
     """Seconds to reach a node before trying the next replica."""
 
     read: float = 30.0
-    """Seconds a node may stay silent mid-request: no byte of its answer, or (while we send a
-    body) not taking the next chunk."""
+    """Seconds a node may stay silent mid-request: no byte of its answer, no answer to a PUT's
+    ``Expect: 100-continue``, or (while we send a body) not taking the next chunk."""
 
 
 class NodeClient:
@@ -116,16 +116,24 @@ class NodeClient:
             META_HEADER: json.dumps(dict(meta)),
             "Content-Length": str(size),
         }
-        # aiohttp's sock_read only starts once the body is sent: a node that stops reading
-        # an upload would hold the write forever. A deadline armed while each chunk sits with
-        # the node (and disarmed while we wait for the client's next one) bounds that.
+        # Expect: 100-continue: the node answers before it takes a byte (100 Continue, or a
+        # final status such as 507 for a missing or full device), so a refused write is still
+        # whole and can go to a handoff (quorum.SlotWrite). aiohttp's sock_read only starts
+        # once the body is sent: a node that never answers the expectation, or stops reading
+        # the upload, would hold the write forever. A deadline armed until the body is asked
+        # for, then while each chunk sits with the node (and disarmed while we wait for the
+        # client's next one), bounds that.
+        limit = self.timeouts.read
         try:
-            async with asyncio.timeout(None) as deadline:
-                watched = _stall_watch(body, deadline, self.timeouts.read)
-                return await self._call("PUT", where.url(name), headers=headers, data=watched)
+            async with asyncio.timeout(limit) as deadline:
+                watched = _stall_watch(body, deadline, limit)
+                return await self._call(
+                    "PUT", where.url(name), headers=headers, data=watched, expect100=True
+                )
         except TimeoutError as exc:
             raise NodeUnavailable(
-                f"PUT {where.url(name)}: took no body for {self.timeouts.read} s"
+                f"PUT {where.url(name)}: no answer to the expectation, or the body not taken,"
+                f" for {limit} s"
             ) from exc
 
     async def head(self, where: Placement, name: str) -> NodeAnswer:
@@ -226,9 +234,12 @@ class NodeClient:
         *,
         headers: Mapping[str, str] | None = None,
         data: AsyncIterator[bytes] | None = None,
+        expect100: bool = False,
     ) -> NodeAnswer:
         try:
-            async with self.session.request(method, url, headers=headers, data=data) as response:
+            async with self.session.request(
+                method, url, headers=headers, data=data, expect100=expect100
+            ) as response:
                 await response.read()
                 return NodeAnswer(response.status, dict(response.headers))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -239,8 +250,11 @@ async def _stall_watch(
     body: AsyncIterator[bytes], deadline: asyncio.Timeout, limit: float
 ) -> AsyncIterator[bytes]:
     """``body``, with ``deadline`` due ``limit`` seconds after each chunk is handed over until
-    the consumer asks for the next one (the expiry surfaces as TimeoutError: NodeUnavailable)."""
+    the consumer asks for the next one (the expiry surfaces as TimeoutError: NodeUnavailable).
+    The caller arms ``deadline`` for the wait until the body is first asked for (100 Continue).
+    """
     loop = asyncio.get_running_loop()
+    deadline.reschedule(None)  # the node asked for the body: now we may wait on our client
     async for chunk in body:
         deadline.reschedule(loop.time() + limit)
         yield chunk

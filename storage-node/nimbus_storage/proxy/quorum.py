@@ -152,7 +152,9 @@ class SlotWrite:
     async def _write(self, slot: int, target: Placement) -> Outcome:
         """Stream the slot to ``target``; a target that is unreachable or full (507) before
         taking a byte is replaced by the next handoff, since the slot's queue is still whole.
-        A 507 after the body started cannot be replayed: the slot has failed."""
+        (``NodeClient.put`` asks ``Expect: 100-continue``, so a node too full for the body, or
+        one that never answers, refuses or times out before it takes any.) A 507 after the
+        body started cannot be replayed: the slot has failed."""
         started = [False]
         full: NodeAnswer | None = None  # a 507 met on the way, so "no quorum" says why
         while True:
