@@ -157,8 +157,9 @@ class PayloadVerifier:
     once the source is exhausted and *before* the last chunk is handed on (see
     :func:`~nimbus_storage.auth.streams.one_step_behind`).
 
-    After a complete iteration, :attr:`md5_hex`, :attr:`size` and :attr:`checksum_b64` describe
-    the body (for the ETag and the stored checksum).
+    After a complete iteration, :attr:`size` and :attr:`checksum_b64` describe the body (for
+    the stored checksum). The ETag's md5 is the blob store's, which hashes what it writes: the
+    md5 here is computed only to check a ``Content-MD5``, so a body is hashed once, not twice.
     """
 
     def __init__(
@@ -183,7 +184,7 @@ class PayloadVerifier:
             if checksum_algorithm and expected_checksum is not None
             else None
         )
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._md5 = hashlib.md5(usedforsecurity=False) if self._expected_md5 is not None else None
         self._sha256 = hashlib.sha256() if self._expected_sha256 is not None else None
         self._started = False
         self.size = 0
@@ -225,10 +226,6 @@ class PayloadVerifier:
         return one_step_behind(self._hash_and_verify())
 
     @property
-    def md5_hex(self) -> str:
-        return self._md5.hexdigest()
-
-    @property
     def checksum_algorithm(self) -> str | None:
         return self._checksum.algorithm if self._checksum else None
 
@@ -239,7 +236,8 @@ class PayloadVerifier:
 
     async def _hash_and_verify(self) -> AsyncIterator[bytes]:
         async for chunk in self._source:
-            self._md5.update(chunk)
+            if self._md5 is not None:
+                self._md5.update(chunk)
             if self._sha256 is not None:
                 self._sha256.update(chunk)
             if self._checksum is not None:
@@ -250,8 +248,10 @@ class PayloadVerifier:
         self.finished = True
 
     def _verify(self) -> None:
-        if self._expected_md5 is not None and not hmac.compare_digest(
-            self._md5.digest(), self._expected_md5
+        if (
+            self._md5 is not None
+            and self._expected_md5 is not None
+            and not hmac.compare_digest(self._md5.digest(), self._expected_md5)
         ):
             raise BadDigest(
                 CalculatedDigest=base64.b64encode(self._md5.digest()).decode("ascii"),

@@ -159,4 +159,4 @@ async def test_auditor_uses_the_block_check(
         data.write(b"c")
     report = await run_pass([store], UNLIMITED)
     assert len(report.quarantined) == 1
-    assert "block 1 md5" in caplog.text
+    assert "block 1 crc32c" in caplog.text

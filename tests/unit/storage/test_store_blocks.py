@@ -8,8 +8,9 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import crc32c
 import pytest
-from nimbus_storage.store.blocks import BLOCK_SIZE, BlockHasher, CorruptBlob
+from nimbus_storage.store.blocks import BLOCK_SIZE, BlockDigests, BlockHasher, CorruptBlob
 from nimbus_storage.store.diskfile import DiskBlobStore, normalize_timestamp
 
 T1 = normalize_timestamp(1700000001.0)
@@ -55,8 +56,12 @@ async def drain(chunks: AsyncIterator[bytes], into: bytearray) -> None:
         into += chunk
 
 
+def crc32c_blocks(data: bytes) -> list[str]:
+    return [f"{crc32c.crc32c(data[i : i + BLOCK]):08x}" for i in range(0, len(data), BLOCK)]
+
+
 def test_hasher_cuts_blocks_whatever_the_chunking() -> None:
-    expected = [hashlib.md5(BODY[i : i + BLOCK]).hexdigest() for i in range(0, len(BODY), BLOCK)]
+    expected = crc32c_blocks(BODY)
     for step in (7919, BLOCK - 1, BLOCK, BLOCK + 3, len(BODY)):
         hasher = BlockHasher()
         for offset in range(0, len(BODY), step):
@@ -68,10 +73,37 @@ def test_hasher_cuts_blocks_whatever_the_chunking() -> None:
 async def test_sidecar_records_the_block_digests(store: DiskBlobStore) -> None:
     doc = json.loads(sidecar_path(store).read_bytes())
     assert doc["block_size"] == BLOCK
-    assert doc["blocks"] == [
+    assert doc["block_hash"] == "crc32c"
+    assert doc["blocks"] == crc32c_blocks(BODY)
+    assert doc["md5"] == hashlib.md5(BODY).hexdigest()
+
+
+def md5_blocks_sidecar(store: DiskBlobStore) -> None:
+    """Rewrite the sidecar as one written before CRC-32C: md5 block digests, no block_hash."""
+    doc = json.loads(sidecar_path(store).read_bytes())
+    del doc["block_hash"]
+    doc["blocks"] = [
         hashlib.md5(BODY[i : i + BLOCK]).hexdigest() for i in range(0, len(BODY), BLOCK)
     ]
-    assert doc["md5"] == hashlib.md5(BODY).hexdigest()
+    sidecar_path(store).write_text(json.dumps(doc))
+
+
+async def test_md5_block_digests_of_older_sidecars_are_still_checked(store: DiskBlobStore) -> None:
+    md5_blocks_sidecar(store)
+    reader = await store.open("blob")
+    assert reader is not None
+    assert reader.blocks is not None
+    assert reader.blocks.algorithm == "md5"
+    reader.close()
+    assert await read(store, 0, len(BODY) - 1, 300_000) == BODY
+    flip(store, BLOCK + 5)
+    with pytest.raises(CorruptBlob, match="block 1 md5"):
+        await read(store, 0, len(BODY) - 1)
+
+
+def test_unknown_block_digest_is_a_malformed_sidecar() -> None:
+    with pytest.raises(ValueError, match="unknown block digest 'sha3'"):
+        BlockDigests.from_sidecar({"blocks": ["00"], "block_size": BLOCK, "block_hash": "sha3"})
 
 
 @pytest.mark.parametrize(
