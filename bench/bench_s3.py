@@ -72,8 +72,8 @@ class PhaseResult:
 
 
 class Signer:
-    def __init__(self) -> None:
-        self.auth = S3SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "s3", "us-east-1")
+    def __init__(self, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY) -> None:
+        self.auth = S3SigV4Auth(Credentials(access_key, secret_key), "s3", "us-east-1")
         self.unsigned_payload = Config(s3={"payload_signing_enabled": False})
 
     def headers(self, method: str, url: str) -> dict[str, str]:
@@ -148,9 +148,15 @@ async def run_phase(
 
 
 async def bench_size(
-    session: aiohttp.ClientSession, endpoint: str, size: int, count: int, concurrency: int
+    session: aiohttp.ClientSession,
+    endpoint: str,
+    size: int,
+    count: int,
+    concurrency: int,
+    *,
+    signer: Signer | None = None,
 ) -> list[PhaseResult]:
-    signer = Signer()
+    signer = signer or Signer()
     bucket = f"bench-{human(size).lower()}-{os.getpid()}"
     async with session.put(
         f"{endpoint}/{bucket}", headers=signer.headers("PUT", f"{endpoint}/{bucket}")
