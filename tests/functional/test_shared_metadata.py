@@ -89,6 +89,26 @@ def test_a_bucket_and_its_objects_are_seen_through_both_gateways(cluster: Storag
     assert error_code(busy) == "BucketNotEmpty"
 
 
+def test_an_object_s_tags_are_read_with_it_and_go_with_it(cluster: StorageCluster) -> None:
+    first, second = s3(cluster, 0), s3(cluster, 1)
+    first.create_bucket(Bucket="shared-tags")
+    first.put_object(Bucket="shared-tags", Key="k", Body=b"tagged", Tagging="a=1&b=2")
+    got = second.get_object(Bucket="shared-tags", Key="k")
+    assert (got["Body"].read(), got["TagCount"]) == (b"tagged", 2)
+    second.put_object_tagging(
+        Bucket="shared-tags", Key="k", Tagging={"TagSet": [{"Key": "c", "Value": "3"}]}
+    )
+    assert (
+        first.head_object(Bucket="shared-tags", Key="k")["ResponseMetadata"]["HTTPHeaders"][
+            "x-amz-tagging-count"
+        ]
+        == "1"
+    )
+    first.delete_object(Bucket="shared-tags", Key="k")
+    second.put_object(Bucket="shared-tags", Key="k", Body=b"again")
+    assert first.get_object_tagging(Bucket="shared-tags", Key="k")["TagSet"] == []
+
+
 def test_bucket_settings_made_on_one_gateway_apply_on_the_other(cluster: StorageCluster) -> None:
     first, second = s3(cluster, 0), s3(cluster, 1)
     first.create_bucket(Bucket="shared-versions")

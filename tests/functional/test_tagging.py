@@ -66,6 +66,19 @@ def test_object_tagging_put_get_delete(s3: S3Client, bucket: str) -> None:
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"data"
 
 
+def test_tags_go_with_the_object_they_tag(s3: S3Client, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="re", Body=b"one", Tagging="first=1")
+    s3.delete_object(Bucket=bucket, Key="re")
+    s3.put_object(Bucket=bucket, Key="re", Body=b"two")
+    assert s3.get_object_tagging(Bucket=bucket, Key="re")["TagSet"] == []
+    assert "TagCount" not in s3.get_object(Bucket=bucket, Key="re")
+    # An overwrite without tags drops them as well.
+    s3.put_object(Bucket=bucket, Key="re", Body=b"three", Tagging="third=3")
+    assert s3.get_object(Bucket=bucket, Key="re")["TagCount"] == 1
+    s3.put_object(Bucket=bucket, Key="re", Body=b"four")
+    assert s3.get_object_tagging(Bucket=bucket, Key="re")["TagSet"] == []
+
+
 def test_object_tagging_on_missing_key(s3: S3Client, bucket: str) -> None:
     assert error_code(lambda: s3.get_object_tagging(Bucket=bucket, Key="nope")) == (
         "NoSuchKey",

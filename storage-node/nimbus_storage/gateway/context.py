@@ -59,6 +59,7 @@ class S3Request:
     bucket: Bucket | None = None
     # Set when only the object's own ACL can still allow this read (see authorize()).
     object_acl_required: bool = False
+    _index: tuple[str, IndexService] | None = field(default=None, repr=False)
 
     @property
     def principal(self) -> str | None:
@@ -74,7 +75,12 @@ class S3Request:
         return self.bucket
 
     def index(self) -> IndexService:
-        return self.services.catalog.index(self.require_bucket().name)
+        """The index of the request's bucket; one per request, so that what a request reads
+        twice (a version, then its tags) it can read once."""
+        name = self.require_bucket().name
+        if self._index is None or self._index[0] != name:
+            self._index = (name, self.services.catalog.index(name))
+        return self._index[1]
 
     def blobs(self) -> BlobStore:
         """The blob store of the request's bucket (its storage policy's)."""

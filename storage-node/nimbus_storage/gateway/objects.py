@@ -156,20 +156,19 @@ class DeleteOutcome:
 async def delete_object(
     services: Services, bucket: Bucket, key: str, version_id: str | None
 ) -> DeleteOutcome:
-    """Delete one object (or one version), as S3 does for the bucket's versioning state."""
+    """Delete one object (or one version), as S3 does for the bucket's versioning state. A
+    version's tags live in its index row, so they go with it."""
     index = services.catalog.index(bucket.name)
     if version_id is not None:
         removed = await index.delete_version(key, version_id)
         if removed is None:
             return DeleteOutcome(version_id, False)
         await delete_version_data(services, bucket, removed)
-        await index.delete_tags(key, version_id)
         return DeleteOutcome(version_id, removed.delete_marker)
     if not bucket.versioning:
         removed = await index.delete_version(key, NULL_VERSION)
         if removed is not None:
             await delete_version_data(services, bucket, removed)
-            await index.delete_tags(key, NULL_VERSION)
         return DeleteOutcome(None, False)
     marker_id = new_write_id() if bucket.versioning == "Enabled" else NULL_VERSION
     marker = ObjectVersion(
@@ -183,7 +182,6 @@ async def delete_object(
     )
     for replaced in await index.put_version(marker, bucket.versioning):
         await delete_version_data(services, bucket, replaced)
-        await index.delete_tags(key, replaced.version_id)
     return DeleteOutcome(marker_id, True)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import aiohttp
+from multidict import CIMultiDict
 
 from nimbus_storage.store.diskfile import SuffixEntry
 
@@ -57,11 +58,16 @@ class Placement:
 @dataclass(frozen=True, slots=True)
 class NodeAnswer:
     status: int
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive from a node
 
     @property
     def timestamp(self) -> str | None:
         return self.headers.get(TIMESTAMP_HEADER)
+
+    @property
+    def etag(self) -> str:
+        """The md5 hex of the blob the node stored or holds ('' when it named none)."""
+        return self.headers.get("ETag", "").strip('"')
 
 
 @dataclass
@@ -241,7 +247,7 @@ class NodeClient:
                 method, url, headers=headers, data=data, expect100=expect100
             ) as response:
                 await response.read()
-                return NodeAnswer(response.status, dict(response.headers))
+                return NodeAnswer(response.status, CIMultiDict(response.headers))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise NodeUnavailable(f"{method} {url}: {exc}") from exc
 

@@ -6,6 +6,12 @@ its first byte is replaced by the next handoff; one that breaks mid-stream is dr
 succeeds when ``replicas // 2 + 1`` replicas stored it. Reads take the first replica that has
 the blob (names are never rewritten, so every copy is the same) and fail over to another
 replica — continuing at the same offset — if a node breaks mid-stream.
+
+The object's md5 (its ETag) is the one the nodes computed as they stored it, not hashed again
+here (Swift's proxy does the same): every node that answered ``201`` names its md5, and they
+must agree, or the copies differ and the write fails (InternalError) with what it stored
+tombstoned. A write that only met ``409`` (the same blob already there, written by an earlier
+attempt or pushed by the replicator) takes the md5 from a HEAD of one of those copies.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import itertools
 import json
 from collections.abc import AsyncIterator, Mapping
 
-from nimbus_storage.errors import IncompleteBody, ServiceUnavailable
+from nimbus_storage.errors import IncompleteBody, InternalError, ServiceUnavailable
 from nimbus_storage.proxy.node_client import (
     META_HEADER,
     SIZE_HEADER,
@@ -24,8 +30,8 @@ from nimbus_storage.proxy.node_client import (
     Placement,
 )
 from nimbus_storage.proxy.quorum import (
-    BodyDigest,
     Fanout,
+    Outcome,
     PlacementRing,
     RingDevice,
     RingSource,
@@ -46,10 +52,10 @@ def quorum(replicas: int) -> int:
 
 
 async def _copies(
-    source: AsyncIterator[bytes], digest: BodyDigest, slots: int
+    source: AsyncIterator[bytes], received: list[int], slots: int
 ) -> AsyncIterator[list[bytes]]:
     async for chunk in source:
-        digest.update(chunk)
+        received[0] += len(chunk)
         yield [chunk] * slots
 
 
@@ -83,14 +89,39 @@ class RingBlobStore:
             [dict(meta)] * slots,
             timestamp,
         )
-        digest = BodyDigest()
-        outcomes = await write_slots(write, primaries, _copies(chunks, digest, slots))
-        if digest.size != expected_size:
-            raise IncompleteBody(f"Received {digest.size} bytes of the {expected_size} announced")
+        received = [0]
+        outcomes = await write_slots(write, primaries, _copies(chunks, received, slots))
+        if received[0] != expected_size:
+            raise IncompleteBody(f"Received {received[0]} bytes of the {expected_size} announced")
         if sum(o.stored for o in outcomes) < quorum(ring.replicas):
             await forget(self.client, name, outcomes)
             raise_no_quorum(outcomes, quorum(ring.replicas))
-        return BlobInfo(name, timestamp, digest.size, digest.md5_hex, dict(meta))
+        md5 = await self._stored_md5(name, outcomes)
+        return BlobInfo(name, timestamp, expected_size, md5, dict(meta))
+
+    async def _stored_md5(self, name: str, outcomes: list[Outcome]) -> str:
+        """The md5 the nodes that stored the blob agree on (see the module's docstring)."""
+        md5s = {o.answer.etag for o in outcomes if o.answer is not None and o.answer.status == 201}
+        if not md5s:
+            md5s = {await self._md5_of_a_copy(name, outcomes)}
+        if len(md5s) != 1 or "" in md5s:
+            await forget(self.client, name, outcomes)
+            raise InternalError(
+                f"The stored copies of the object differ (md5s {sorted(md5s)}); nothing was"
+                " written, try again."
+            )
+        return md5s.pop()
+
+    async def _md5_of_a_copy(self, name: str, outcomes: list[Outcome]) -> str:
+        for outcome in outcomes:
+            if outcome.stored and outcome.placement is not None:
+                try:
+                    answer = await self.client.head(outcome.placement, name)
+                except NodeUnavailable:
+                    continue
+                if answer.status == 200:
+                    return answer.etag
+        return ""
 
     async def delete(self, name: str, timestamp: str) -> None:
         ring = self.rings.current()
@@ -133,7 +164,7 @@ def _blob_info(name: str, answer: NodeAnswer) -> BlobInfo:
         name=name,
         timestamp=answer.timestamp or "",
         size=int(answer.headers.get(SIZE_HEADER, answer.headers.get("Content-Length", "0"))),
-        md5_hex=answer.headers.get("ETag", "").strip('"'),
+        md5_hex=answer.etag,
         meta={str(k): str(v) for k, v in meta.items()},
     )
 

@@ -18,6 +18,7 @@ from nimbus_storage.store import db_wire, rows
 from nimbus_storage.store.api import ListPage, ObjectVersion, Part, Upload, UploadPage
 from nimbus_storage.store.db_names import bucket_db
 from nimbus_storage.store.local_services import claimed_parts
+from nimbus_storage.store.replicated_db import RowBatch
 from nimbus_storage.store.rows import Row
 from nimbus_storage.store.services import IndexService
 
@@ -27,18 +28,32 @@ PART_ID = (0, 1)
 
 
 class RingIndexService(IndexService):
+    """One bucket's index, for one request (``S3Request.index()``): a client's reads of a key
+    (its version, then its tags, for one GET) share one quorum read, forgotten at the first
+    write made through this service."""
+
     def __init__(self, replicas: DatabaseReplicas, bucket: str) -> None:
         self.replicas = replicas
         self.bucket = bucket
         self.name = bucket_db(bucket)
+        self._client_reads: dict[str, list[Row]] = {}  # key -> rows of a degraded read
+
+    async def _write(self, batch: RowBatch) -> dict[str, list[Row]]:
+        self._client_reads.clear()
+        return await self.replicas.write(self.name, batch)
 
     # --- quorum reads of raw rows -------------------------------------------------------------
 
     async def _key_rows(self, key: str, *, degraded: bool = False) -> list[Row]:
+        if degraded and key in self._client_reads:
+            return self._client_reads[key]
         answers = await self.replicas.read_all(
             self.name, "key_rows", {"key": key}, degraded=degraded
         )
-        return rows.merge_rows(_present(answers), VERSION_ID)
+        merged = rows.merge_rows(_present(answers), VERSION_ID)
+        if degraded:
+            self._client_reads[key] = merged
+        return merged
 
     async def _live_row(
         self, key: str, version_id: str | None, *, degraded: bool = False
@@ -76,14 +91,14 @@ class RingIndexService(IndexService):
     ) -> list[ObjectVersion]:
         created = v.created or rows.now_ns()
         row = rows.version_row(v, created, v.updated or created, tags=tags)
-        garbage = await self.replicas.write(self.name, {"versions": [row]})
+        garbage = await self._write({"versions": [row]})
         return [rows.version_of(r, is_latest=False) for r in garbage.get("versions", [])]
 
     async def delete_version(self, key: str, version_id: str) -> ObjectVersion | None:
         row, latest = await self._live_row(key, version_id)
         if row is None:
             return None
-        await self.replicas.write(self.name, {"versions": [rows.tombstone(row)]})
+        await self._write({"versions": [rows.tombstone(row)]})
         return rows.version_of(row, is_latest=latest)
 
     # --- listings and usage -------------------------------------------------------------------
@@ -133,7 +148,7 @@ class RingIndexService(IndexService):
         row, _latest = await self._live_row(key, version_id)
         if row is None:
             return False
-        await self.replicas.write(self.name, {"versions": [rows.with_tags(row, tags)]})
+        await self._write({"versions": [rows.with_tags(row, tags)]})
         return True
 
     async def get_tags(self, key: str, version_id: str | None = None) -> dict[str, str] | None:
@@ -147,7 +162,7 @@ class RingIndexService(IndexService):
         row, _latest = await self._live_row(key, version_id)
         if row is None:
             return False
-        await self.replicas.write(self.name, {"versions": [rows.with_acl(row, acl)]})
+        await self._write({"versions": [rows.with_acl(row, acl)]})
         return True
 
     # --- multipart uploads --------------------------------------------------------------------
@@ -156,7 +171,7 @@ class RingIndexService(IndexService):
         self, upload_id: str, key: str, initiated: float, meta: Mapping[str, str]
     ) -> Upload:
         upload = Upload(upload_id, key, initiated, dict(meta))
-        await self.replicas.write(self.name, {"uploads": [rows.upload_row(upload, rows.now_ns())]})
+        await self._write({"uploads": [rows.upload_row(upload, rows.now_ns())]})
         return upload
 
     async def get_upload(self, upload_id: str) -> Upload | None:
@@ -196,7 +211,7 @@ class RingIndexService(IndexService):
             raise NoSuchUpload(UploadId=upload_id)
         part = Part(part_number, etag, size, blob, last_modified)
         row = rows.part_row(upload_id, part, rows.now_ns())
-        garbage = await self.replicas.write(self.name, {"parts": [row]})
+        garbage = await self._write({"parts": [row]})
         replaced = [rows.part_of(r) for r in garbage.get("parts", []) if r[7] != blob]
         return replaced[0] if replaced else None
 
@@ -224,6 +239,7 @@ class RingIndexService(IndexService):
     async def claim_upload(self, upload_id: str, expected: Mapping[int, str]) -> list[Part] | None:
         """Claimed when a quorum of replicas claimed it: two gateways completing one upload at
         once cannot both get a quorum, so only one makes the object visible."""
+        self._client_reads.clear()
         answers = await self.replicas.claim(
             self.name,
             "claim_upload",

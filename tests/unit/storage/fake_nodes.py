@@ -72,14 +72,18 @@ class Stored:
 @dataclass
 class FakeNodes(NodeClient):
     """Nodes in memory. ``down`` refuse connections; ``full`` answer 507 once they have read the
-    body (ENOSPC while writing), ``refuse_full`` before reading any of it (a device known to be
-    full or missing); ``break_after`` fail mid-stream; ``slow`` yield to the event loop between
-    chunks (so the proxy's queues fill up)."""
+        body (ENOSPC while writing), ``refuse_full`` before reading any of it (a device known to be
+        full or missing); ``break_after`` fail mid-stream; ``slow`` yield to the event loop between
+        chunks (so the proxy's queues fill up); ``garble`` store what they received with its first
+    byte changed (a copy damaged on the way). As real nodes, they answer 201 with the md5 of what
+    they stored as its ETag, and 409 when the name is already there at the same or a newer
+    timestamp."""
 
     down: set[str] = field(default_factory=set)
     full: set[str] = field(default_factory=set)
     refuse_full: set[str] = field(default_factory=set)
     slow: set[str] = field(default_factory=set)
+    garble: set[str] = field(default_factory=set)
     break_after: dict[str, int] = field(default_factory=dict)  # node -> bytes before breaking
     read_chunk: int = 4  # bytes per chunk of a read
     blobs: dict[tuple[str, str], Stored] = field(default_factory=dict)
@@ -122,8 +126,14 @@ class FakeNodes(NodeClient):
             return NodeAnswer(400)  # as a real node: the body must match Content-Length
         if where.node in self.full:
             return NodeAnswer(507)
+        there = self.blobs.get((where.node, name))
+        if there is not None and there.timestamp >= timestamp:
+            return NodeAnswer(409, {TIMESTAMP_HEADER: there.timestamp})
+        if where.node in self.garble and received:
+            received[0] ^= 0xFF
         self.blobs[(where.node, name)] = Stored(bytes(received), timestamp, dict(meta))
-        return NodeAnswer(201, {TIMESTAMP_HEADER: timestamp})
+        etag = hashlib.md5(received).hexdigest()
+        return NodeAnswer(201, {TIMESTAMP_HEADER: timestamp, "ETag": etag})
 
     async def head(self, where: Placement, name: str) -> NodeAnswer:
         self._check(where)

@@ -4,6 +4,7 @@ an upload — costs at most about ``NodeTimeouts.read``, and a quorum write fini
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -37,8 +38,8 @@ async def _raw_server(handler: Handler) -> tuple[asyncio.Server, str]:
 
 async def _storing_node() -> tuple[web.AppRunner, str]:
     async def put(request: web.Request) -> web.Response:
-        await request.read()
-        return web.Response(status=201, headers={"X-Nimbus-Timestamp": "1"})
+        etag = hashlib.md5(await request.read()).hexdigest()  # as a real node answers
+        return web.Response(status=201, headers={"X-Nimbus-Timestamp": "1", "ETag": etag})
 
     app = web.Application(client_max_size=1024**3)
     app.router.add_put("/objects/{device}/{partition}/{name}", put)

@@ -7,7 +7,12 @@ import hashlib
 from collections.abc import AsyncIterator
 
 import pytest
-from nimbus_storage.errors import IncompleteBody, InsufficientStorage, ServiceUnavailable
+from nimbus_storage.errors import (
+    IncompleteBody,
+    InsufficientStorage,
+    InternalError,
+    ServiceUnavailable,
+)
 from nimbus_storage.proxy.ring_blobs import RingBlobStore, quorum
 
 from tests.unit.storage.fake_nodes import FakeNodes, chunks, fixed_rings
@@ -42,6 +47,24 @@ async def test_write_reaches_every_primary_and_reads_back() -> None:
     reader = await blobs.open("k")
     assert reader is not None
     assert reader.info.meta == {"content-type": "t/p"}
+
+
+async def test_copies_that_differ_fail_the_write_and_are_tombstoned() -> None:
+    nodes = FakeNodes(garble={"p1"})
+    blobs = store(nodes)
+    with pytest.raises(InternalError, match="copies of the object differ"):
+        await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    assert sorted(node for node, _ in nodes.tombstones) == ["p0", "p1", "p2"]
+    assert await blobs.open("k") is None
+
+
+async def test_a_write_that_finds_its_copies_there_takes_their_md5() -> None:
+    nodes = FakeNodes()
+    blobs = store(nodes)
+    await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    # The same write again (a retry): every node answers 409, the md5 comes from a copy.
+    info = await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    assert info.md5_hex == hashlib.md5(DATA).hexdigest()
 
 
 async def test_down_primary_is_replaced_by_a_handoff() -> None:
