@@ -206,3 +206,34 @@ def test_part_finishing_after_abort_leaves_no_blob(
 
 async def _parts(gateway: GatewayHandle, bucket: str, upload_id: str) -> dict[int, Any]:
     return await gateway.gateway.services.catalog.index(bucket).get_parts(upload_id)
+
+
+def test_deleting_an_object_removes_its_blobs_and_a_manifest_s_parts(
+    s3: S3Client, bucket: str, gateway: GatewayHandle
+) -> None:
+    part = b"p" * (5 * 1024 * 1024)
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    etags = [
+        s3.upload_part(Bucket=bucket, Key="big", UploadId=upload_id, PartNumber=n, Body=part)[
+            "ETag"
+        ]
+        for n in (1, 2)
+    ]
+    part_blobs = [p.blob for p in gateway.call(_parts(gateway, bucket, upload_id)).values()]
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="big",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"ETag": e, "PartNumber": n} for n, e in enumerate(etags, 1)]},
+    )
+    s3.put_object(Bucket=bucket, Key="small", Body=b"plain")
+    versions = {
+        key: gateway.call(gateway.gateway.services.catalog.index(bucket).get(key))
+        for key in ("big", "small")
+    }
+    blobs = [*part_blobs, versions["big"].blob, versions["small"].blob]
+    assert all(_blob_exists(gateway, name) for name in blobs)
+    assert versions["big"].etag.endswith("-2")
+
+    s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "big"}, {"Key": "small"}]})
+    assert [name for name in blobs if _blob_exists(gateway, name)] == []

@@ -124,7 +124,9 @@ async def delete_version_data(services: Services, bucket: Bucket, version: Objec
         return
     blobs = services.blobs_for(bucket)
     timestamp = normalize_timestamp(time.time())
-    reader = await blobs.open(version.blob)
+    # Only CompleteMultipartUpload writes a manifest (its parts are blobs of their own), and
+    # its ETag is the only kind with a "-N" suffix: other blobs are deleted without a look.
+    reader = await blobs.open(version.blob) if "-" in version.etag else None
     if reader is not None:
         try:
             if META_MANIFEST in reader.info.meta:

@@ -59,6 +59,7 @@ from dataclasses import dataclass
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.periodic import every
 from nimbus_storage.node.reconstruction_pass import ReconstructionPass
+from nimbus_storage.node.replication_disk import local_partitions
 from nimbus_storage.proxy.node_client import NodeClient
 from nimbus_storage.ring import Ring
 from nimbus_storage.store.diskfile import DiskBlobStore
@@ -153,7 +154,7 @@ class Reconstructor:
             clock=self.clock,
             sleep=self._sleep,
         )
-        jobs = iter(await self._jobs(ring))
+        jobs = iter(await asyncio.to_thread(local_partitions, self.devices(), ring))
         await asyncio.gather(*(run.work(jobs) for _ in range(max(1, self.settings.concurrency))))
         report.seconds = self.clock() - run.started
         log.info("reconstruction pass done in %.1fs: %s", report.seconds, report.counts())
@@ -162,13 +163,3 @@ class Reconstructor:
             self.metrics.reconstructor_pass_seconds.set(report.seconds)
             self.metrics.reconstructor_last_pass.set(self._wall_clock())
         return report
-
-    async def _jobs(self, ring: Ring) -> list[tuple[DiskBlobStore, int]]:
-        jobs: list[tuple[DiskBlobStore, int]] = []
-        for store in self.devices():
-            for partition in await asyncio.to_thread(store.partitions):
-                if partition < ring.partition_count:
-                    jobs.append((store, partition))
-                else:
-                    log.warning("%s holds partition %d beyond the ring", store.device, partition)
-        return jobs

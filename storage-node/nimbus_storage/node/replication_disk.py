@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from nimbus_storage.node.replication_plan import TOMBSTONE
+from nimbus_storage.ring import Ring
 from nimbus_storage.store.diskfile import DiskBlobStore, SuffixEntry
 from nimbus_storage.store.layout import DATA_EXT, TOMBSTONE_EXT, OnDiskFile, newest_state
+
+log = logging.getLogger("nimbus.node")
+
+
+def local_partitions(
+    stores: Iterable[DiskBlobStore], ring: Ring
+) -> list[tuple[DiskBlobStore, int]]:
+    """Every partition dir on ``stores`` that ``ring`` has (a pass's work: the replicator's
+    and the reconstructor's); one beyond the ring is logged and left alone."""
+    jobs: list[tuple[DiskBlobStore, int]] = []
+    for store in stores:
+        for partition in store.partitions():
+            if partition < ring.partition_count:
+                jobs.append((store, partition))
+            else:
+                log.warning("%s holds partition %d beyond the ring", store.device, partition)
+    return jobs
 
 
 def list_partition(store: DiskBlobStore, partition: int) -> dict[str, list[SuffixEntry]]:

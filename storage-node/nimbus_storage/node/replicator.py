@@ -28,6 +28,7 @@ from nimbus_storage.node.pacing import Pacer
 from nimbus_storage.node.periodic import every
 from nimbus_storage.node.replication_disk import (
     list_partition,
+    local_partitions,
     reclaim_tombstones,
     remove_replicated,
 )
@@ -111,7 +112,7 @@ class Replicator:
             metrics=self.metrics,
         )
         run = _Pass(self, ring, sync)
-        jobs = iter(await self._jobs(ring))
+        jobs = iter(await asyncio.to_thread(local_partitions, self.devices(), ring))
         await asyncio.gather(*(run.work(jobs) for _ in range(max(1, settings.concurrency))))
         report.seconds = clock() - run.started
         log.info("replication pass done in %.1fs: %s", report.seconds, report.counts())
@@ -120,16 +121,6 @@ class Replicator:
             self.metrics.replication_pass_seconds.set(report.seconds)
             self.metrics.replication_last_pass.set(self._wall_clock())
         return report
-
-    async def _jobs(self, ring: Ring) -> list[tuple[DiskBlobStore, int]]:
-        jobs: list[tuple[DiskBlobStore, int]] = []
-        for store in self.devices():
-            for partition in await asyncio.to_thread(store.partitions):
-                if partition < ring.partition_count:
-                    jobs.append((store, partition))
-                else:
-                    log.warning("%s holds partition %d beyond the ring", store.device, partition)
-        return jobs
 
 
 class _Pass:
