@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_s3
 	$(BIN)/python -m bench.bench_index
 	$(BIN)/python -m bench.bench_list_http
+	$(BIN)/python -m bench.bench_compare
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
