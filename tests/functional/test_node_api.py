@@ -17,6 +17,7 @@ from nimbus_storage.node.config import NodeConfig
 from nimbus_storage.node.server import MAX_FIELD_SIZE, RunningNode, start_node
 from nimbus_storage.store.diskfile import normalize_timestamp
 from nimbus_storage.store.layout import StoreIdentity
+from nimbus_storage.store.meta_footer import encode_footer
 from prometheus_client import CollectorRegistry
 
 RING = StoreIdentity("functional-prefix", "functional-suffix", 3)
@@ -233,3 +234,58 @@ async def test_start_removes_temp_files_of_crashed_writes(start: StartNode, tmp_
     leftover.write_bytes(b"half a write")
     await start()
     assert not leftover.exists()
+
+
+# --- the meta footer (store/meta_footer.py): meta sent after the blob, as the gateway sends
+# a checksum that came in the client's aws-chunked trailer --------------------------------
+
+BLOB = b"the blob's own bytes " * 5000  # ~100 KiB: the footer arrives in a later chunk
+
+
+def footer_headers(size: int, meta: dict[str, str] | None = None) -> dict[str, str]:
+    return {**put_headers(T1, meta), "X-Nimbus-Meta-Footer": str(size)}
+
+
+async def stored_state(http: aiohttp.ClientSession, url: str) -> tuple[int, dict[str, str], bytes]:
+    async with http.get(url, headers=AUTH) as response:
+        meta = json.loads(response.headers.get("X-Nimbus-Meta", "{}"))
+        return response.status, meta, await response.read()
+
+
+async def test_the_footer_joins_the_meta_and_is_not_part_of_the_blob(
+    start: StartNode, http: aiohttp.ClientSession
+) -> None:
+    node = await start()
+    url = object_url(node, "with/footer")
+    footer = encode_footer({"x-amz-checksum-crc32": "DUoRhQ=="}, 512)
+    headers = footer_headers(512, {"content-type": "text/plain"})
+    async with http.put(url, data=BLOB + footer, headers=headers) as response:
+        assert response.status == 201
+        assert response.headers["ETag"] == hashlib.md5(BLOB).hexdigest()
+    status, meta, body = await stored_state(http, url)
+    assert status == 200
+    assert body == BLOB
+    assert meta == {"content-type": "text/plain", "x-amz-checksum-crc32": "DUoRhQ=="}
+
+
+@pytest.mark.parametrize(
+    ("footer_header", "payload", "why"),
+    [
+        ("abc", BLOB, "must be a size"),
+        ("0", BLOB, "must be a size"),
+        ("999999", BLOB, "must be a size"),
+        ("64", b"short", "shorter than the 64-byte meta footer"),
+        ("16", BLOB + b"not json at all!", "not JSON"),
+        ("16", BLOB + b'{"a": 1}'.ljust(16), "object of strings"),
+    ],
+)
+async def test_a_bad_footer_is_400_and_stores_nothing(
+    start: StartNode, http: aiohttp.ClientSession, footer_header: str, payload: bytes, why: str
+) -> None:
+    node = await start()
+    url = object_url(node, "bad/footer")
+    headers = {**put_headers(T1), "X-Nimbus-Meta-Footer": footer_header}
+    async with http.put(url, data=payload, headers=headers) as response:
+        assert response.status == 400
+        assert why in await response.text()
+    assert (await stored_state(http, url))[0] == 404

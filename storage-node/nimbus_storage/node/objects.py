@@ -40,6 +40,7 @@ from nimbus_storage.node.protocol import (
 from nimbus_storage.store.blocks import CorruptBlob
 from nimbus_storage.store.diskfile import DiskBlobReader, DiskBlobStore
 from nimbus_storage.store.layout import TOMBSTONE_EXT
+from nimbus_storage.store.meta_footer import FOOTER_HEADER, decode_footer, footer_size
 
 log = logging.getLogger("nimbus.node")
 
@@ -121,10 +122,20 @@ async def _receive(
     meta: Mapping[str, str],
     timestamp: str,
 ) -> web.StreamResponse:
+    try:
+        footer = footer_size(request.headers.get(FOOTER_HEADER))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    blob_size = (request.content_length or 0) - footer
+    if blob_size < 0:
+        raise BadRequest(f"Content-Length is shorter than the {footer}-byte meta footer")
+    stored_meta = dict(meta)  # the footer's keys join it once the body is in
     body = _request_chunks(request, node)
+    if footer:
+        body = _blob_then_footer(body, blob_size, stored_meta)
     try:
         info, commit = await store.put_commit(
-            name, body, meta, timestamp, expected_size=request.content_length
+            name, body, stored_meta, timestamp, expected_size=blob_size
         )
     except IncompleteBody as exc:
         raise BadRequest(str(exc)) from None
@@ -230,6 +241,27 @@ def _abort(request: web.Request) -> None:
     transport = request.transport
     if transport is not None:
         transport.close()
+
+
+async def _blob_then_footer(
+    chunks: AsyncIterator[bytes], blob_size: int, meta: dict[str, str]
+) -> AsyncIterator[bytes]:
+    """The first ``blob_size`` bytes of ``chunks``; what follows is the meta footer, added to
+    ``meta`` before the last chunk is taken (so the store commits the blob with it)."""
+    taken = 0
+    footer = bytearray()
+    async for chunk in chunks:
+        room = blob_size - taken
+        if room > 0:
+            piece = chunk[:room]
+            taken += len(piece)
+            yield piece
+        footer += chunk[max(room, 0) :]
+    if taken == blob_size and footer:
+        try:
+            meta.update(decode_footer(bytes(footer)))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
 
 
 async def _request_chunks(request: web.Request, node: NodeContext) -> AsyncIterator[bytes]:

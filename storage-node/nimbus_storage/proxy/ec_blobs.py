@@ -57,6 +57,7 @@ from nimbus_storage.proxy.quorum import (
     RingSource,
     SlotWrite,
     forget,
+    meta_added_later,
     placements,
     raise_no_quorum,
     tombstone_slots,
@@ -125,6 +126,7 @@ class ECBlobStore:
             layout_of(policy, expected_size).archive_size,
             metas,
             timestamp,
+            meta_added_later(meta),
         )
         digest = BodyDigest()
         fragments = self._fragments(chunks, digest, expected_size)

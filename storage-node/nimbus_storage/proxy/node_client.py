@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -13,6 +13,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from nimbus_storage.store.diskfile import SuffixEntry
+from nimbus_storage.store.meta_footer import FOOTER_HEADER, FOOTER_SIZE, encode_footer
 
 TOKEN_HEADER = "X-Nimbus-Cluster-Token"
 TIMESTAMP_HEADER = "X-Nimbus-Timestamp"
@@ -116,12 +117,19 @@ class NodeClient:
         size: int,
         meta: Mapping[str, str],
         timestamp: str,
+        footer: Callable[[], Mapping[str, str]] | None = None,
     ) -> NodeAnswer:
+        """Store ``size`` bytes of ``body`` at ``where``. ``footer``, when given, is called once
+        the body is sent, and what it returns is stored with ``meta`` (store/meta_footer.py)."""
         headers = {
             TIMESTAMP_HEADER: timestamp,
             META_HEADER: json.dumps(dict(meta)),
             "Content-Length": str(size),
         }
+        if footer is not None:
+            headers[FOOTER_HEADER] = str(FOOTER_SIZE)
+            headers["Content-Length"] = str(size + FOOTER_SIZE)
+            body = _followed_by_footer(body, footer)
         # Expect: 100-continue: the node answers before it takes a byte (100 Continue, or a
         # final status such as 507 for a missing or full device), so a refused write is still
         # whole and can go to a handoff (quorum.SlotWrite). aiohttp's sock_read only starts
@@ -250,6 +258,14 @@ class NodeClient:
                 return NodeAnswer(response.status, CIMultiDict(response.headers))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise NodeUnavailable(f"{method} {url}: {exc}") from exc
+
+
+async def _followed_by_footer(
+    body: AsyncIterator[bytes], footer: Callable[[], Mapping[str, str]]
+) -> AsyncIterator[bytes]:
+    async for chunk in body:
+        yield chunk
+    yield encode_footer(footer())
 
 
 async def _stall_watch(

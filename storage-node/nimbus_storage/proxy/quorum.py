@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -48,6 +48,13 @@ class PlacementRing(Protocol):
 
 class RingSource(Protocol):
     def current(self) -> PlacementRing: ...
+
+
+def meta_added_later(meta: Mapping[str, str]) -> Callable[[], dict[str, str]]:
+    """What ``meta`` will have gained, or changed, when the returned function is called (the
+    gateway adds a trailing checksum to it once the client's body is in)."""
+    before = dict(meta)
+    return lambda: {k: v for k, v in meta.items() if before.get(k) != v}
 
 
 def placements(ring: PlacementRing, name: str) -> tuple[list[Placement], Iterator[Placement]]:
@@ -141,6 +148,8 @@ class SlotWrite:
     size: int  # of every slot's body
     metas: Sequence[dict[str, str]]  # per slot
     timestamp: str
+    # Meta known only once the client's body is in (a trailing checksum), sent after the body.
+    footer: Callable[[], Mapping[str, str]] | None = None
 
     async def slot(self, slot: int, target: Placement) -> Outcome:
         try:
@@ -166,6 +175,7 @@ class SlotWrite:
                     size=self.size,
                     meta=self.metas[slot],
                     timestamp=self.timestamp,
+                    footer=self.footer,
                 )
             except NodeUnavailable:
                 answer = None

@@ -37,6 +37,7 @@ from nimbus_storage.proxy.quorum import (
     RingSource,
     SlotWrite,
     forget,
+    meta_added_later,
     placements,
     raise_no_quorum,
     tombstone_slots,
@@ -88,6 +89,7 @@ class RingBlobStore:
             expected_size,
             [dict(meta)] * slots,
             timestamp,
+            meta_added_later(meta),
         )
         received = [0]
         outcomes = await write_slots(write, primaries, _copies(chunks, received, slots))

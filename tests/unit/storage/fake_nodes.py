@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nimbus_storage.proxy.node_client import (
@@ -107,6 +107,7 @@ class FakeNodes(NodeClient):
         size: int,
         meta: Mapping[str, str],
         timestamp: str,
+        footer: Callable[[], Mapping[str, str]] | None = None,
     ) -> NodeAnswer:
         self._check(where)
         if where.node in self.refuse_full:
@@ -131,7 +132,8 @@ class FakeNodes(NodeClient):
             return NodeAnswer(409, {TIMESTAMP_HEADER: there.timestamp})
         if where.node in self.garble and received:
             received[0] ^= 0xFF
-        self.blobs[(where.node, name)] = Stored(bytes(received), timestamp, dict(meta))
+        stored_meta = {**meta, **(footer() if footer is not None else {})}
+        self.blobs[(where.node, name)] = Stored(bytes(received), timestamp, stored_meta)
         etag = hashlib.md5(received).hexdigest()
         return NodeAnswer(201, {TIMESTAMP_HEADER: timestamp, "ETag": etag})
 
