@@ -240,9 +240,12 @@ class ObjectBody:
         self.head.close()
 
 
-async def open_body(services: Services, bucket: Bucket, version: ObjectVersion) -> ObjectBody:
+async def open_body(
+    services: Services, bucket: Bucket, version: ObjectVersion, *, read_from: int | None = None
+) -> ObjectBody:
+    """``read_from``: the offset the caller will stream from, if it knows (BlobStore.open)."""
     blobs = services.blobs_for(bucket)
-    reader = await blobs.open(version.blob)
+    reader = await blobs.open(version.blob, read_from=read_from)
     if reader is None:
         raise NoSuchKey(Key=version.key)
     if META_MANIFEST not in reader.info.meta:

@@ -155,7 +155,7 @@ class ECBlobStore:
 
     # --- reads --------------------------------------------------------------------------------
 
-    async def open(self, name: str) -> BlobReader | None:
+    async def open(self, name: str, *, read_from: int | None = None) -> BlobReader | None:
         """At least k holders of distinct fragments: primaries first, then handoffs.
 
         A tombstone on any of them means the blob is gone; some fragments but fewer than k is

@@ -81,6 +81,33 @@ class NodeTimeouts:
     ``Expect: 100-continue``, or (while we send a body) not taking the next chunk."""
 
 
+class OpenRead:
+    """A node's answer to ``NodeClient.open_read``: its status and headers, and, when the
+    status is 200 or 206, its body still to be read with ``chunks``. Closed by its reader."""
+
+    def __init__(
+        self,
+        answer: NodeAnswer,
+        where: Placement,
+        start: int,
+        body: Callable[[int], AsyncIterator[bytes]],
+        release: Callable[[], object],
+    ) -> None:
+        self.answer = answer
+        self.where = where
+        self.start = start
+        self._body = body
+        self._release = release
+
+    def chunks(self, chunk_size: int = STREAM_CHUNK) -> AsyncIterator[bytes]:
+        """The body; NodeUnavailable if it breaks."""
+        return self._body(chunk_size)
+
+    def close(self) -> None:
+        """Back to the pool if the body was read to its end; otherwise the connection closes."""
+        self._release()
+
+
 class NodeClient:
     """One connection pool to every node of the cluster."""
 
@@ -169,6 +196,26 @@ class NodeClient:
                     yield chunk
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise NodeUnavailable(f"{where.node}: {exc}") from exc
+
+    async def open_read(self, where: Placement, name: str, start: int) -> OpenRead:
+        """A GET of the replica at ``where`` from ``start`` to its end, answered but not yet
+        read: a reader's HEAD and first read in one request. The caller closes it."""
+        try:
+            response = await self.session.get(where.url(name), headers={"Range": f"bytes={start}-"})
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise NodeUnavailable(f"{where.node}: {exc}") from exc
+        answer = NodeAnswer(response.status, CIMultiDict(response.headers))
+        if response.status not in (200, 206):
+            response.release()
+
+        async def body(chunk_size: int) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.content.iter_chunked(chunk_size):
+                    yield chunk
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise NodeUnavailable(f"{where.node}: {exc}") from exc
+
+        return OpenRead(answer, where, start, body, response.release)
 
     async def replicate(self, where: Placement, recalculate: Sequence[str] = ()) -> dict[str, str]:
         """The partition's suffix hashes at ``where``, recomputing ``recalculate`` first.

@@ -27,6 +27,7 @@ from nimbus_storage.proxy.node_client import (
     NodeAnswer,
     NodeClient,
     NodeUnavailable,
+    OpenRead,
     Placement,
 )
 from nimbus_storage.proxy.quorum import (
@@ -137,26 +138,37 @@ class RingBlobStore:
 
     # --- reads --------------------------------------------------------------------------------
 
-    async def open(self, name: str) -> BlobReader | None:
+    async def open(self, name: str, *, read_from: int | None = None) -> BlobReader | None:
         """The first replica that has the blob, asking primaries in order, then handoffs.
 
         Blob names are never rewritten (each write gets a name of its own), so any copy is
-        the right one: one HEAD usually answers. A tombstone anywhere means the blob is being
-        deleted, and it is treated as gone.
+        the right one: one request usually answers. A tombstone anywhere means the blob is
+        being deleted, and it is treated as gone. With ``read_from`` (the caller is about to
+        read from that offset to the end) that request is the read itself, a GET whose body
+        waits in the reader, rather than a HEAD.
         """
         ring = self.rings.current()
         primaries, handoffs = placements(ring, name)
         candidates = [*primaries, *itertools.islice(handoffs, ring.replicas)]
         for position, where in enumerate(candidates):
+            opened: OpenRead | None = None
             try:
-                answer = await self.client.head(where, name)
+                if read_from is not None:
+                    opened = await self.client.open_read(where, name, read_from)
+                    answer = opened.answer
+                if opened is None or answer.status == 416:  # shorter than thought: look
+                    answer = await self.client.head(where, name)
             except NodeUnavailable:
                 continue
+            started = opened if opened is not None and opened.answer is answer else None
+            if answer.status in (200, 206) and answer.timestamp:
+                others = [c for c in candidates[position + 1 :] if c in primaries]
+                info = _blob_info(name, answer)
+                return RingBlobReader(info, [where, *others], self.client, started)
+            if started is not None:
+                started.close()
             if answer.status == 404 and answer.timestamp:
                 return None  # a tombstone: deleted (or being deleted)
-            if answer.status == 200 and answer.timestamp:
-                others = [c for c in candidates[position + 1 :] if c in primaries]
-                return RingBlobReader(_blob_info(name, answer), [where, *others], self.client)
         return None
 
 
@@ -172,21 +184,49 @@ def _blob_info(name: str, answer: NodeAnswer) -> BlobInfo:
 
 
 class RingBlobReader:
-    """A blob on several nodes: streams from one, and moves on to the next if it breaks."""
+    """A blob on several nodes: streams from one, and moves on to the next if it breaks.
 
-    def __init__(self, info: BlobInfo, holders: list[Placement], client: NodeClient) -> None:
+    ``started``: a GET already answered (``open(read_from=...)``); a read from its offset
+    takes its body, any other read closes it first."""
+
+    def __init__(
+        self,
+        info: BlobInfo,
+        holders: list[Placement],
+        client: NodeClient,
+        started: OpenRead | None = None,
+    ) -> None:
         self.info = info
         self._holders = holders
         self._client = client
+        self._started = started
 
     async def iter_range(
         self, start: int, end: int, chunk_size: int = 1024 * 1024
     ) -> AsyncIterator[bytes]:
+        started, self._started = self._started, None
         if start > end:
+            if started is not None:
+                started.close()
             return
         position = start
         failures: list[str] = []
-        for holder in self._holders:
+        holders = self._holders
+        if started is not None:
+            try:
+                if started.start == start:
+                    holders = holders[1:]  # it is the first holder: others take over from here
+                    async for chunk in started.chunks(chunk_size):
+                        piece = chunk[: end - position + 1]
+                        position += len(piece)
+                        yield piece
+                        if position > end:
+                            return
+            except NodeUnavailable as exc:
+                failures.append(str(exc))
+            finally:
+                started.close()
+        for holder in holders:
             try:
                 async for chunk in self._client.stream(
                     holder, self.info.name, position, end, chunk_size
@@ -205,4 +245,8 @@ class RingBlobReader:
         )
 
     def close(self) -> None:
-        """Nothing to release: each read holds its connection only while it streams."""
+        """Drop a GET that ``open`` started and no read took; each read holds its own
+        connection only while it streams."""
+        if self._started is not None:
+            self._started.close()
+            self._started = None

@@ -63,8 +63,12 @@ class BlobStore(Protocol):
         """
         ...
 
-    async def open(self, name: str) -> BlobReader | None:
-        """The newest version of ``name``, or None when it is missing or tombstoned."""
+    async def open(self, name: str, *, read_from: int | None = None) -> BlobReader | None:
+        """The newest version of ``name``, or None when it is missing or tombstoned.
+
+        ``read_from``: a hint that the caller will read from that offset to the end, which a
+        store over the network may start at once (one request instead of two); never needed.
+        """
         ...
 
     async def delete(self, name: str, timestamp: str) -> None:

@@ -201,7 +201,7 @@ class DiskBlobStore(BlobStore):
         commit = await asyncio.to_thread(self._commit_data, out, tmp, info, blocks.result())
         return info, commit
 
-    async def open(self, name: str) -> DiskBlobReader | None:
+    async def open(self, name: str, *, read_from: int | None = None) -> DiskBlobReader | None:
         return await asyncio.to_thread(self._open_newest, name)
 
     async def delete(self, name: str, timestamp: str) -> None:

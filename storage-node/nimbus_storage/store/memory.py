@@ -79,7 +79,7 @@ class MemoryBlobStore(BlobStore):
         self._install(name, _Entry(timestamp, False, info, data))
         return info
 
-    async def open(self, name: str) -> MemoryBlobReader | None:
+    async def open(self, name: str, *, read_from: int | None = None) -> MemoryBlobReader | None:
         entry = self._entries.get(name)
         if entry is None or entry.info is None:
             return None

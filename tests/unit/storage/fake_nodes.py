@@ -19,6 +19,7 @@ from nimbus_storage.proxy.node_client import (
     NodeAnswer,
     NodeClient,
     NodeUnavailable,
+    OpenRead,
     Placement,
 )
 
@@ -90,6 +91,9 @@ class FakeNodes(NodeClient):
     tombstones: dict[tuple[str, str], str] = field(default_factory=dict)
     receiving: dict[str, int] = field(default_factory=dict)  # node -> bytes of the current PUT
     served: int = 0  # bytes streamed by every read so far
+    heads: int = 0  # HEAD requests answered
+    opened: int = 0  # open_read requests (a GET answered, its body read later)
+    open_reads: list[list[bool]] = field(default_factory=list)  # each: [True] once released
 
     def __post_init__(self) -> None:
         super().__init__(token="test")
@@ -139,6 +143,7 @@ class FakeNodes(NodeClient):
 
     async def head(self, where: Placement, name: str) -> NodeAnswer:
         self._check(where)
+        self.heads += 1
         stored = self.blobs.get((where.node, name))
         tombstone = self.tombstones.get((where.node, name))
         if stored is None or (tombstone is not None and tombstone >= stored.timestamp):
@@ -152,6 +157,23 @@ class FakeNodes(NodeClient):
                 "ETag": hashlib.md5(stored.data).hexdigest(),
             },
         )
+
+    async def open_read(self, where: Placement, name: str, start: int) -> OpenRead:
+        self.opened += 1
+        answer = await self.head(where, name)
+        self.heads -= 1  # counted as an open, not a HEAD
+        if answer.status == 200 and start >= int(answer.headers[SIZE_HEADER]) > 0:
+            answer = NodeAnswer(416)
+        elif answer.status == 200:
+            answer = NodeAnswer(206, answer.headers)
+        size = int(answer.headers.get(SIZE_HEADER, "0"))
+        released: list[bool] = []
+        self.open_reads.append(released)
+
+        def body(chunk_size: int) -> AsyncIterator[bytes]:
+            return self.stream(where, name, start, size - 1, chunk_size)
+
+        return OpenRead(answer, where, start, body, lambda: released.append(True))
 
     async def delete(self, where: Placement, name: str, timestamp: str) -> NodeAnswer:
         self._check(where)

@@ -185,3 +185,70 @@ async def test_delete_needs_a_quorum() -> None:
     nodes.down = {"p0", "p1"}
     with pytest.raises(ServiceUnavailable, match="1 of 3 replicas deleted"):
         await blobs.delete("k", TS2)
+
+
+# --- open(read_from=...): the first read starts as the blob is opened --------------------
+
+
+async def opened_read(blobs: RingBlobStore, start: int, end: int, read_from: int) -> bytes:
+    reader = await blobs.open("k", read_from=read_from)
+    assert reader is not None
+    assert reader.info.size == len(DATA)
+    with_reader = [chunk async for chunk in reader.iter_range(start, end)]
+    reader.close()
+    return b"".join(with_reader)
+
+
+@pytest.mark.parametrize(("start", "end"), [(0, len(DATA) - 1), (5, len(DATA) - 1), (5, 9)])
+async def test_a_read_from_where_the_open_started_it_takes_one_request(
+    start: int, end: int
+) -> None:
+    nodes = FakeNodes()
+    blobs = store(nodes)
+    await blobs.put("k", chunks(DATA), {"m": "v"}, TS1, expected_size=len(DATA))
+    assert await opened_read(blobs, start, end, read_from=start) == DATA[start : end + 1]
+    assert (nodes.opened, nodes.heads) == (1, 0)
+    assert nodes.open_reads == [[True]]  # released, whether read to its end or not
+
+
+async def test_a_read_elsewhere_drops_the_started_one() -> None:
+    nodes = FakeNodes()
+    blobs = store(nodes)
+    await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    assert await opened_read(blobs, 10, 20, read_from=0) == DATA[10:21]
+    assert nodes.open_reads == [[True]]
+
+
+async def test_an_unread_open_is_released_on_close() -> None:
+    nodes = FakeNodes()
+    blobs = store(nodes)
+    await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    reader = await blobs.open("k", read_from=0)
+    assert reader is not None
+    reader.close()
+    assert nodes.open_reads == [[True]]
+
+
+async def test_a_started_read_that_breaks_continues_on_another_replica() -> None:
+    nodes = FakeNodes()
+    blobs = store(nodes)
+    await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    nodes.break_after = {"p0": 8}
+    assert await opened_read(blobs, 0, len(DATA) - 1, read_from=0) == DATA
+
+
+async def test_a_start_past_the_end_falls_back_to_a_head() -> None:
+    nodes = FakeNodes()
+    blobs = store(nodes)
+    await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    assert await opened_read(blobs, 0, 3, read_from=len(DATA)) == DATA[:4]
+    assert (nodes.opened, nodes.heads) == (1, 1)
+
+
+async def test_an_open_read_sees_tombstones_and_down_nodes_as_a_head_does() -> None:
+    nodes = FakeNodes(down={"p0"})
+    blobs = store(nodes)
+    await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
+    assert await opened_read(blobs, 0, len(DATA) - 1, read_from=0) == DATA
+    nodes.tombstones[("p1", "k")] = TS2
+    assert await blobs.open("k", read_from=0) is None

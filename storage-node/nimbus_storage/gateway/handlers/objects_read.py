@@ -8,6 +8,7 @@ from nimbus_storage.errors import (
     AccessDenied,
     InvalidArgument,
     InvalidPartNumber,
+    InvalidRange,
     MethodNotAllowed,
     NoSuchKey,
     NotModified,
@@ -64,6 +65,9 @@ def _part_range(body: objects.ObjectBody, part_number: int) -> ByteRange:
     return ByteRange(start, start + parts[part_number - 1][1] - 1)
 
 
+_CONDITIONS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
+
+
 async def _headers(
     request: S3Request, version: ObjectVersion, body: objects.ObjectBody
 ) -> dict[str, str]:
@@ -100,6 +104,20 @@ async def _headers(
     return headers
 
 
+def _first_byte(request: S3Request, version: ObjectVersion) -> int | None:
+    """Where a GET will start reading the object's single blob, when that is sure enough to
+    start the read as the blob is opened: not for a manifest, a part, an empty object, or a
+    conditional request (which may end in 304 or 412 without reading)."""
+    conditional = any(h in request.headers for h in _CONDITIONS)
+    if conditional or "partNumber" in request.query or "-" in version.etag or not version.size:
+        return None
+    try:
+        byte_range = parse_range(request.headers.get("Range"), version.size)
+    except InvalidRange:
+        return None
+    return 0 if byte_range is None else byte_range.start
+
+
 async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
     try:
         version = await _resolve_version(request)
@@ -114,7 +132,12 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
         version.acl, request.principal, request.require_bucket().owner, "s3:GetObject"
     ):
         raise AccessDenied()
-    body = await objects.open_body(request.services, request.require_bucket(), version)
+    body = await objects.open_body(
+        request.services,
+        request.require_bucket(),
+        version,
+        read_from=_first_byte(request, version) if send_body else None,
+    )
     try:
         try:
             check_preconditions(request.headers, version.etag, version.last_modified)
