@@ -370,7 +370,7 @@ class DiskBlobStore(BlobStore):
         target = hash_dir(self.objects_dir, self.identity, name_hash)
         partition_dir, suffix = target.parent.parent, target.parent.name
         with self._stripes[int(name_hash[:4], 16) % _LOCK_STRIPES]:
-            self._make_dirs(target)
+            grown = self._make_dirs(target)
             current = newest_state(os.listdir(target))
             if current is not None and current.order >= new.order:
                 # last writer wins: ours is older (or a tie, first one stays)
@@ -386,7 +386,10 @@ class DiskBlobStore(BlobStore):
                     path.unlink(missing_ok=True)
                 raise
             if self._fsync:
-                _fsync_dir(target)
+                # The new entries, then the new dirs' own entries in their parents: by now one
+                # journal commit usually holds them all, so those later fsyncs cost little.
+                for directory in [target, *grown]:
+                    _fsync_dir(directory)
             for filename in obsolete_files(os.listdir(target)):
                 (target / filename).unlink(missing_ok=True)
             self._invalidate(partition_dir, suffix)
@@ -430,17 +433,17 @@ class DiskBlobStore(BlobStore):
             raise
         return Path(tmp_name)
 
-    def _make_dirs(self, path: Path) -> None:
-        """mkdir -p, fsyncing each parent that gained an entry so the new dirs survive a crash."""
+    def _make_dirs(self, path: Path) -> list[Path]:
+        """mkdir -p; the parents that gained an entry, deepest first, for the caller to fsync
+        once its own writes are in (see ``_install``)."""
         if path.is_dir():
-            return
-        self._make_dirs(path.parent)
+            return []
+        grown = self._make_dirs(path.parent)
         try:
             path.mkdir()
         except FileExistsError:
-            return
-        if self._fsync:
-            _fsync_dir(path.parent)
+            return grown
+        return [path.parent, *grown]
 
     def _open_newest(self, name: str) -> DiskBlobReader | None:
         target = self.hash_dir_for(name)
