@@ -90,6 +90,7 @@ class StorageCluster:
     proxied: tuple[int, ...] = ()
     """Node indexes put behind a FaultProxy: the ring names the proxy; see ``partition``."""
     gateway_args: tuple[str, ...] = ()
+    node_args: tuple[str, ...] = ()  # more flags for every ``nimbus-storage node``
     """More ``nimbus-storage serve`` options, e.g. ("--node-timeout", "1.5")."""
     proxies: dict[int, FaultProxy] = field(default_factory=dict)
     token: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -226,6 +227,7 @@ class StorageCluster:
         command += ["--replicate-interval", str(self.replicate_interval)]
         if not self.fsync:
             command.append("--no-fsync")
+        command += self.node_args
         if index in self.device_sizes:
             command = in_tmpfs(member.data / "d0", self.device_sizes[index], command)
         with member.log.open("ab") as sink:

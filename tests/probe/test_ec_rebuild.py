@@ -1,7 +1,9 @@
-"""Fault test on a real 3-node cluster whose gateway erasure-codes blobs 2+1, with the nodes'
-reconstructors on: one node loses its whole object store (stopped, its ``objects`` dir deleted,
-started empty), and the others rebuild every fragment archive it held. Afterwards every object
-reads back with another node stopped, so from the rebuilt archives."""
+"""Fault tests on a real 3-node cluster whose gateway erasure-codes blobs 2+1, with the nodes'
+reconstructors on. One node loses its whole object store (stopped, its ``objects`` dir deleted,
+started empty), and the others rebuild every fragment archive it held. One node's archives all
+get a flipped byte: reads stay intact, the auditor quarantines every bad archive, and the
+reconstructors rebuild them. Afterwards every object reads back with another node stopped, so
+from the rebuilt archives."""
 
 from __future__ import annotations
 
@@ -127,4 +129,83 @@ def test_a_wiped_node_gets_every_fragment_archive_back(cluster: StorageCluster) 
     assert rebuilt >= held
     assert lost == []
     assert len(tally.acknowledged) == WRITES
+    assert hashlib.sha256(read_back).digest() == hashlib.sha256(large).digest()
+
+
+@pytest.fixture
+def audited(tmp_path: Path) -> Iterator[StorageCluster]:
+    running = StorageCluster(
+        tmp_path / "cluster",
+        nodes=3,
+        replicas=3,
+        part_power=6,
+        ec="2+1",
+        replicate_interval=1.0,
+        node_args=(
+            "--audit-interval",
+            "1",
+            "--audit-files-per-second",
+            "0",
+            "--audit-bytes-per-second",
+            "0",
+        ),
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def quarantined(member_data: Path) -> int:
+    found = member_data / "d0" / "quarantined" / "objects"
+    return len(list(found.iterdir())) if found.is_dir() else 0
+
+
+def test_corrupt_archives_are_quarantined_and_rebuilt(audited: StorageCluster) -> None:
+    s3 = client(audited)
+    s3.create_bucket(Bucket="probe")
+    large = os.urandom(2 * MIB + 5)  # three segments
+    s3.put_object(Bucket="probe", Key="large", Body=large)
+    tally = Tally()
+    write_stream(s3, "probe", tally, "before-rot", WRITES // 2)
+    ring = Ring.load(audited.ring_path)
+    names = set(archives_on_disk(audited)[0])
+    victim = audited.members[WIPED]
+    corrupted = 0
+    for data_file in data_files(victim.data / "d0" / "objects"):
+        raw = bytearray(data_file.read_bytes())
+        raw[len(raw) // 2] ^= 0x5A
+        data_file.write_bytes(bytes(raw))
+        corrupted += 1
+
+    reads = wrong = 0
+    started = time.monotonic()
+    while time.monotonic() - started < REBUILD_TIMEOUT:
+        for key, digest in tally.acknowledged.items():  # reads go on meanwhile
+            body = s3.get_object(Bucket="probe", Key=key)["Body"].read()
+            reads += 1
+            wrong += hashlib.sha256(body).hexdigest() != digest
+        if quarantined(victim.data) >= corrupted and not incomplete(audited, ring, names):
+            break
+        time.sleep(0.5)
+    seconds = time.monotonic() - started
+    moved = quarantined(victim.data)
+    missing = incomplete(audited, ring, names)
+    rebuilt = rebuilt_total(audited)
+
+    audited.stop_node((WIPED + 1) % audited.nodes)  # reads now need the victim's archives
+    lost = lost_writes(s3, "probe", tally)
+    read_back = s3.get_object(Bucket="probe", Key="large")["Body"].read()
+    print(
+        f"\nEC 2+1, a byte flipped in each of one node's {corrupted} archives: {reads} reads"
+        f" meanwhile, {wrong} wrong; {moved} quarantined, {rebuilt:.0f} rebuilt, all back in"
+        f" {seconds:.1f} s, {len(missing)} still missing; then with another node down:"
+        f" {tally.report(len(lost))}"
+    )
+    assert wrong == 0
+    assert moved == corrupted
+    assert missing == []
+    assert rebuilt >= corrupted
+    assert lost == []
     assert hashlib.sha256(read_back).digest() == hashlib.sha256(large).digest()
