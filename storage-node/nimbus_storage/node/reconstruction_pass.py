@@ -99,10 +99,13 @@ class ReconstructionPass:
             ),
             None,
         )
-        for entry in await asyncio.to_thread(_list_partition, store, partition):
+        listed = await asyncio.to_thread(_list_partition, store, partition)
+        settled = await self.settled_suffixes(store, primaries, here) if listed else set()
+        for suffix, entry in listed:
             self.report.archives += 1
+            self.report.settled += suffix in settled
             try:
-                await self.entry(store, primaries, here, entry)
+                await self.entry(store, primaries, here, entry, settled=suffix in settled)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -113,13 +116,42 @@ class ReconstructionPass:
                 "handoff partition %d of %s reverted to its primaries", partition, store.device
             )
 
+    async def settled_suffixes(
+        self, store: DiskBlobStore, primaries: list[Placement], here: int | None
+    ) -> set[str]:
+        """The suffixes whose hash the primary to the right of this one shares: it holds the
+        same states of the same names, so the walk to the right would stop there at once
+        (what it holds may be another fragment index: its own node reverts that). Empty for a
+        handoff, or when that primary cannot say."""
+        if here is None:
+            return set()
+        right = primaries[(here + 1) % len(primaries)]
+        key = (right.node, right.device)
+        if key in self.down:
+            return set()
+        try:
+            theirs = await self.client.replicate(right)
+        except NodeUnavailable as exc:
+            self.down[key] = str(exc)
+            self.failed(f"{right.node}/{right.device} skipped for this pass", exc)
+            return set()
+        ours = await asyncio.to_thread(store.suffix_hashes, right.partition)
+        return {suffix for suffix, digest in ours.items() if theirs.get(suffix) == digest}
+
     async def entry(
-        self, store: DiskBlobStore, primaries: list[Placement], here: int | None, entry: SuffixEntry
+        self,
+        store: DiskBlobStore,
+        primaries: list[Placement],
+        here: int | None,
+        entry: SuffixEntry,
+        *,
+        settled: bool = False,
     ) -> None:
+        """Handle one local state; ``settled``: its suffix matches the right neighbour's."""
         if entry.kind == TOMBSTONE:
             if here is None:
                 await self.revert_tombstone(store, primaries, entry)
-            else:
+            elif not settled:
                 await self.walk(primaries, here, entry.name, entry.timestamp, None)
             return
         archive = await self.local_archive(store, entry.name)
@@ -134,7 +166,7 @@ class ReconstructionPass:
             return
         if here is None or archive.facts.index != here:
             await self.revert(store, primaries, archive)
-        else:
+        elif not settled:
             await self.walk(primaries, here, archive.name, archive.timestamp, archive)
 
     async def local_archive(self, store: DiskBlobStore, name: str) -> Archive | None:
@@ -323,8 +355,9 @@ class ReconstructionPass:
             raise
 
 
-def _list_partition(store: DiskBlobStore, partition: int) -> list[SuffixEntry]:
-    """The newest state of every name in the partition, walking its dirs (not the cached
-    suffix hashes: a hash dir lost behind the store's back must not hide others). Blocking."""
+def _list_partition(store: DiskBlobStore, partition: int) -> list[tuple[str, SuffixEntry]]:
+    """The newest state of every name in the partition, with its suffix, walking its dirs (not
+    the cached suffix hashes: a hash dir lost behind the store's back must not hide others).
+    Blocking."""
     suffixes = sorted({path.parent.name for _part, path in store.iter_hashes(partition)})
-    return [entry for suffix in suffixes for entry in store.list_suffix(partition, suffix)]
+    return [(s, entry) for s in suffixes for entry in store.list_suffix(partition, s)]

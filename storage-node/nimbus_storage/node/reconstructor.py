@@ -18,7 +18,10 @@ name is handled on its own:
   the blob. Every missing archive has exactly one such primary, so nothing is rebuilt twice in a
   healthy pass (Swift's reconstructor syncs each primary with both neighbours and accepts the
   duplicate work), and a run of several missing archives is rebuilt in one pass by one node
-  rather than one neighbour per pass. In a healthy cluster a pass costs one HEAD per archive.
+  rather than one neighbour per pass. The walk is skipped for every name of a suffix whose
+  hash the right neighbour shares (one ``POST /replicate`` per partition): it holds the same
+  states, so the walk would stop there. In a healthy cluster a pass costs that one request per
+  partition, and no HEAD.
   Two nodes with different views (one sees a peer as down) may both rebuild a fragment: the
   second PUT gets 409 (same timestamp), harmless.
 
@@ -82,6 +85,7 @@ class ReconstructorSettings:
 class ReconstructionReport:
     partitions: int = 0  # partitions walked
     archives: int = 0  # local archives and tombstones looked at
+    settled: int = 0  # of those, in a suffix the right neighbour's hash matches: no HEAD
     fragments_checked: int = 0  # peers' states checked (HEAD)
     fragments_rebuilt: int = 0  # fragments rebuilt and stored on their primary (201)
     archives_reverted: int = 0  # archives moved to their primary and deleted here
@@ -93,7 +97,8 @@ class ReconstructionReport:
 
     def counts(self) -> str:
         return (
-            f"{self.partitions} partitions, {self.archives} local states,"
+            f"{self.partitions} partitions, {self.archives} local states ({self.settled} in"
+            f" settled suffixes),"
             f" {self.fragments_checked} peer fragments checked, {self.fragments_rebuilt}"
             f" fragments rebuilt, {self.archives_reverted} archives reverted,"
             f" {self.tombstones_pushed} tombstones pushed, {self.bytes_sent} bytes sent,"
