@@ -246,6 +246,18 @@ async def test_unknown_expectations_and_other_refusals_come_before_the_body(
     put = RawPut(reader, writer)
     assert (await put.answer())[0] == 401
     await put.close()
+    # A bad meta footer size: a final 400 too.
+    reader, writer = await asyncio.open_connection("127.0.0.1", tiny.port)
+    writer.write(
+        f"PUT {_path('k')} HTTP/1.1\r\nHost: x\r\nX-Nimbus-Cluster-Token: {TOKEN}\r\n"
+        f"X-Nimbus-Timestamp: {T1}\r\nX-Nimbus-Meta: {{}}\r\nContent-Length: 10\r\n"
+        "X-Nimbus-Meta-Footer: 11\r\nExpect: 100-continue\r\n\r\n".encode()
+    )
+    await writer.drain()
+    put = RawPut(reader, writer)
+    status, _headers, body = await put.answer()
+    assert (status, b"shorter than the 11-byte meta footer" in body) == (400, True)
+    await put.close()
 
 
 # --- the gateway side: handoffs ----------------------------------------------------------------

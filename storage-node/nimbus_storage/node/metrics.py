@@ -44,7 +44,7 @@ class NodeMetrics:
         )
         self.corrupt_reads = Counter(
             "nimbus_node_corrupt_reads",
-            "GETs cut short because a block failed its md5 check.",
+            "GETs cut short because a block failed its digest check.",
             registry=registry,
         )
         self.read_quarantined = Counter(

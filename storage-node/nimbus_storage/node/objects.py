@@ -1,6 +1,6 @@
 """``/objects/{device}/{partition}/{name}``: PUT, GET, HEAD and DELETE of one blob.
 
-A GET checks every block against its recorded md5 before sending it (``store.reader``). When a
+A GET checks every block against its recorded CRC-32C before sending it (``store.reader``). When a
 block fails, the blob is quarantined (replication restores a good copy) and the connection is
 closed without sending the rest: the reader sees a body shorter than its ``Content-Length``,
 never a clean end, and the gateway continues at the same offset on another replica.
@@ -20,6 +20,7 @@ import errno
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 
 from aiohttp import HttpVersion11, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -70,8 +71,15 @@ async def put_object(
     size = request.content_length
     if size is None:
         raise BadRequest("Content-Length is required")
+    try:
+        footer = footer_size(request.headers.get(FOOTER_HEADER))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    if footer > size:
+        raise BadRequest(f"Content-Length is shorter than the {footer}-byte meta footer")
+    body = _Body(meta=meta, timestamp=timestamp, size=size - footer, footer=footer)
     if not _expects_continue(request):
-        return await _receive(request, node, store, name, meta=meta, timestamp=timestamp)
+        return await _receive(request, node, store, name, body)
     refusal, footprint = await _room_for(node, store, size)
     if refusal is not None:
         node.metrics.put_no_space.labels(store.device, "before_body").inc()
@@ -81,7 +89,7 @@ async def put_object(
     with node.claims.claim(store.device, footprint):
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0  # as aiohttp's default: the response has not begun
-        return await _receive(request, node, store, name, meta=meta, timestamp=timestamp)
+        return await _receive(request, node, store, name, body)
 
 
 def _expects_continue(request: web.Request) -> bool:
@@ -113,29 +121,26 @@ async def _room_for(node: NodeContext, store: DiskBlobStore, size: int) -> tuple
     return None, footprint
 
 
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """What a PUT's headers say of its body."""
+
+    meta: Mapping[str, str]
+    timestamp: str
+    size: int  # the blob's bytes
+    footer: int  # the meta footer's bytes after them (0: none)
+
+
 async def _receive(
-    request: web.Request,
-    node: NodeContext,
-    store: DiskBlobStore,
-    name: str,
-    *,
-    meta: Mapping[str, str],
-    timestamp: str,
+    request: web.Request, node: NodeContext, store: DiskBlobStore, name: str, expected: _Body
 ) -> web.StreamResponse:
-    try:
-        footer = footer_size(request.headers.get(FOOTER_HEADER))
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
-    blob_size = (request.content_length or 0) - footer
-    if blob_size < 0:
-        raise BadRequest(f"Content-Length is shorter than the {footer}-byte meta footer")
-    stored_meta = dict(meta)  # the footer's keys join it once the body is in
+    stored_meta = dict(expected.meta)  # the footer's keys join it once the body is in
     body = _request_chunks(request, node)
-    if footer:
-        body = _blob_then_footer(body, blob_size, stored_meta)
+    if expected.footer:
+        body = _blob_then_footer(body, expected.size, stored_meta)
     try:
         info, commit = await store.put_commit(
-            name, body, stored_meta, timestamp, expected_size=blob_size
+            name, body, stored_meta, expected.timestamp, expected_size=expected.size
         )
     except IncompleteBody as exc:
         raise BadRequest(str(exc)) from None
@@ -148,7 +153,7 @@ async def _receive(
             return insufficient_storage(f"device {store.device}: {exc.strerror}")
         raise
     if not commit.applied:
-        newer = commit.previous.timestamp if commit.previous is not None else timestamp
+        newer = commit.previous.timestamp if commit.previous is not None else expected.timestamp
         return web.Response(
             status=409,
             headers={TIMESTAMP_HEADER: newer},
