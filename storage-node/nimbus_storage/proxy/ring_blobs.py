@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from functools import partial
 
 from nimbus_storage.errors import IncompleteBody, InternalError, ServiceUnavailable
 from nimbus_storage.proxy.node_client import (
@@ -205,44 +206,35 @@ class RingBlobReader:
         self, start: int, end: int, chunk_size: int = 1024 * 1024
     ) -> AsyncIterator[bytes]:
         started, self._started = self._started, None
-        if start > end:
-            if started is not None:
-                started.close()
-            return
-        position = start
-        failures: list[str] = []
-        holders = self._holders
-        if started is not None:
-            try:
-                if started.start == start:
-                    holders = holders[1:]  # it is the first holder: others take over from here
-                    async for chunk in started.chunks(chunk_size):
-                        piece = chunk[: end - position + 1]
+        try:
+            if start > end:
+                return
+            reads: list[Callable[[int], AsyncIterator[bytes]]] = [
+                partial(self._client.stream, holder, self.info.name, end=end, chunk_size=chunk_size)
+                for holder in self._holders
+            ]
+            if started is not None and started.start == start:
+                reads[0] = lambda _position: started.chunks(chunk_size)  # the first holder's
+            position = start
+            failures: list[str] = []
+            for read in reads:
+                try:
+                    async for chunk in read(position):
+                        piece = chunk[: end - position + 1]  # a started read runs to the end
                         position += len(piece)
                         yield piece
                         if position > end:
                             return
-            except NodeUnavailable as exc:
-                failures.append(str(exc))
-            finally:
-                started.close()
-        for holder in holders:
-            try:
-                async for chunk in self._client.stream(
-                    holder, self.info.name, position, end, chunk_size
-                ):
-                    position += len(chunk)
-                    yield chunk
+                except NodeUnavailable as exc:
+                    failures.append(str(exc))
                 if position > end:
                     return
-            except NodeUnavailable as exc:
-                failures.append(str(exc))
-                continue
-            if position > end:
-                return
-        raise ServiceUnavailable(
-            f"Every replica of the object failed mid-read: {'; '.join(failures) or 'no data'}"
-        )
+            raise ServiceUnavailable(
+                f"Every replica of the object failed mid-read: {'; '.join(failures) or 'no data'}"
+            )
+        finally:
+            if started is not None:
+                started.close()
 
     def close(self) -> None:
         """Drop a GET that ``open`` started and no read took; each read holds its own
