@@ -239,9 +239,8 @@ class StorageCluster:
 
     def stop_node(self, index: int, *, kill: bool = False) -> None:
         member = self.members[index]
-        if member.process is not None and member.process.poll() is None:
-            member.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            member.process.wait(timeout=15)
+        if member.process is not None:
+            _end(member.process, signal.SIGKILL if kill else signal.SIGTERM)
         member.process = None
 
     def start_gateway(self, index: int = 0) -> None:
@@ -273,9 +272,8 @@ class StorageCluster:
 
     def stop_gateway(self, index: int = 0) -> None:
         process = self.gateway_processes[index]
-        if process is not None and process.poll() is None:
-            process.terminate()
-            process.wait(timeout=15)
+        if process is not None:
+            _end(process, signal.SIGTERM)
         self.gateway_processes[index] = None
 
     def stop(self) -> None:
@@ -304,6 +302,19 @@ class StorageCluster:
             ],
         }
         (self.root / STATE_FILE).write_text(json.dumps(state, indent=2))
+
+
+def _end(process: subprocess.Popen[bytes], sig: signal.Signals, grace: float = 15.0) -> None:
+    """Send ``sig`` to a process we started and reap it; SIGKILL if it outlives ``grace``
+    seconds, so that one stuck process never leaves the others of a cluster running."""
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=grace)
 
 
 def _stop_recorded(root: Path) -> None:
