@@ -162,7 +162,7 @@ async def test_a_missing_copy_is_pushed_with_its_timestamp_and_meta(cluster: Clu
     assert await cluster.put(second, name, body, T1, meta) == 201
     assert await cluster.read(third, name) is None
 
-    report = await cluster.replicator(first).run_pass()
+    report = await cluster.replicator(first).run_once()
 
     assert await cluster.read(third, name) == Copy(body, T1, meta)
     assert (report.objects_pushed, report.bytes_pushed, report.failures) == (1, len(body), 0)
@@ -173,7 +173,7 @@ async def test_a_missing_copy_is_pushed_with_its_timestamp_and_meta(cluster: Clu
     assert metric(first, "nimbus_replicator_objects_pushed_total") == 1
     assert metric(first, "nimbus_replicator_bytes_pushed_total") == len(body)
     assert metric(first, "nimbus_replicator_last_pass_completion_timestamp_seconds") > 0
-    again = await cluster.replicator(first).run_pass()
+    again = await cluster.replicator(first).run_once()
     assert (again.objects_pushed, again.suffixes_synced) == (0, 0)
 
 
@@ -184,7 +184,7 @@ async def test_a_tombstone_propagates_and_wins_over_older_data(cluster: Cluster)
         assert await cluster.put(node, name, b"old data", T1, {}) == 201
     assert await cluster.delete(nodes[1], name, T2) == 204
 
-    report = await cluster.replicator(nodes[1]).run_pass()
+    report = await cluster.replicator(nodes[1]).run_once()
 
     assert report.tombstones_pushed == 2
     assert report.suffixes_synced == 2
@@ -201,11 +201,11 @@ async def test_the_newest_write_wins_everywhere(cluster: Cluster) -> None:
         assert await cluster.put(node, name, b"first draft", T1, {"v": "1"}) == 201
     assert await cluster.put(new, name, b"final text", T3, {"v": "3"}) == 201
 
-    stale = await cluster.replicator(old).run_pass()
+    stale = await cluster.replicator(old).run_once()
     assert stale.objects_pushed == 0  # the older copy never overwrites the newer one
     assert await cluster.read(new, name) == Copy(b"final text", T3, {"v": "3"})
 
-    fresh = await cluster.replicator(new).run_pass()
+    fresh = await cluster.replicator(new).run_once()
     assert fresh.objects_pushed == 2
     for node in (old, new, third):
         assert await cluster.read(node, name) == Copy(b"final text", T3, {"v": "3"})
@@ -221,7 +221,7 @@ async def test_a_handoff_partition_goes_to_its_primaries_and_leaves(cluster: Clu
     partition_dir = store_of(handoff).objects_dir / str(cluster.ring.partition(kept))
     assert partition_dir.is_dir()
 
-    report = await cluster.replicator(handoff).run_pass()
+    report = await cluster.replicator(handoff).run_once()
 
     assert (report.objects_pushed, report.tombstones_pushed) == (3, 3)
     assert report.handoffs_reverted == 1
@@ -245,7 +245,7 @@ async def test_a_handoff_keeps_its_data_while_a_primary_is_down(
     cluster.nodes.remove(down)
     await down.stop()
 
-    report = await cluster.replicator(handoff).run_pass()
+    report = await cluster.replicator(handoff).run_once()
 
     assert report.failures >= 1
     assert report.handoffs_reverted == 0
@@ -256,7 +256,7 @@ async def test_a_handoff_keeps_its_data_while_a_primary_is_down(
 
     back = await start_node(dataclasses.replace(config, port=port))
     cluster.nodes.append(back)
-    retried = await cluster.replicator(handoff).run_pass()
+    retried = await cluster.replicator(handoff).run_once()
     assert retried.handoffs_reverted == 1
     assert await cluster.read(back, name) == Copy(b"precious", T1, {})
     assert await cluster.read(handoff, name) is None
@@ -274,14 +274,14 @@ async def test_old_tombstones_are_reclaimed_once_in_sync(cluster: Cluster) -> No
         await cluster.delete(node, recent, lately)
     first = cluster.replicator(nodes[0], settings)
 
-    report = await first.run_pass()
+    report = await first.run_once()
 
     assert report.tombstones_reclaimed == 1
     assert await store_of(nodes[0]).state(old) is None
     assert (await store_of(nodes[0]).state(recent)) is not None
     assert await cluster.read(nodes[1], old) == long_ago  # each node reclaims its own
     # The others do not hand the reclaimable tombstone back: they drop theirs too.
-    second = await cluster.replicator(nodes[1], settings).run_pass()
+    second = await cluster.replicator(nodes[1], settings).run_once()
     assert (second.tombstones_pushed, second.tombstones_reclaimed) == (0, 1)
     assert await store_of(nodes[0]).state(old) is None
     assert await store_of(nodes[1]).state(old) is None
@@ -298,7 +298,7 @@ async def test_an_old_tombstone_still_deletes_older_data_before_it_goes(
     for node in (first, third):
         await cluster.delete(node, name, normalize_timestamp(now - 7200))
 
-    report = await cluster.replicator(first, settings).run_pass()
+    report = await cluster.replicator(first, settings).run_once()
 
     assert report.tombstones_pushed == 1
     assert await cluster.read(stale, name) == normalize_timestamp(now - 7200)
@@ -315,7 +315,7 @@ async def test_tombstones_stay_while_a_peer_is_unreachable(cluster: Cluster) -> 
     cluster.nodes.remove(down)
     await down.stop()
 
-    report = await cluster.replicator(first, settings).run_pass()
+    report = await cluster.replicator(first, settings).run_once()
 
     assert report.failures == 1
     assert report.tombstones_reclaimed == 0
@@ -364,7 +364,7 @@ async def test_pushes_are_paced_in_items_and_bytes_per_second(
     )
     cluster.replicators.append(replicator)
 
-    report = await replicator.run_pass()
+    report = await replicator.run_once()
 
     assert report.objects_pushed == 4
     assert fake.slept == pytest.approx(expected_sleep)  # 4 pushes of 500 bytes at the rate

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from nimbus_storage.node.databases import Databases, LocalDB
 from nimbus_storage.node.metrics import NodeMetrics
-from nimbus_storage.node.periodic import every
+from nimbus_storage.node.periodic import PassRunner
 from nimbus_storage.proxy.node_client import (
     DatabaseMissing,
     NodeClient,
@@ -70,13 +70,15 @@ class DBReplicationReport:
         )
 
 
-class DBReplicator:
+class DBReplicator(PassRunner[DBReplicationReport]):
     """Database replication passes for one node, named ``node`` ("host:port") in the ring.
 
     ``devices`` gives the names of the node's available devices; ``databases`` is the node's
     (shared with its request handlers, so a removed replica is also closed for them).
     ``client`` is owned: ``close`` closes it.
     """
+
+    what = "database replication"
 
     def __init__(
         self,
@@ -93,31 +95,15 @@ class DBReplicator:
     ) -> None:
         if settings.batch_rows < 1:
             raise ValueError("batch_rows must be at least 1")
+        super().__init__(
+            ring, node, client, settings, metrics=metrics, clock=clock, wall_clock=wall_clock
+        )
         self.devices = devices
         self.databases = databases
-        self.ring = ring
-        self.node = node
-        self.client = client
         self.settings = settings
-        self.metrics = metrics
-        self.clock = clock
-        self._wall_clock = wall_clock
-        self._one_pass = asyncio.Lock()
         self._generation: int | None = None
 
-    async def close(self) -> None:
-        await self.client.close()
-
-    async def run_once(self) -> DBReplicationReport:
-        """Replicate every local database replica once; waits for a pass already running."""
-        async with self._one_pass:
-            return await self._run_pass()
-
-    async def run_forever(self) -> None:
-        """Pass after pass, starting one every ``settings.interval`` seconds; until cancelled."""
-        await every(self.settings.interval, self.run_once, "database replication")
-
-    async def _run_pass(self) -> DBReplicationReport:
+    async def _run_once(self) -> DBReplicationReport:
         ring = self.ring()
         if ring.generation != self._generation:
             log.info("replicating databases by ring generation %d", ring.generation)

@@ -60,7 +60,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from nimbus_storage.node.metrics import NodeMetrics
-from nimbus_storage.node.periodic import every
+from nimbus_storage.node.periodic import PassRunner
 from nimbus_storage.node.reconstruction_pass import ReconstructionPass
 from nimbus_storage.node.replication_disk import local_partitions
 from nimbus_storage.proxy.node_client import NodeClient
@@ -106,9 +106,11 @@ class ReconstructionReport:
         )
 
 
-class Reconstructor:
+class Reconstructor(PassRunner[ReconstructionReport]):
     """Reconstruction passes for the devices of one node, named ``node`` ("host:port") in the
     ring. ``client`` is owned: ``close`` closes it."""
+
+    what = "reconstruction"
 
     def __init__(
         self,
@@ -123,28 +125,12 @@ class Reconstructor:
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        super().__init__(
+            ring, node, client, settings, metrics=metrics, clock=clock, wall_clock=wall_clock
+        )
         self.devices = devices
-        self.ring = ring
-        self.node = node
-        self.client = client
         self.settings = settings
-        self.metrics = metrics
-        self.clock = clock
-        self._wall_clock = wall_clock
         self._sleep = sleep
-        self._one_pass = asyncio.Lock()
-
-    async def close(self) -> None:
-        await self.client.close()
-
-    async def run_once(self) -> ReconstructionReport:
-        """Walk every local partition once; waits for a pass already running."""
-        async with self._one_pass:
-            return await self._run_once()
-
-    async def run_forever(self) -> None:
-        """Pass after pass, starting one every ``settings.interval`` seconds; until cancelled."""
-        await every(self.settings.interval, self.run_once, "reconstruction")
 
     async def _run_once(self) -> ReconstructionReport:
         ring = self.ring()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.pacing import Pacer
-from nimbus_storage.node.periodic import every
+from nimbus_storage.node.periodic import PassRunner
 from nimbus_storage.node.replication_disk import (
     list_partition,
     local_partitions,
@@ -53,11 +53,13 @@ class ReplicatorSettings:
     log_every: float = 60.0  # seconds between progress logs within a pass
 
 
-class Replicator:
+class Replicator(PassRunner[ReplicationReport]):
     """Replication passes for the devices of one node, named ``node`` ("host:port") in the ring.
 
     ``client`` is owned: ``close`` closes it.
     """
+
+    what = "replication"
 
     def __init__(
         self,
@@ -72,31 +74,15 @@ class Replicator:
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        super().__init__(
+            ring, node, client, settings, metrics=metrics, clock=clock, wall_clock=wall_clock
+        )
         self.devices = devices
-        self.ring = ring
-        self.node = node
-        self.client = client
         self.settings = settings
-        self.metrics = metrics
-        self.clock = clock
-        self._wall_clock = wall_clock
         self._sleep = sleep
-        self._one_pass = asyncio.Lock()
         self._generation: int | None = None
 
-    async def close(self) -> None:
-        await self.client.close()
-
-    async def run_pass(self) -> ReplicationReport:
-        """Replicate every local partition once; waits for a pass already running."""
-        async with self._one_pass:
-            return await self._run_pass()
-
-    async def run_forever(self) -> None:
-        """Pass after pass, starting one every ``settings.interval`` seconds; until cancelled."""
-        await every(self.settings.interval, self.run_pass, "replication")
-
-    async def _run_pass(self) -> ReplicationReport:
+    async def _run_once(self) -> ReplicationReport:
         ring = self.ring()
         if ring.generation != self._generation:
             log.info("replicating by ring generation %d", ring.generation)
