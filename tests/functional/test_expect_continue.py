@@ -122,18 +122,28 @@ class RawPut:
     writer: asyncio.StreamWriter
 
     @classmethod
-    async def start(cls, port: int, name: str, size: int, *, expect: bool = True) -> RawPut:
+    async def start(
+        cls,
+        port: int,
+        name: str,
+        size: int,
+        *,
+        expect: str | None = "100-continue",
+        token: str = TOKEN,
+        extra: tuple[str, ...] = (),
+    ) -> RawPut:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         lines = [
             f"PUT {_path(name)} HTTP/1.1",
             f"Host: 127.0.0.1:{port}",
-            f"X-Nimbus-Cluster-Token: {TOKEN}",
+            f"X-Nimbus-Cluster-Token: {token}",
             f"X-Nimbus-Timestamp: {T1}",
             "X-Nimbus-Meta: {}",
             f"Content-Length: {size}",
+            *extra,
         ]
-        if expect:
-            lines.append("Expect: 100-continue")
+        if expect is not None:
+            lines.append(f"Expect: {expect}")
         writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         await writer.drain()
         return cls(reader, writer)
@@ -225,36 +235,15 @@ async def test_a_full_device_answers_507_before_the_body(tiny: TinyNode) -> None
 async def test_unknown_expectations_and_other_refusals_come_before_the_body(
     tiny: TinyNode,
 ) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", tiny.port)
-    writer.write(
-        f"PUT {_path('k')} HTTP/1.1\r\nHost: x\r\nX-Nimbus-Cluster-Token: {TOKEN}\r\n"
-        f"X-Nimbus-Timestamp: {T1}\r\nX-Nimbus-Meta: {{}}\r\nContent-Length: 10\r\n"
-        "Expect: something-else\r\n\r\n".encode()
-    )
-    await writer.drain()
-    put = RawPut(reader, writer)
+    put = await RawPut.start(tiny.port, "k", 10, expect="something-else")
     assert (await put.answer())[0] == 417
     await put.close()
     # A wrong token: a final 401 instead of 100 Continue, with no body sent.
-    reader, writer = await asyncio.open_connection("127.0.0.1", tiny.port)
-    writer.write(
-        f"PUT {_path('k')} HTTP/1.1\r\nHost: x\r\nX-Nimbus-Cluster-Token: wrong\r\n"
-        f"X-Nimbus-Timestamp: {T1}\r\nX-Nimbus-Meta: {{}}\r\nContent-Length: 10\r\n"
-        "Expect: 100-continue\r\n\r\n".encode()
-    )
-    await writer.drain()
-    put = RawPut(reader, writer)
+    put = await RawPut.start(tiny.port, "k", 10, token="wrong")
     assert (await put.answer())[0] == 401
     await put.close()
     # A bad meta footer size: a final 400 too.
-    reader, writer = await asyncio.open_connection("127.0.0.1", tiny.port)
-    writer.write(
-        f"PUT {_path('k')} HTTP/1.1\r\nHost: x\r\nX-Nimbus-Cluster-Token: {TOKEN}\r\n"
-        f"X-Nimbus-Timestamp: {T1}\r\nX-Nimbus-Meta: {{}}\r\nContent-Length: 10\r\n"
-        "X-Nimbus-Meta-Footer: 11\r\nExpect: 100-continue\r\n\r\n".encode()
-    )
-    await writer.drain()
-    put = RawPut(reader, writer)
+    put = await RawPut.start(tiny.port, "k", 10, extra=("X-Nimbus-Meta-Footer: 11",))
     status, _headers, body = await put.answer()
     assert (status, b"shorter than the 11-byte meta footer" in body) == (400, True)
     await put.close()
