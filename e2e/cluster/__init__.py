@@ -21,7 +21,7 @@ def ensure_built() -> BinaryPaths:
     """Build whatever the control plane still lacks (a no-op when the cache is complete)."""
     binaries = BinaryPaths.from_cache()
     if binaries.missing_for_control_plane():
-        build_all(["kubernetes", "etcd", "kwok"])
+        build_all(["kubernetes", "kubectl", "etcd", "kwok"])
     return binaries
 
 

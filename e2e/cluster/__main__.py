@@ -1,4 +1,4 @@
-"""``python -m e2e.cluster build|up|down|status|env`` — the local Kubernetes control plane.
+"""``python -m e2e.cluster build|up|down|status|env|logs`` — the local Kubernetes control plane.
 
 Progress goes to stderr; stdout carries only what a shell can use (the ``export`` line), so
 ``eval "$(python -m e2e.cluster env)"`` works.
@@ -7,6 +7,7 @@ Progress goes to stderr; stdout carries only what a shell can use (the ``export`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shutil
 import sys
@@ -19,6 +20,7 @@ from e2e.cluster.cluster import Cluster, ClusterError
 from e2e.cluster.kubeconfig import export_line
 from e2e.cluster.layout import default_run_dir
 from e2e.cluster.state import all_alive, component_health, none_alive
+from e2e.nodeagent.logs import LogNotFound, attempt_logs, follow, read_log
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -115,6 +117,21 @@ def cmd_env(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_logs(args: argparse.Namespace) -> int:
+    try:
+        files = attempt_logs(args.dir, args.namespace, args.pod, args.container)
+        if args.follow:
+            with contextlib.suppress(KeyboardInterrupt):
+                follow(files[-1])
+            return EXIT_OK
+        text = read_log(args.dir, args.namespace, args.pod, args.container, args.previous)
+    except LogNotFound as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
 def _print_usage(kubeconfig: Path) -> None:
     print(export_line(kubeconfig))
     print("# then: kubectl get nodes   (stop with: python -m e2e.cluster down)", file=sys.stderr)
@@ -184,6 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     env = sub.add_parser("env", help="print `export KUBECONFIG=...` for the running cluster")
     env.set_defaults(handler=cmd_env)
+
+    logs = sub.add_parser(
+        "logs",
+        help="print a pod's container log (what `kubectl logs` shows on a real cluster)",
+        description="Container output the node agent recorded under <run dir>/logs/pods/.",
+    )
+    logs.add_argument("pod")
+    logs.add_argument("-n", "--namespace", default="default")
+    logs.add_argument("-c", "--container", help="needed when the pod has several")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
+    logs.add_argument(
+        "-p", "--previous", action="store_true", help="the run before the last restart"
+    )
+    logs.set_defaults(handler=cmd_logs)
     return parser
 
 

@@ -39,10 +39,12 @@ class GoComponent:
     """Arguments that make each binary print its version."""
     version_marker: str
     """Text the version output of every binary must contain for a cached binary to be reused."""
+    module: str = ""
+    """Wrapper module directory when it is another component's (kubectl shares kubernetes')."""
 
     @property
     def gomod_dir(self) -> Path:
-        return GOMOD_ROOT / self.name
+        return GOMOD_ROOT / (self.module or self.name)
 
     @property
     def cache_key(self) -> str:
@@ -68,8 +70,27 @@ def _kubernetes() -> GoComponent:
     )
 
 
+def _kubectl() -> GoComponent:
+    kubernetes = _kubernetes()
+    return GoComponent(
+        name="kubectl",
+        version=KUBERNETES_VERSION,
+        packages=("k8s.io/kubernetes/cmd/kubectl",),
+        binaries=("kubectl",),
+        ldflags=tuple(
+            flag.replace("k8s.io/component-base", "k8s.io/client-go/pkg")
+            for flag in kubernetes.ldflags
+        )
+        + kubernetes.ldflags,
+        version_args=("version", "--client"),
+        version_marker=f"Client Version: {KUBERNETES_VERSION}",
+        module="kubernetes",
+    )
+
+
 COMPONENTS: tuple[GoComponent, ...] = (
     _kubernetes(),
+    _kubectl(),
     GoComponent(
         name="etcd",
         version=ETCD_VERSION,
@@ -134,6 +155,7 @@ class BinaryPaths:
     kube_scheduler: Path
     kwok: Path
     helm: Path
+    kubectl: Path
 
     @classmethod
     def from_cache(cls, cache_root: Path | None = None) -> BinaryPaths:
@@ -145,6 +167,7 @@ class BinaryPaths:
             kube_scheduler=kube / "kube-scheduler",
             kwok=component_dir(component("kwok"), cache_root) / "kwok",
             helm=component_dir(component("helm"), cache_root) / "helm",
+            kubectl=component_dir(component("kubectl"), cache_root) / "kubectl",
         )
 
     def missing_for_control_plane(self) -> list[Path]:
@@ -155,5 +178,6 @@ class BinaryPaths:
             self.kube_controller_manager,
             self.kube_scheduler,
             self.kwok,
+            self.kubectl,
         )
         return [path for path in paths if not os.access(path, os.X_OK)]

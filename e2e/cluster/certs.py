@@ -45,7 +45,9 @@ CONTROLLER_MANAGER = ClientIdentity("kube-controller-manager", "system:kube-cont
 SCHEDULER = ClientIdentity("kube-scheduler", "system:kube-scheduler")
 # kwok acts for every fake kubelet (node status, leases, pod status, pod deletion).
 KWOK = ClientIdentity("kwok", "kwok-controller", ("system:masters",))
-CLIENT_IDENTITIES = (ADMIN, CONTROLLER_MANAGER, SCHEDULER, KWOK)
+# The node agent runs the pods of every node (status, tokens, events, volumes, final deletes).
+NODE_AGENT = ClientIdentity("node-agent", "nimbus-node-agent", ("system:masters",))
+CLIENT_IDENTITIES = (ADMIN, CONTROLLER_MANAGER, SCHEDULER, KWOK, NODE_AGENT)
 # The API server's identity towards aggregated API servers (signed by the front-proxy CA).
 FRONT_PROXY_CLIENT = ClientIdentity("front-proxy-client", "front-proxy-client")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from e2e.cluster import components, processes
 from e2e.cluster.apiclient import ApiClient
 from e2e.cluster.catalog import BinaryPaths
-from e2e.cluster.certs import ADMIN, CLIENT_IDENTITIES, ClusterPki, generate_pki
+from e2e.cluster.certs import ADMIN, CLIENT_IDENTITIES, CertPair, ClusterPki, generate_pki
 from e2e.cluster.components import ProcessSpec
 from e2e.cluster.kubeconfig import write_kubeconfig
 from e2e.cluster.kwok import ZONES, node_manifests, node_name, write_kwok_config
@@ -36,6 +36,8 @@ from e2e.cluster.state import (
     none_alive,
     save_state,
 )
+from e2e.nodeagent.cleanup import release_volumes, stop_containers
+from e2e.nodeagent.network import POD_CIDR_ENV, SERVICE_LOCAL_CIDR_ENV
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +57,13 @@ class Cluster:
         run_dir: Path | None = None,
         binaries: BinaryPaths | None = None,
         zones: tuple[str, ...] = ZONES,
+        address_block: int = 0,
     ) -> None:
         self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="nimbus-cluster-"))
         self.layout = RunLayout(self.run_dir)
         self.binaries = binaries or BinaryPaths.from_cache()
         self.zones = zones
+        self.address_block = address_block
 
     @property
     def kubeconfig(self) -> Path:
@@ -108,7 +112,16 @@ class Cluster:
         save_state(self.layout.state_file, state)
         api = ApiClient(ports.api_server, str(pki.ca.cert), pki.clients[ADMIN.file_stem])
         try:
-            for spec in components.process_specs(self.binaries, self.layout, pki, ports):
+            nodes = tuple(node_name(zone) for zone in self.zones)
+            specs = components.process_specs(
+                self.binaries,
+                self.layout,
+                pki,
+                ports,
+                nodes=nodes,
+                agent_env=address_env(self.address_block),
+            )
+            for spec in specs:
                 state = self._start_component(spec, state)
                 self._wait_component_ready(spec.name, state, ports, api, deadline)
                 log.info("%s ready (%.1fs since start)", spec.name, time.monotonic() - started)
@@ -149,7 +162,7 @@ class Cluster:
             )
 
     def _start_component(self, spec: ProcessSpec, state: ClusterState) -> ClusterState:
-        process = processes.spawn(spec.argv, spec.log_file, cwd=self.run_dir)
+        process = processes.spawn(spec.argv, spec.log_file, cwd=self.run_dir, env=spec.env)
         log.info("%s started, pid %d, log %s", spec.name, process.pid, spec.log_file)
         record = ComponentRecord(spec.name, process.pid, spec.argv[0], str(spec.log_file))
         state = state.with_component(record)
@@ -165,6 +178,7 @@ class Cluster:
             components.CONTROLLER_MANAGER: lambda: _http_ok(ports.controller_manager, "/healthz"),
             components.SCHEDULER: lambda: _http_ok(ports.scheduler, "/healthz"),
             components.KWOK: lambda: _http_ok(ports.kwok, "/healthz", tls=False),
+            components.NODE_AGENT: lambda: _http_ok(ports.node_agent, "/healthz", tls=False),
         }
         self._wait(state, deadline, f"{name} health", checks[name])
 
@@ -201,6 +215,30 @@ class Cluster:
                 raise ClusterError(f"timed out waiting for {what}; logs in {self.layout.logs_dir}")
             time.sleep(POLL_SECONDS)
 
+    def restart_component(self, name: str, timeout: float = START_TIMEOUT_SECONDS) -> int:
+        """Stop one running component and start it again with the same command line and
+        environment (read from /proc), as a crashed and restarted daemon; its new PID."""
+        state = self.state()
+        record = next((c for c in state.components if c.name == name), None) if state else None
+        if state is None or record is None or not processes.is_running(record.pid, record.binary):
+            raise ClusterError(f"{name} is not running in {self.run_dir}")
+        proc = Path(f"/proc/{record.pid}")
+        argv = tuple(
+            arg.decode() for arg in proc.joinpath("cmdline").read_bytes().split(b"\0")[:-1]
+        )
+        environ = proc.joinpath("environ").read_bytes().split(b"\0")
+        env = dict(item.decode().split("=", 1) for item in environ if b"=" in item)
+        processes.stop(record.pid, record.binary)
+        spec = ProcessSpec(name, argv, Path(record.log_file), env)
+        state = self._start_component(spec, state)
+        ports = Ports(**state.ports)
+        api = ApiClient(
+            ports.api_server, str(self.layout.pki_dir / "ca.crt"), _admin_pair(self.layout)
+        )
+        self._wait_component_ready(name, state, ports, api, time.monotonic() + timeout)
+        new = next(c for c in state.components if c.name == name)
+        return new.pid
+
     # -- stop -------------------------------------------------------------------------------
 
     def stop(self, keep: bool = False) -> None:
@@ -216,6 +254,10 @@ class Cluster:
         for record in reversed(state.components):
             if processes.stop(record.pid, record.binary):
                 log.info("stopped %s (pid %d)", record.name, record.pid)
+        stopped = stop_containers(self.layout.pods_dir)
+        if stopped:
+            log.info("stopped %d containers the node agent ran", stopped)
+        release_volumes(self.layout.volumes_dir)
 
 
 def _api_ok(api: ApiClient, path: str) -> bool:
@@ -237,3 +279,20 @@ def _http_ok(port: int, path: str, *, tls: bool = True) -> bool:
         return connection.getresponse().status == 200
     finally:
         connection.close()
+
+
+def address_env(block: int) -> dict[str, str]:
+    """Pod and Service address blocks of a cluster: block 0 is the default (127.1.0.0/16 pods,
+    127.3.0.0/24 Services); other blocks let a second cluster run beside it without clashes."""
+    if block == 0:
+        return {}
+    return {
+        POD_CIDR_ENV: f"127.{10 + 2 * block}.0.0/16",
+        SERVICE_LOCAL_CIDR_ENV: f"127.{11 + 2 * block}.0.0/24",
+    }
+
+
+def _admin_pair(layout: RunLayout) -> CertPair:
+    return CertPair(
+        layout.pki_dir / f"{ADMIN.file_stem}.crt", layout.pki_dir / f"{ADMIN.file_stem}.key"
+    )

@@ -7,17 +7,28 @@ Choices worth knowing:
   admission plugin, because kube-controller-manager runs and creates the default accounts.
 - kube-controller-manager uses its own identity and a service account per controller
   (``--use-service-account-credentials``, as kubeadm does), so RBAC is exercised for real.
-- kwok manages only nodes annotated ``kwok.x-k8s.io/node=fake`` and hands out pod IPs from
-  127.1.0.0/16: every pod IP is a loopback address a local process can bind.
+- kwok manages only nodes annotated ``kwok.x-k8s.io/node=fake``: their heartbeats and leases.
+  It runs no pod stages: the node agent (``e2e.nodeagent``) is the kubelet of those nodes and
+  runs every pod bound to them as local processes, with pod IPs from 127.1.0.0/16 (loopback
+  addresses a local process can bind).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from e2e.cluster.catalog import BinaryPaths
-from e2e.cluster.certs import FRONT_PROXY_CLIENT, SERVICE_CLUSTER_IP_RANGE, ClusterPki
+from e2e.cluster.certs import (
+    FRONT_PROXY_CLIENT,
+    SERVICE_CLUSTER_IP_RANGE,
+    ClusterPki,
+)
+from e2e.cluster.certs import (
+    NODE_AGENT as NODE_AGENT_IDENTITY,
+)
 from e2e.cluster.layout import Ports, RunLayout
 
 ETCD = "etcd"
@@ -25,9 +36,10 @@ API_SERVER = "kube-apiserver"
 CONTROLLER_MANAGER = "kube-controller-manager"
 SCHEDULER = "kube-scheduler"
 KWOK = "kwok"
-START_ORDER = (ETCD, API_SERVER, CONTROLLER_MANAGER, SCHEDULER, KWOK)
+NODE_AGENT = "node-agent"
+START_ORDER = (ETCD, API_SERVER, CONTROLLER_MANAGER, SCHEDULER, KWOK, NODE_AGENT)
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
-POD_CIDR = "127.1.0.0/16"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_NODE_ANNOTATION_VALUE = "fake"
 NODE_LEASE_SECONDS = 40
@@ -39,6 +51,8 @@ class ProcessSpec:
     name: str
     argv: tuple[str, ...]
     log_file: Path
+    env: dict[str, str] | None = field(default=None)
+    """The whole environment, or None to inherit the caller's."""
 
 
 def api_server_url(ports: Ports) -> str:
@@ -50,7 +64,13 @@ def etcd_url(ports: Ports) -> str:
 
 
 def process_specs(
-    binaries: BinaryPaths, layout: RunLayout, pki: ClusterPki, ports: Ports
+    binaries: BinaryPaths,
+    layout: RunLayout,
+    pki: ClusterPki,
+    ports: Ports,
+    *,
+    nodes: tuple[str, ...] = (),
+    agent_env: dict[str, str] | None = None,
 ) -> list[ProcessSpec]:
     """Every process of the control plane, in start order."""
     argv = {
@@ -61,8 +81,19 @@ def process_specs(
         ),
         SCHEDULER: scheduler_argv(binaries.kube_scheduler, layout, ports),
         KWOK: kwok_argv(binaries.kwok, layout, ports),
+        NODE_AGENT: node_agent_argv(layout, pki, ports, nodes),
     }
-    return [ProcessSpec(name, tuple(argv[name]), layout.log_file(name)) for name in START_ORDER]
+    agent_env = dict(os.environ, **(agent_env or {}))
+    agent_env.update(PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1")
+    return [
+        ProcessSpec(
+            name,
+            tuple(argv[name]),
+            layout.log_file(name),
+            agent_env if name == NODE_AGENT else None,
+        )
+        for name in START_ORDER
+    ]
 
 
 def etcd_argv(binary: Path, layout: RunLayout, ports: Ports) -> list[str]:
@@ -129,7 +160,10 @@ def controller_manager_argv(
         f"--secure-port={ports.controller_manager}",
         f"--cert-dir={layout.serving_cert_dir(CONTROLLER_MANAGER)}",
         "--leader-elect=false",
-        "--controllers=*",
+        # Endpoints and EndpointSlices may not hold loopback pod IPs: the node agent's Service
+        # proxy finds a Service's pods itself, so those controllers would only log refusals.
+        "--controllers=*,-endpoints-controller,-endpointslice-controller,"
+        "-endpointslice-mirroring-controller",
         "--use-service-account-credentials=true",
         f"--service-account-private-key-file={pki.service_account_key}",
         f"--root-ca-file={pki.ca.cert}",
@@ -165,7 +199,24 @@ def kwok_argv(binary: Path, layout: RunLayout, ports: Ports) -> list[str]:
         "--manage-all-nodes=false",
         f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}="
         f"{KWOK_NODE_ANNOTATION_VALUE}",
-        f"--cidr={POD_CIDR}",
         f"--node-lease-duration-seconds={NODE_LEASE_SECONDS}",
         f"--server-address=127.0.0.1:{ports.kwok}",
+    ]
+
+
+def node_agent_argv(
+    layout: RunLayout, pki: ClusterPki, ports: Ports, nodes: tuple[str, ...]
+) -> list[str]:
+    client = pki.clients[NODE_AGENT_IDENTITY.file_stem]
+    return [
+        sys.executable,
+        "-m",
+        "e2e.nodeagent",
+        f"--run-dir={layout.root}",
+        f"--server={api_server_url(ports)}",
+        f"--ca={pki.ca.cert}",
+        f"--cert={client.cert}",
+        f"--key={client.key}",
+        f"--nodes={','.join(nodes)}",
+        f"--healthz-port={ports.node_agent}",
     ]

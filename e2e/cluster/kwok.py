@@ -1,8 +1,9 @@
 """kwok's configuration and the fake bare-metal nodes it keeps Ready.
 
 The stage YAMLs are committed under ``e2e/cluster/kwok-stages/`` (copied unchanged from
-``sigs.k8s.io/kwok@v0.8.0`` ``kustomize/stage/``): node-initialize, node-heartbeat-with-lease,
-pod-ready, pod-complete and pod-delete. ``up`` concatenates them into the run's ``kwok.yaml``.
+``sigs.k8s.io/kwok@v0.8.0`` ``kustomize/stage/``): node-initialize and node-heartbeat-with-lease.
+``up`` concatenates them into the run's ``kwok.yaml``. kwok keeps the nodes Ready; the node
+agent runs their pods.
 """
 
 from __future__ import annotations
@@ -13,13 +14,8 @@ from pathlib import Path
 from e2e.cluster.catalog import KUBERNETES_VERSION, KWOK_STAGES_DIR
 from e2e.cluster.components import KWOK_NODE_ANNOTATION, KWOK_NODE_ANNOTATION_VALUE
 
-STAGE_FILES = (
-    "node-initialize.yaml",
-    "node-heartbeat-with-lease.yaml",
-    "pod-ready.yaml",
-    "pod-complete.yaml",
-    "pod-delete.yaml",
-)
+# Node stages only: pods are the node agent's (e2e/nodeagent), not kwok's.
+STAGE_FILES = ("node-initialize.yaml", "node-heartbeat-with-lease.yaml")
 REGION = "nimbus-local"
 INSTANCE_TYPE = "bm.standard.32c128g"
 ZONES = ("a", "b", "c")

@@ -10,6 +10,9 @@ Everything of a run lives under one directory::
     <run dir>/logs/<c>.log    stdout+stderr of each component
     <run dir>/kwok/kwok.yaml  kwok's configuration and stages
     <run dir>/serving/<c>/    self-signed serving certs of controller-manager and scheduler
+    <run dir>/pods/<ns>_<pod>_<uid>/   the node agent's pods: volumes, hosts file, containers
+    <run dir>/logs/pods/<ns>_<pod>_<uid>/<container>/<restart>.log   container output
+    <run dir>/volumes/pvc-<uid>/       persistent volumes of the local provisioner
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 
@@ -63,6 +66,18 @@ class RunLayout:
     def log_file(self, component: str) -> Path:
         return self.logs_dir / f"{component}.log"
 
+    @property
+    def pods_dir(self) -> Path:
+        return self.root / "pods"
+
+    @property
+    def pod_logs_dir(self) -> Path:
+        return self.logs_dir / "pods"
+
+    @property
+    def volumes_dir(self) -> Path:
+        return self.root / "volumes"
+
     def serving_cert_dir(self, component: str) -> Path:
         return self.root / "serving" / component
 
@@ -77,11 +92,13 @@ class Ports:
     controller_manager: int
     scheduler: int
     kwok: int
+    node_agent: int
 
     @classmethod
     def allocate(cls) -> Ports:
         """Pick free ports (the kernel chooses; kept open together so they are distinct)."""
-        sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(6)]
+        count = len(fields(cls))
+        sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
         try:
             for sock in sockets:
                 sock.bind(("127.0.0.1", 0))

@@ -20,7 +20,9 @@ LOG_TAIL_LINES = 20
 CMDLINE_RETRIES = 50
 
 
-def spawn(argv: tuple[str, ...], log_file: Path, cwd: Path) -> subprocess.Popen[bytes]:
+def spawn(
+    argv: tuple[str, ...], log_file: Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start ``argv`` detached in its own session, output appended to ``log_file``."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
@@ -31,6 +33,7 @@ def spawn(argv: tuple[str, ...], log_file: Path, cwd: Path) -> subprocess.Popen[
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=env,
         )
 
 

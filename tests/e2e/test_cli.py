@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from e2e.cluster.kubeconfig import export_line
 from e2e.cluster.processes import is_running
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +35,7 @@ def test_up_reuse_status_and_down_leave_nothing_behind(tmp_path: Path) -> None:
     try:
         up = cli(run_dir, "up")
         assert up.returncode == 0, up.stderr
-        export = f"export KUBECONFIG={run_dir / 'kubeconfig'}"
+        export = export_line(run_dir / "kubeconfig")
         assert up.stdout.strip() == export
 
         again = cli(run_dir, "up")

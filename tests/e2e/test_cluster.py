@@ -1,4 +1,5 @@
-"""The local control plane is a real Kubernetes: scheduler, controllers, validation, kwok nodes."""
+"""The local control plane is a real Kubernetes: scheduler, controllers, validation, kwok nodes
+whose pods the node agent runs."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from e2e.cluster.components import POD_CIDR
 from e2e.cluster.kwok import REGION, ZONES, node_name
+from e2e.nodeagent.images import PROJECT_REPOSITORY
+from e2e.nodeagent.network import POD_CIDR
 from tests.e2e.conftest import E2ECluster
 from tests.e2e.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
 APP_LABEL = "app"
+PROJECT_IMAGE = f"{PROJECT_REPOSITORY}:e2e"
 
 
 def as_dict(obj: Any) -> dict[str, Any]:
@@ -38,7 +41,12 @@ def _statefulset(name: str, replicas: int) -> client.V1StatefulSet:
             template=client.V1PodTemplateSpec(
                 metadata=client.V1ObjectMeta(labels=labels),
                 spec=client.V1PodSpec(
-                    containers=[client.V1Container(name="main", image="nimbus/storage-node:e2e")]
+                    containers=[
+                        client.V1Container(
+                            name="main", image=PROJECT_IMAGE, command=["sleep", "infinity"]
+                        )
+                    ],
+                    termination_grace_period_seconds=1,
                 ),
             ),
         ),
@@ -143,7 +151,7 @@ def test_deleting_a_statefulset_garbage_collects_its_pods(
     wait_until(
         lambda: core_v1.list_namespaced_pod(namespace, label_selector=f"{APP_LABEL}=doomed").items,
         lambda pods: not pods,
-        "the garbage collector (and kwok) to remove the StatefulSet's pods",
+        "the garbage collector (and the node agent) to remove the StatefulSet's pods",
     )
 
 
@@ -284,5 +292,6 @@ def test_status_reports_every_component_running(e2e_cluster: E2ECluster) -> None
         "kube-controller-manager",
         "kube-scheduler",
         "kwok",
+        "node-agent",
     ]
     assert all(item.alive for item in report), [item.describe() for item in report]

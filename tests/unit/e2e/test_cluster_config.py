@@ -65,7 +65,8 @@ def test_process_specs_wire_ports_and_files_together(tmp_path: Path) -> None:
     ports = Ports.allocate()
     binaries = BinaryPaths.from_cache(tmp_path / "cache")
 
-    specs = {s.name: s for s in components.process_specs(binaries, layout, pki, ports)}
+    nodes = ("nimbus-node-a", "nimbus-node-b")
+    specs = {s.name: s for s in components.process_specs(binaries, layout, pki, ports, nodes=nodes)}
 
     assert list(specs) == list(components.START_ORDER)
     apiserver = specs["kube-apiserver"].argv
@@ -81,13 +82,19 @@ def test_process_specs_wire_ports_and_files_together(tmp_path: Path) -> None:
     kwok = specs["kwok"].argv
     assert "--manage-all-nodes=false" in kwok
     assert "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake" in kwok
-    assert "--cidr=127.1.0.0/16" in kwok
+    assert not any(arg.startswith("--cidr") for arg in kwok), "pod IPs are the agent's"
+    agent = specs["node-agent"]
+    assert "--nodes=nimbus-node-a,nimbus-node-b" in agent.argv
+    assert f"--healthz-port={ports.node_agent}" in agent.argv
+    assert f"--cert={pki.clients['node-agent'].cert}" in agent.argv
+    assert agent.env is not None
+    assert agent.env["PYTHONPATH"] == str(components.REPO_ROOT)
     assert specs["etcd"].argv[0] == str(tmp_path / "cache" / "etcd-v3.6.16" / "etcd")
     assert specs["etcd"].log_file == tmp_path / "logs" / "etcd.log"
 
 
 def test_allocated_ports_are_distinct() -> None:
-    assert len(set(Ports.allocate().as_dict().values())) == 6
+    assert len(set(Ports.allocate().as_dict().values())) == 7
 
 
 def test_kwok_config_holds_every_stage(tmp_path: Path) -> None:
@@ -99,9 +106,6 @@ def test_kwok_config_holds_every_stage(tmp_path: Path) -> None:
     assert {d["metadata"]["name"] for d in documents} == {
         "node-initialize",
         "node-heartbeat-with-lease",
-        "pod-ready",
-        "pod-complete",
-        "pod-delete",
     }
 
 

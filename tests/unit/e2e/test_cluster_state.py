@@ -16,6 +16,7 @@ import pytest
 
 from e2e.cluster import BinaryPaths, Cluster, ClusterError, processes
 from e2e.cluster.__main__ import main
+from e2e.cluster.kubeconfig import export_line
 from e2e.cluster.state import (
     ClusterState,
     ComponentRecord,
@@ -228,7 +229,10 @@ def test_env_command_prints_export_line(tmp_path: Path, capsys: pytest.CaptureFi
 
     assert main(["--dir", str(tmp_path), "env"]) == 0
 
-    assert capsys.readouterr().out.strip() == f"export KUBECONFIG={tmp_path / 'kubeconfig'}"
+    printed = capsys.readouterr().out.strip()
+    assert printed == export_line(tmp_path / "kubeconfig")
+    assert printed.startswith(f"export KUBECONFIG={tmp_path / 'kubeconfig'} PATH=")
+    assert "kubectl-v1.35.4" in printed
 
 
 def test_up_refuses_a_partly_running_cluster(
@@ -274,7 +278,7 @@ def test_start_fails_with_the_log_tail_of_a_component_that_dies(tmp_path: Path) 
         '#!/bin/sh\necho starting "$(basename "$0")"\necho \'fatal: boom\' >&2\nexit 1\n'
     )
     crash.chmod(0o755)
-    binaries = BinaryPaths(crash, crash, crash, crash, crash, crash)
+    binaries = BinaryPaths(crash, crash, crash, crash, crash, crash, crash)
     cluster = Cluster(tmp_path / "run", binaries=binaries)
 
     with pytest.raises(ClusterError) as caught:
