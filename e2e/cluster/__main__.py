@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -69,7 +68,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             )
             return EXIT_FAILED
         logging.info("removing the stale run directory %s (no component alive)", args.dir)
-        shutil.rmtree(args.dir, ignore_errors=True)
+        cluster.stop()
     started = time.monotonic()
     logging.info("up: starting at %s", time.strftime("%Y-%m-%d %H:%M:%S %Z"))
     try:
@@ -86,8 +85,8 @@ def cmd_down(args: argparse.Namespace) -> int:
     cluster = Cluster(args.dir)
     if cluster.state() is None:
         logging.info("no cluster state in %s; nothing to stop", args.dir)
-        if args.dir.exists() and not args.keep:
-            shutil.rmtree(args.dir, ignore_errors=True)
+        if args.dir.exists():
+            cluster.stop(keep=args.keep)
         return EXIT_OK
     cluster.stop(keep=args.keep)
     if args.keep:

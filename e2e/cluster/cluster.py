@@ -246,6 +246,7 @@ class Cluster:
         state = self.state()
         if state is not None:
             self._stop_components(state)
+        self._stop_pods()
         if not keep and self.run_dir.exists():
             shutil.rmtree(self.run_dir, ignore_errors=True)
             log.info("removed %s", self.run_dir)
@@ -254,6 +255,11 @@ class Cluster:
         for record in reversed(state.components):
             if processes.stop(record.pid, record.binary):
                 log.info("stopped %s (pid %d)", record.name, record.pid)
+        self._stop_pods()
+
+    def _stop_pods(self) -> None:
+        """Containers outlive the node agent (its successor adopts them): stop them too, and
+        unmount the sized volumes, before anything removes the run directory."""
         stopped = stop_containers(self.layout.pods_dir)
         if stopped:
             log.info("stopped %d containers the node agent ran", stopped)

@@ -40,7 +40,8 @@ def stop_containers(pods_dir: Path, grace: float = STOP_GRACE_SECONDS) -> int:
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and _live_shims(pods_dir):
         time.sleep(0.1)
-    for pid in shims:
+    # Only shims still alive now: a PID that ended meanwhile may already be someone else's.
+    for pid in _live_shims(pods_dir):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
     return len(shims)

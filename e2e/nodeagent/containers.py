@@ -95,6 +95,18 @@ class Attempt:
         self.started_at = float(started)
         return True
 
+    def was_started(self) -> bool:
+        """True when some start already used this attempt's directory."""
+        return self.shim_pid_file.exists() or self.exit_file.exists()
+
+    def launched_env(self) -> dict[str, str]:
+        """The environment the attempt was started with (exec probes run with it)."""
+        try:
+            env: dict[str, str] = json.loads(self.spec_file.read_text())["env"]
+        except (FileNotFoundError, ValueError, KeyError):
+            return {}
+        return env
+
     @property
     def shim_pid(self) -> int:
         if self._process is not None:

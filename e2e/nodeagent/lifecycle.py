@@ -9,6 +9,7 @@ CrashLoopBackOff). An image the table does not know is ErrImagePull, then ImageP
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -54,6 +55,7 @@ class ContainerRuntime:
     backoff_seconds: float = 0.0
     backoff_until: float = 0.0
     env: dict[str, str] = field(default_factory=dict)
+    pod_ip: str = ""
     probes: dict[str, ProbeWorker] = field(default_factory=dict)
     events: list[tuple[str, str, str]] = field(default_factory=list)
     """(type, reason, message) Events to post, drained by the pod."""
@@ -78,34 +80,50 @@ class ContainerRuntime:
             "running": self.attempt is not None,
             "completed": self.completed,
             "backoff": self.backoff_seconds,
+            "backoffUntil": self.backoff_until,
+            "terminated": dataclasses.asdict(self.terminated) if self.terminated else None,
+            "lastTerminated": (
+                dataclasses.asdict(self.last_terminated) if self.last_terminated else None
+            ),
         }
 
     def restore(self, saved: dict[str, Any]) -> None:
+        """Take up where a previous agent left off (its record, its running attempt)."""
         self.restart_count = int(saved.get("restartCount", 0))
         self.completed = bool(saved.get("completed"))
         self.backoff_seconds = float(saved.get("backoff", 0.0))
+        self.backoff_until = float(saved.get("backoffUntil", 0.0))
+        if saved.get("terminated"):
+            self.terminated = Terminated(**saved["terminated"])
+            self._restart_scheduled_for = self.terminated.container_id
+        if saved.get("lastTerminated"):
+            self.last_terminated = Terminated(**saved["lastTerminated"])
         if saved.get("running"):
             attempt = self.attempt_for(self.restart_count)
             if attempt.adopt():
                 self.attempt = attempt
+                self.env = attempt.launched_env()
 
     # -- the state machine -------------------------------------------------------------------
 
     def poll(self, now: float) -> None:
-        """Notice an ended attempt, or a liveness failure that must end it."""
+        """Notice an ended attempt, or a startup or liveness failure that must end it."""
         if self.attempt is None:
             return
-        liveness = self.probes.get("liveness")
-        if liveness is not None and liveness.result is False:
-            self.events.append(
-                (
-                    "Normal",
-                    "Killing",
-                    f"Container {self.name} failed liveness probe, will be restarted",
+        self._run_probes()
+        for kind, worker in self.probes.items():
+            while worker.failures:
+                message = worker.failures.pop(0)
+                self.events.append(
+                    ("Warning", "Unhealthy", f"{kind.capitalize()} probe failed: {message}")
                 )
-            )
-            liveness.result = None
-            self.attempt.kill()
+        for kind in ("startup", "liveness"):
+            gate = self.probes.get(kind)
+            if gate is not None and gate.result is False:
+                message = f"Container {self.name} failed {kind} probe, will be restarted"
+                self.events.append(("Normal", "Killing", message))
+                gate.result = None
+                self.attempt.kill()
         ended = self.attempt.exit_status()
         if ended is None:
             return
@@ -167,6 +185,9 @@ class ContainerRuntime:
             self._start_failed(now, message)
             return
         attempt = self.attempt_for(self.restart_count)
+        while attempt.was_started():  # never reuse a directory an earlier start wrote
+            self.restart_count += 1
+            attempt = self.attempt_for(self.restart_count)
         attempt.discard_layer()
         attempt.start(
             LaunchSpec(prepared.hostname, [program, *argv[1:]], env, working_dir, prepared.mounts)
@@ -174,7 +195,6 @@ class ContainerRuntime:
         self.attempt, self.env = attempt, env
         self.waiting_reason = self.waiting_message = ""
         self.events.append(("Normal", "Started", f"Started container {self.name}"))
-        self._start_probes(prepared.pod_ip)
 
     def schedule_restart(self, now: float) -> None:
         """Called once per exit of a container that will run again: set the back-off."""
@@ -215,6 +235,7 @@ class ContainerRuntime:
         self.backoff_until = now + self.backoff_seconds
 
     def _start_failed(self, now: float, message: str) -> None:
+        self.waiting_reason = self.waiting_message = ""
         self.terminated = Terminated(
             START_ERROR_EXIT_CODE,
             0,
@@ -228,22 +249,26 @@ class ContainerRuntime:
 
     # -- probes ------------------------------------------------------------------------------
 
-    def _start_probes(self, pod_ip: str) -> None:
-        for kind in ("startup", "readiness", "liveness"):
-            probe = self.spec.get(f"{kind}Probe")
-            if not probe:
-                continue
-            attempt = self.attempt
+    def _start_probe(self, kind: str) -> None:
+        probe = self.spec.get(f"{kind}Probe")
+        if not probe or kind in self.probes or self.attempt is None:
+            return
+        attempt, pod_ip = self.attempt, self.pod_ip
 
-            def check(
-                probe: dict[str, Any] = probe, attempt: Attempt | None = attempt
-            ) -> Awaitable[tuple[bool, str]]:
-                pid = attempt.container_pid() if attempt is not None else 0
-                return run_probe(probe, self.spec, pod_ip, pid, self.env)
+        def check() -> Awaitable[tuple[bool, str]]:
+            return run_probe(probe, self.spec, pod_ip, attempt.container_pid(), self.env)
 
-            worker = ProbeWorker(kind, probe, check, None if kind == "readiness" else True)
-            worker.start()
-            self.probes[kind] = worker
+        worker = ProbeWorker(kind, probe, check, None if kind != "liveness" else True)
+        worker.start()
+        self.probes[kind] = worker
+
+    def _run_probes(self) -> None:
+        """A startup probe first; readiness and liveness only once it has succeeded."""
+        self._start_probe("startup")
+        startup = self.probes.get("startup")
+        if startup is None or startup.result is True:
+            self._start_probe("readiness")
+            self._start_probe("liveness")
 
     def _stop_probes(self) -> None:
         for worker in self.probes.values():
@@ -257,15 +282,18 @@ class ContainerRuntime:
     def started(self) -> bool:
         if self.attempt is None:
             return False
-        startup = self.probes.get("startup")
-        return startup is None or startup.result is True
+        return self._probe_passed("startup")
 
     @property
     def ready(self) -> bool:
-        if self.attempt is None or not self.started:
-            return False
-        readiness = self.probes.get("readiness")
-        return readiness is None or readiness.result is True
+        return self.attempt is not None and self.started and self._probe_passed("readiness")
+
+    def _probe_passed(self, kind: str) -> bool:
+        """No such probe in the spec, or its worker has succeeded (not merely not yet run)."""
+        if not self.spec.get(f"{kind}Probe"):
+            return True
+        worker = self.probes.get(kind)
+        return worker is not None and worker.result is True
 
     def _container_id(self, number: int) -> str:
         return f"{self.container_id_prefix}/{self.name}/{number}"

@@ -73,7 +73,7 @@ class PodRuntime:
         self._published: str = ""
         self._terminating_since: float | None = None
         self._failed = False
-        self._volumes = PodVolumes(self.directory, self._token)
+        self._volumes = PodVolumes(self.directory, self._token, pods_dir.parent)
         self._sandbox_ready = False
         self.init = [self._runtime(spec, True) for spec in pod["spec"].get("initContainers") or []]
         self.main = [self._runtime(spec, False) for spec in pod["spec"]["containers"]]
@@ -136,6 +136,7 @@ class PodRuntime:
                 await self._forget()
             return
         for runtime in self._runtimes:
+            runtime.pod_ip = self.pod_ip or ""
             runtime.poll(now)
         policy = pod["spec"].get("restartPolicy", "Always")
         if not self._failed and await self._prepare(pod):

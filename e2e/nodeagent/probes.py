@@ -10,13 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import logging
 import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
 
+log = logging.getLogger(__name__)
+
 SUCCESS_STATUS = range(200, 400)
+NSENTER = "/usr/bin/nsenter"
+
+
+def loopback_host(host: str) -> str:
+    """Probes may only reach this machine's loopback (a pod IP or 127.x): nothing else."""
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise ValueError(
+        f"probe host {host!r} is not a loopback address; the node agent only probes pods"
+    )
 
 
 def resolve_port(port: object, container: dict[str, Any]) -> int:
@@ -56,7 +73,7 @@ async def _http(
 ) -> tuple[bool, str]:
     port = resolve_port(action.get("port"), container)
     scheme = str(action.get("scheme") or "HTTP").lower()
-    host = action.get("host") or pod_ip
+    host = loopback_host(action.get("host") or pod_ip)
     path = action.get("path") or "/"
     url = f"{scheme}://{host}:{port}{path if path.startswith('/') else '/' + path}"
     headers = {h["name"]: h["value"] for h in action.get("httpHeaders") or []}
@@ -80,7 +97,7 @@ async def _tcp(
     action: dict[str, Any], container: dict[str, Any], pod_ip: str, timeout: float
 ) -> tuple[bool, str]:
     port = resolve_port(action.get("port"), container)
-    host = action.get("host") or pod_ip
+    host = loopback_host(action.get("host") or pod_ip)
     try:
         _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except (OSError, TimeoutError) as error:
@@ -94,7 +111,7 @@ async def _exec(
 ) -> tuple[bool, str]:
     if not command or not container_pid:
         return False, "exec probe: no command or no running container"
-    argv = ["nsenter", "-t", str(container_pid), "-m", "-u", "-r", "-w", *command]
+    argv = [NSENTER, "-t", str(container_pid), "-m", "-u", "-p", "-r", "-w", *command]
     process = await asyncio.create_subprocess_exec(
         *argv,
         env=dict(env),
@@ -130,6 +147,8 @@ class ProbeWorker:
         self.result = initial
         self.last_message = ""
         self.failed_count = 0
+        self.failures: list[str] = []
+        """Messages of failures that crossed the threshold, drained into Unhealthy Events."""
         self._attempt = attempt
         self._task: asyncio.Task[None] | None = None
 
@@ -147,7 +166,11 @@ class ProbeWorker:
         successes = failures = 0
         await asyncio.sleep(float(self.probe.get("initialDelaySeconds") or 0))
         while True:
-            ok, message = await self._attempt()
+            try:
+                ok, message = await self._attempt()
+            except Exception as error:  # a probe that cannot even run has failed
+                log.warning("%s probe could not run: %s", self.kind, error)
+                ok, message = False, f"probe error: {error}"
             if ok:
                 successes, failures = successes + 1, 0
                 if successes >= success_needed:
@@ -158,5 +181,6 @@ class ProbeWorker:
                 if failures >= failure_needed:
                     self.result = False
                     self.failed_count += 1
+                    self.failures.append(message)
                     failures = 0 if self.kind != "readiness" else failures
             await asyncio.sleep(period)

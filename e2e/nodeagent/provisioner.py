@@ -145,9 +145,11 @@ class Provisioner:
                     ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(path)],
                     check=True,
                 )
-        await self._api.create(
+        created = await self._api.create(
             "/api/v1/persistentvolumes", build_volume(claim, storage_class, path)
         )
+        if created is None:
+            return  # made by an earlier pass that the cache had not seen yet
         log.info(
             "provisioned %s for %s/%s at %s", name, metadata["namespace"], metadata["name"], path
         )
@@ -160,7 +162,11 @@ class Provisioner:
             or spec.get("persistentVolumeReclaimPolicy") != "Delete"
         ):
             return
-        path = Path(spec["local"]["path"])
+        path = Path((spec.get("local") or {}).get("path", ""))
+        own = self._dir / metadata["name"]
+        if path != own:
+            log.warning("not reclaiming %s: its path %s is not %s", metadata["name"], path, own)
+            return
         release_path(path)
         await self._api.delete(f"/api/v1/persistentvolumes/{metadata['name']}")
         log.info("deleted %s and its data (%s)", metadata["name"], path)

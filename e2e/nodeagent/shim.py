@@ -2,16 +2,19 @@
 
 What containerd's shim and runc do for a kubelet, in small. The shim
 
-1. enters a new mount and UTS namespace and sets the pod's hostname;
+1. enters a new mount, UTS and PID namespace and sets the pod's hostname;
 2. builds the container's root: an overlay whose lower layer is this machine's root filesystem
    (so the project's virtualenv and the system's tools are there, as in the project's image) and
    whose upper layer is the container's own directory, so nothing the container writes outside
-   its volumes reaches the host; ``/proc``, ``/dev`` and ``/sys`` are mounted inside it;
+   its volumes reaches the host; ``/dev`` and ``/sys`` are bound inside it, and the child mounts
+   its own ``/proc``;
 3. bind-mounts every volume at its ``mountPath`` (read-only where asked) and the pod's network
    files (``/etc/hosts``) over the image's;
-4. forks: the child chroots into the root, changes to the working directory and execs the
-   container's command with its environment; the shim stays as the container's parent, passes
-   SIGTERM and SIGINT on, and writes the exit status to ``exit_file`` when the child ends.
+4. forks: the child is PID 1 of the container's PID namespace (so when it ends, the kernel
+   ends every process it left behind, and, as in any container, it ignores signals it has no
+   handler for); it chroots into the root, changes to the working directory and execs the
+   container's command with its environment. The shim stays as the container's parent, passes
+   SIGTERM, SIGINT and SIGHUP on, and writes the exit status to ``exit_file`` when it ends.
 
 The shim is its session's leader, so the agent can SIGKILL the whole container with one
 ``killpg``. The agent finds the shim again after its own restart by PID and command line.
@@ -30,6 +33,8 @@ from typing import Any
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
+CLONE_NEWPID = 0x20000000
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 MS_RDONLY = 1
 MS_REMOUNT = 32
 MS_BIND = 4096
@@ -60,7 +65,7 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int, data:
 
 
 def enter_namespaces(hostname: str) -> None:
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare")
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWPID), "unshare")
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     encoded = hostname.encode()
     _check(_libc.sethostname(encoded, ctypes.c_size_t(len(encoded))), "sethostname")
@@ -72,7 +77,6 @@ def build_root(rootfs: dict[str, str]) -> Path:
         Path(rootfs[key]).mkdir(parents=True, exist_ok=True)
     options = f"lowerdir=/,upperdir={rootfs['upper']},workdir={rootfs['work']}"
     mount("overlay", str(merged), "overlay", 0, options)
-    mount("proc", str(merged / "proc"), "proc", 0)
     for system_dir in ("dev", "sys"):
         mount(f"/{system_dir}", str(merged / system_dir), None, MS_BIND | MS_REC)
     return merged
@@ -123,12 +127,15 @@ def run_container(spec: dict[str, Any]) -> int:
     root = build_root(spec["rootfs"])
     for item in spec["mounts"]:
         bind(root, item["source"], item["target"], bool(item.get("read_only")))
+    # Signals wait until the forwarding handlers are in place: none may kill the shim alone.
+    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
     child = os.fork()
     if child == 0:
         _exec_child(root, spec)
     Path(spec["pid_file"]).write_text(str(child))
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for signum in FORWARDED_SIGNALS:
         signal.signal(signum, lambda received, _frame: os.kill(child, received))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
     while True:
         try:
             _pid, status = os.waitpid(child, 0)
@@ -149,8 +156,10 @@ def run_container(spec: dict[str, Any]) -> int:
 
 def _exec_child(root: Path, spec: dict[str, Any]) -> None:
     try:
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for signum in FORWARDED_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED_SIGNALS)
+        mount("proc", str(root / "proc"), "proc", 0)
         os.chroot(root)
         os.chdir(spec["working_dir"] or "/")
         argv = spec["argv"]

@@ -52,11 +52,15 @@ class Sources:
 
 
 class PodVolumes:
-    def __init__(self, pod_dir: Path, token_source: TokenSource) -> None:
+    def __init__(self, pod_dir: Path, token_source: TokenSource, host_root: Path) -> None:
         self.root = pod_dir / "volumes"
+        self._host_root = host_root.resolve()
+        """Only paths under it (the run directory) may be mounted: never the machine's own."""
         self._token_source = token_source
         self._tokens: dict[tuple[str, str | None, int], tuple[str, float, float]] = {}
         self._paths: dict[str, str] = {}
+        self._read_only: set[str] = set()
+        """Volumes a kubelet always mounts read-only (ConfigMap, Secret, downward, projected)."""
 
     async def sync(self, pod: dict[str, Any], sources: Sources) -> None:
         """Create or refresh every volume of ``pod``; raise VolumeNotReady for what must wait."""
@@ -72,11 +76,25 @@ class PodVolumes:
             source = Path(base)
             sub_path = mount.get("subPath")
             if sub_path:
-                source = (source / sub_path).resolve()
-                if not source.exists():
-                    source.mkdir(parents=True)
-            result.append(Mount(str(source), mount["mountPath"], bool(mount.get("readOnly"))))
+                inside = (source / sub_path).resolve()
+                if not inside.is_relative_to(source.resolve()):
+                    raise ContainerConfigError(
+                        f'subPath "{sub_path}" of volume "{mount["name"]}" leaves the volume'
+                    )
+                if not inside.exists():
+                    inside.mkdir(parents=True)
+                source = inside
+            read_only = bool(mount.get("readOnly")) or mount["name"] in self._read_only
+            result.append(Mount(str(source), mount["mountPath"], read_only))
         return result
+
+    def _on_this_run(self, path: str, what: str) -> str:
+        if not Path(path).resolve().is_relative_to(self._host_root):
+            raise ContainerConfigError(
+                f"{what} {path} is outside the cluster's run directory: the node agent mounts "
+                "nothing else of this machine"
+            )
+        return path
 
     async def _sync_volume(
         self, pod: dict[str, Any], volume: dict[str, Any], sources: Sources
@@ -87,16 +105,17 @@ class PodVolumes:
             directory.mkdir(parents=True, exist_ok=True)
             return str(directory)
         if "hostPath" in volume:
-            path = Path(volume["hostPath"]["path"])
+            path = self._on_this_run(volume["hostPath"]["path"], f'hostPath volume "{name}":')
             if volume["hostPath"].get("type") in ("DirectoryOrCreate",):
-                path.mkdir(parents=True, exist_ok=True)
-            return str(path)
+                Path(path).mkdir(parents=True, exist_ok=True)
+            return path
         if "persistentVolumeClaim" in volume:
             claim = volume["persistentVolumeClaim"]["claimName"]
             claim_dir = sources.claim_path(claim)
             if claim_dir is None:
                 raise VolumeNotReady(f'persistentvolumeclaim "{claim}" is not bound yet')
-            return claim_dir
+            return self._on_this_run(claim_dir, f'the volume of claim "{claim}":')
+        self._read_only.add(name)
         files: dict[str, tuple[bytes, int]] = {}
         if "configMap" in volume:
             files = _object_files(volume["configMap"], sources.config_maps, "configmap", False)

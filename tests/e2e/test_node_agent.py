@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -426,15 +427,19 @@ def test_an_unknown_image_reports_err_image_pull(
 
 
 def _processes_mentioning(text: str) -> list[int]:
+    """Processes whose command line names ``text`` (shims name their pod's directory) or whose
+    root directory is under a directory naming it (every process of a container, children
+    included, is chrooted into its container's root)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
+            root = os.readlink(entry / "root")
         except OSError:
             continue
-        if text.encode() in cmdline:
+        if text.encode() in cmdline or text in root:
             found.append(int(entry.name))
     return found
 
@@ -702,13 +707,19 @@ def test_a_restarted_node_agent_adopts_its_running_pods(
     assert _processes_mentioning(before["metadata"]["uid"]) == processes, "left running"
     url = f"http://{before['status']['podIP']}:8080/"
     assert http_get(url)[0] == 200
+    # The new agent probes the adopted container again: Ready, same start, no restart.
+    adopted = wait_until(
+        lambda: pod(core_v1, namespace, "survivor"), ready, "Ready after adoption", POD_TIMEOUT
+    )
+    status = container_status(adopted)
+    assert status["restartCount"] == 0
+    started = container_status(before)["state"]["running"]["startedAt"]
+    assert status["state"]["running"]["startedAt"] == started
     core_v1.delete_namespaced_pod("survivor", namespace)
     wait_until(
         lambda: pod(core_v1, namespace, "survivor"), lambda p: p is None, "gone", POD_TIMEOUT
     )
     assert _processes_mentioning(before["metadata"]["uid"]) == [], "the new agent stopped them"
-    after = container_status(before)
-    assert after["restartCount"] == 0
 
 
 NAME_CHECK = """
