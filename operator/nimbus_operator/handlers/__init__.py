@@ -1,1 +1,8 @@
-"""kopf handlers: validate the body into a model, call one reconciler, return status."""
+"""kopf handlers: validate the body into a model, call one reconciler, publish status.
+
+Importing this package registers every handler with kopf.
+"""
+
+from nimbus_operator.handlers import objectstore
+
+__all__ = ["objectstore"]

@@ -6,12 +6,14 @@ remove builder.json --id N
 weight builder.json --id N --weight W
 rebalance builder.json --ring ring.json [--seed S]
 show ring.json
+wait ring.json --node HOST:PORT [--timeout S]   (until the ring names the node: init containers)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="devices of a ring with their partition counts")
     show.add_argument("ring", type=Path)
     show.set_defaults(run=_show)
+
+    wait = commands.add_parser(
+        "wait", help="wait until a ring file exists and has devices on a node, then exit 0"
+    )
+    wait.add_argument("ring", type=Path)
+    wait.add_argument("--node", help="HOST:PORT as the ring names it (default: any device will do)")
+    wait.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    wait.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+    wait.set_defaults(run=_wait)
     return parser
 
 
@@ -150,6 +161,33 @@ def _show(args: argparse.Namespace) -> int:
             f" {off:>7.2f}%"
         )
     return 0
+
+
+def _wait(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    last_report = started
+    state = "does not exist yet"
+    while True:
+        try:
+            ring = Ring.load(args.ring)
+        except FileNotFoundError:
+            state = "does not exist yet"
+        except ValueError as exc:
+            state = f"is not a valid ring yet ({exc})"
+        else:
+            mine = [d.device for d in ring.devices if args.node in (None, d.node)]
+            if mine:
+                where = args.node or "devices"
+                print(f"{args.ring}: generation {ring.generation} has {where}: {mine}")
+                return 0
+            state = f"(generation {ring.generation}) has no device on {args.node} yet"
+        now = time.monotonic()
+        if now - started >= args.timeout:
+            raise ValueError(f"{args.ring} {state} after {args.timeout:g}s")
+        if now - last_report >= 10:
+            print(f"waiting: {args.ring} {state}", flush=True)
+            last_report = now
+        time.sleep(args.interval)
 
 
 def _describe(device: dict[str, object]) -> str:

@@ -85,3 +85,40 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "16 partitions, 2 replicas" in done.stdout
+
+
+def _ring_with(tmp_path: Path, capsys: pytest.CaptureFixture[str], ring_path: Path) -> None:
+    builder = str(tmp_path / "builder.json")
+    assert _run(capsys, "create", builder, "--part-power", "4", "--replicas", "1")[0] == 0
+    zone, node = NODES[0]
+    add = ("add", builder, "--region", "1", "--zone", zone, "--node", node, "--device", "d0")
+    assert _run(capsys, *add, "--weight", "1")[0] == 0
+    assert _run(capsys, "rebalance", builder, "--ring", str(ring_path))[0] == 0
+
+
+def test_wait_returns_once_the_ring_names_the_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ring_path = tmp_path / "ring.json"
+    _ring_with(tmp_path, capsys, ring_path)
+
+    code, out, _ = _run(capsys, "wait", str(ring_path), "--node", NODES[0][1], "--timeout", "5")
+
+    assert code == 0
+    assert f"has {NODES[0][1]}: ['d0']" in out
+
+
+def test_wait_times_out_saying_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ring_path = tmp_path / "ring.json"
+    wait = ("wait", str(ring_path), "--timeout", "0.2", "--interval", "0.05", "--node")
+
+    code, _, err = _run(capsys, *wait, NODES[0][1])
+    assert code == 1
+    assert "does not exist yet after 0.2s" in err
+
+    _ring_with(tmp_path, capsys, ring_path)
+    code, _, err = _run(capsys, *wait, NODES[1][1])
+    assert code == 1
+    assert f"has no device on {NODES[1][1]} yet" in err

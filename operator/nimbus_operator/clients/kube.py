@@ -1,0 +1,142 @@
+"""The operator's one Kubernetes client: server-side apply, reads, deletes, as plain dicts.
+
+Everything goes through the dynamic client (discovery is cached), so a manifest from ``render``
+is applied as it is, whatever its kind. API errors are translated here, once:
+404 -> ``NotFound``, 422/400 -> ``InvalidSpec`` (the API server refused what we rendered),
+everything else -> ``ApiFailure`` (retried).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import (
+    DynamicApiError,
+    NotFoundError,
+    ResourceNotFoundError,
+)
+from urllib3.exceptions import HTTPError
+
+from nimbus_operator.constants import FIELD_MANAGER
+from nimbus_operator.errors import ApiFailure, InvalidSpec, NotFound
+
+log = logging.getLogger(__name__)
+
+Manifest = dict[str, Any]
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Turn the client's exceptions into the operator's error hierarchy."""
+    try:
+        yield
+    except (NotFoundError, ResourceNotFoundError) as error:
+        raise NotFound(f"{what}: not found") from error
+    except (DynamicApiError, ApiException) as error:
+        status = int(getattr(error, "status", 0) or 0)
+        detail = _reason(error)
+        if status == 404:
+            raise NotFound(f"{what}: not found") from error
+        if status in (400, 422):
+            raise InvalidSpec(f"{what}: the API server refused it: {detail}") from error
+        raise ApiFailure(f"{what}: {status} {detail}", status) from error
+    except (HTTPError, OSError) as error:
+        raise ApiFailure(f"{what}: {error}", 0) from error
+
+
+def _reason(error: Exception) -> str:
+    body = getattr(error, "body", None) or getattr(error, "summary", lambda: "")()
+    if isinstance(body, bytes):
+        body = body.decode(errors="replace")
+    return str(body)[:500]
+
+
+def load_config() -> client.ApiClient:
+    """In a pod, its service account; elsewhere, the kubeconfig (``$KUBECONFIG``)."""
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config()  # type: ignore[no-untyped-call]
+    return client.ApiClient()
+
+
+class Kube:
+    def __init__(self, api: client.ApiClient | None = None) -> None:
+        self._api = api or load_config()
+        self._dynamic: Any = None
+
+    @property
+    def dynamic(self) -> Any:
+        """The dynamic client (untyped upstream)."""
+        if self._dynamic is None:
+            with translated("API discovery"):
+                self._dynamic = DynamicClient(self._api)  # type: ignore[no-untyped-call]
+        return self._dynamic
+
+    def _resource(self, api_version: str, kind: str) -> Any:
+        with translated(f"{kind}.{api_version}"):
+            return self.dynamic.resources.get(api_version=api_version, kind=kind)
+
+    def apply(self, manifest: Manifest) -> Manifest:
+        """Server-side apply ``manifest`` as the operator's field manager (conflicts forced:
+        the operator owns what it renders)."""
+        metadata = manifest["metadata"]
+        what = f"{manifest['kind']} {metadata.get('namespace', '')}/{metadata['name']}"
+        resource = self._resource(manifest["apiVersion"], manifest["kind"])
+        with translated(f"apply {what}"):
+            result = self.dynamic.server_side_apply(
+                resource, body=manifest, field_manager=FIELD_MANAGER, force_conflicts=True
+            )
+        return dict(result.to_dict())
+
+    def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> Manifest | None:
+        resource = self._resource(api_version, kind)
+        try:
+            with translated(f"get {kind} {namespace or ''}/{name}"):
+                return dict(self.dynamic.get(resource, name=name, namespace=namespace).to_dict())
+        except NotFound:
+            return None
+
+    def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> list[Manifest]:
+        resource = self._resource(api_version, kind)
+        with translated(f"list {kind} in {namespace or 'all namespaces'}"):
+            result = self.dynamic.get(resource, namespace=namespace, label_selector=label_selector)
+        return [dict(item) for item in result.to_dict().get("items") or []]
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        """Delete (foreground propagation is not needed: owners cascade). False if absent."""
+        resource = self._resource(api_version, kind)
+        try:
+            with translated(f"delete {kind} {namespace or ''}/{name}"):
+                self.dynamic.delete(resource, name=name, namespace=namespace)
+        except NotFound:
+            return False
+        return True
+
+    def patch_merge(
+        self, api_version: str, kind: str, name: str, namespace: str | None, patch: Manifest
+    ) -> Manifest:
+        resource = self._resource(api_version, kind)
+        with translated(f"patch {kind} {namespace or ''}/{name}"):
+            result = self.dynamic.patch(
+                resource,
+                body=patch,
+                name=name,
+                namespace=namespace,
+                content_type="application/merge-patch+json",
+            )
+        return dict(result.to_dict())

@@ -1,0 +1,97 @@
+"""What every handler shares: the Kubernetes client, the settings, per-object locks, and the
+one place the operator's errors become kopf's (and statuses a person can act on)."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import kopf
+
+from nimbus_operator.clients.kube import Kube
+from nimbus_operator.errors import InvalidSpec, NimbusError, RetryLater
+from nimbus_operator.models.errors import SpecError
+from nimbus_operator.reconcilers.status import failure_status
+from nimbus_operator.settings import OperatorSettings
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+@functools.cache
+def kube() -> Kube:
+    """The operator's client, made on first use (after kopf has started)."""
+    return Kube()
+
+
+@functools.cache
+def settings() -> OperatorSettings:
+    return OperatorSettings.from_environment()
+
+
+@contextmanager
+def object_lock(uid: str) -> Iterator[None]:
+    """One reconcile of an object at a time (a timer and a change handler may overlap)."""
+    with _locks_guard:
+        lock = _locks.setdefault(uid, threading.Lock())
+    with lock:
+        yield
+
+
+def generation(body: kopf.Body) -> int:
+    return int(body.get("metadata", {}).get("generation") or 0)
+
+
+def publish(patch: kopf.Patch, status: dict[str, Any]) -> None:
+    for key, value in status.items():
+        patch.status[key] = value
+
+
+def run_reconcile(
+    body: kopf.Body, patch: kopf.Patch, reconcile: Callable[[], dict[str, Any]]
+) -> None:
+    """Run ``reconcile`` (which returns the status to publish); bad specs and refusals become
+    Ready=False with the reason, transient failures a retry (status says why meanwhile)."""
+    previous = dict(body.get("status") or {})
+    try:
+        with object_lock(str(body["metadata"]["uid"])):
+            status = reconcile()
+    except SpecError as error:
+        publish(patch, failure_status(previous, generation(body), "InvalidSpec", str(error)))
+        _announce(body, previous, "Warning", "InvalidSpec", str(error))
+        return
+    except InvalidSpec as error:
+        publish(patch, failure_status(previous, generation(body), error.reason, str(error)))
+        _announce(body, previous, "Warning", error.reason, str(error))
+        return
+    except RetryLater as error:
+        waiting = failure_status(
+            previous, generation(body), error.reason, str(error), phase="Progressing"
+        )
+        publish(patch, waiting)
+        raise kopf.TemporaryError(str(error), delay=error.delay) from error
+    except NimbusError as error:
+        raise kopf.TemporaryError(str(error), delay=10) from error
+    publish(patch, status)
+    if status.get("phase") != previous.get("phase"):
+        kopf.info(body, reason=f"Phase{status.get('phase')}", message=_ready_message(status))
+
+
+def _ready_message(status: dict[str, Any]) -> str:
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return str(condition.get("message"))
+    return str(status.get("phase"))
+
+
+def _announce(
+    body: kopf.Body, previous: dict[str, Any], kind: str, reason: str, message: str
+) -> None:
+    """An Event only when the message is new (a timer must not repeat it every pass)."""
+    for condition in previous.get("conditions") or []:
+        if condition.get("type") == "Ready" and condition.get("message") == message:
+            return
+    kopf.event(body, type=kind, reason=reason, message=message)

@@ -1,0 +1,58 @@
+"""``nimbus-operator``: run the Nimbus operator (kopf) against the cluster it finds.
+
+In a pod it uses its service account; elsewhere ``$KUBECONFIG``. Progress of handlers is kept
+in annotations (not in ``status``, which is the resources' own), and the liveness endpoint
+serves ``/healthz`` for the pod's probe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from typing import Any
+
+import kopf
+
+from nimbus_operator import handlers  # noqa: F401  (registers every handler)
+
+LIVENESS_ENV = "NIMBUS_LIVENESS_ENDPOINT"
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix="storage.nimbus.dev"
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="storage.nimbus.dev", key="last-handled-configuration"
+    )
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 300
+    settings.batching.error_delays = [1, 2, 5, 10, 20, 30]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="nimbus-operator", description=__doc__)
+    parser.add_argument(
+        "--liveness",
+        default=os.environ.get(LIVENESS_ENV),
+        help="liveness endpoint URL, e.g. http://$(POD_IP):8080/healthz",
+    )
+    parser.add_argument("--namespace", action="append", help="watch only these (repeatable)")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    kopf.run(
+        standalone=True,
+        clusterwide=not args.namespace,
+        namespaces=args.namespace or (),
+        liveness_endpoint=args.liveness,
+    )
+
+
+if __name__ == "__main__":
+    main()

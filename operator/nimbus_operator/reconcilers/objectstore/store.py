@@ -1,0 +1,180 @@
+"""Reconcile one ObjectStore: read the world, converge it, report what is.
+
+Order matters only for speed (each step is idempotent and safe to rerun): the admin Secret,
+the storage nodes (headless Service, StatefulSet, PodDisruptionBudget), the rings (from where
+the node pods run), the gateways and their Service, then the status from what all of that
+reports. Scaling the store down is not done yet: the StatefulSet keeps its size and a
+condition says so, rather than losing the data of the removed nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from nimbus_operator.clients.admin import AdminClient, AdminEndpoint
+from nimbus_operator.clients.kube import Kube
+from nimbus_operator.errors import RetryLater
+from nimbus_operator.models.objectstore import ObjectStore
+from nimbus_operator.models.quantity import parse_quantity
+from nimbus_operator.models.storagepolicy import StoragePolicy
+from nimbus_operator.reconcilers.objectstore.credentials import (
+    AdminCredentials,
+    ensure_admin_secret,
+)
+from nimbus_operator.reconcilers.objectstore.design import choose_policies, store_design
+from nimbus_operator.reconcilers.objectstore.placement import (
+    Placement,
+    as_generations,
+    place,
+    ring_problems,
+    saved_state,
+)
+from nimbus_operator.render.gateway import build_gateway_deployment, build_gateway_service
+from nimbus_operator.render.storage_nodes import (
+    build_node_disruption_budget,
+    build_node_statefulset,
+    build_nodes_service,
+)
+from nimbus_operator.render.store_design import StoreDesign, builders_configmap_name, nodes_name
+from nimbus_operator.settings import OperatorSettings
+
+STORAGE_API = "storage.nimbus.dev/v1alpha1"
+Event = tuple[str, str, str]
+
+
+@dataclass
+class StoreReport:
+    """What a reconcile found: the status fields and conditions to publish, Events to post."""
+
+    phase: str
+    fields: dict[str, Any]
+    conditions: list[tuple[str, bool, str, str]]
+    """(type, holds, reason, message)"""
+    events: list[Event] = field(default_factory=list)
+
+
+def admin_endpoint(design: StoreDesign, credentials: AdminCredentials) -> AdminEndpoint:
+    return AdminEndpoint(
+        design.endpoint, credentials.access_key, credentials.secret_key, design.region
+    )
+
+
+def load_policies(kube: Kube) -> list[StoragePolicy]:
+    """Every StoragePolicy whose spec parses (a broken one reports it on its own status)."""
+    policies = []
+    for body in kube.list(STORAGE_API, "StoragePolicy"):
+        try:
+            policies.append(StoragePolicy.from_body(body))
+        except ValueError:
+            continue
+    return policies
+
+
+def reconcile_store(
+    kube: Kube, body: dict[str, Any], settings: OperatorSettings
+) -> tuple[StoreDesign, StoreReport]:
+    store = ObjectStore.from_body(body)
+    uid = str(body["metadata"]["uid"])
+    namespace = store.metadata.namespace or "default"
+    builders, ports = saved_state(kube, namespace, builders_configmap_name(store.metadata.name))
+    current = kube.get("apps/v1", "StatefulSet", nodes_name(store.metadata.name), namespace)
+    current_nodes = int(((current or {}).get("spec") or {}).get("replicas") or 0)
+    node_count = max(store.spec.nodes.count, current_nodes)
+    choice = choose_policies(load_policies(kube), node_count, ports)
+    design = store_design(store, uid, choice, settings)
+    if node_count != design.node_count:
+        design = replace(design, node_count=node_count)
+    credentials = ensure_admin_secret(kube, design)
+    kube.apply(build_nodes_service(design))
+    kube.apply(build_node_statefulset(design))
+    kube.apply(build_node_disruption_budget(design))
+    placement = place(kube, store, design, builders, ports)
+    kube.apply(build_gateway_service(design))
+    kube.apply(build_gateway_deployment(design))
+    kube.apply(build_gateway_deployment(design, janitor=True))
+    report = _report(
+        kube,
+        store=store,
+        design=design,
+        credentials=credentials,
+        placement=placement,
+        unplaceable=choice.unplaceable,
+    )
+    return design, report
+
+
+def _ready_count(obj: dict[str, Any] | None, key: str) -> int:
+    return int(((obj or {}).get("status") or {}).get(key) or 0)
+
+
+def _report(
+    kube: Kube,
+    *,
+    store: ObjectStore,
+    design: StoreDesign,
+    credentials: AdminCredentials,
+    placement: Placement,
+    unplaceable: tuple[str, ...],
+) -> StoreReport:
+    sts = kube.get("apps/v1", "StatefulSet", design.nodes_name, design.namespace)
+    gateway = kube.get("apps/v1", "Deployment", design.gateway_name, design.namespace)
+    nodes_ready = _ready_count(sts, "readyReplicas")
+    gateways = _ready_count(gateway, "availableReplicas")
+    wanted = store.spec.nodes.count
+    fields: dict[str, Any] = {
+        "endpoint": design.endpoint,
+        "nodesReady": f"{nodes_ready}/{design.node_count}",
+        "nodesReadyCount": nodes_ready,
+        "capacityBytes": design.node_count * parse_quantity(design.volume_size),
+        "rings": as_generations(placement),
+        "adminSecretName": design.admin_secret,
+    }
+    events = list(placement.events)
+    problems = ring_problems(placement) + list(unplaceable)
+    conditions: list[tuple[str, bool, str, str]] = []
+    if design.node_count > wanted:
+        conditions.append(
+            (
+                "Degraded",
+                True,
+                "ScaleDownNotSupported",
+                f"spec.nodes.count is {wanted} but the store keeps {design.node_count} nodes: "
+                "removing a node needs its data drained first, which this version cannot do "
+                f"yet; set spec.nodes.count back to {design.node_count}",
+            )
+        )
+    elif problems:
+        conditions.append(("Degraded", True, "PoliciesNotServed", "; ".join(problems)))
+    else:
+        conditions.append(("Degraded", False, "AsPlanned", "Every storage policy is served."))
+    serving = nodes_ready >= design.node_count and gateways >= 1 and not ring_problems(placement)
+    if serving:
+        try:
+            usage = AdminClient(admin_endpoint(design, credentials)).usage()
+        except RetryLater as error:
+            serving = False
+            conditions.append(("Ready", False, error.reason, str(error)))
+        else:
+            fields["usedBytes"] = sum(int(u.get("bytes", 0)) for u in usage.values())
+            fields["objects"] = sum(int(u.get("objects", 0)) for u in usage.values())
+            fields["buckets"] = len(usage)
+            conditions.append(("Ready", True, "Serving", f"S3 is served at {design.endpoint}."))
+    else:
+        message = (
+            f"{nodes_ready} of {design.node_count} storage nodes and {gateways} of "
+            f"{design.gateway_replicas} gateways are ready"
+        )
+        if ring_problems(placement):
+            message += "; " + "; ".join(ring_problems(placement))
+        conditions.append(("Ready", False, "Starting", message + "."))
+    phase = "Ready" if serving else "Progressing"
+    conditions.append(
+        (
+            "Progressing",
+            not serving,
+            "Converging" if not serving else "Converged",
+            "The store is being set up." if not serving else "Nothing left to do.",
+        )
+    )
+    return StoreReport(phase, fields, conditions, events)

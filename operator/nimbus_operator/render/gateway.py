@@ -1,0 +1,127 @@
+"""The store's S3 gateways: a Deployment behind the store's Service, and a one-replica janitor
+(lifecycle expiration and stale-upload cleanup must run on one gateway of a cluster) (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nimbus_operator.render.meta import field_env, object_meta, secret_env
+from nimbus_operator.render.store_design import (
+    GATEWAY_CONTAINER_PORT,
+    RINGS_MOUNT,
+    StoreDesign,
+)
+from nimbus_operator.render.store_secrets import ACCESS_KEY, CLUSTER_TOKEN, SECRET_KEY
+
+COMPONENT = "gateway"
+JANITOR = "janitor"
+STATE_DIR = "/var/lib/nimbus"
+
+
+def _gateway_command(design: StoreDesign, janitor: bool) -> list[str]:
+    command = [
+        "nimbus-storage",
+        "serve",
+        f"--data={STATE_DIR}",
+        "--host=$(POD_IP)",
+        f"--port={GATEWAY_CONTAINER_PORT}",
+        f"--region={design.region}",
+        f"--domain={design.service_name}.{design.namespace}.svc",
+    ]
+    command += [f"--policy={policy.gateway_argument}" for policy in design.policies]
+    command += [
+        f"--default-policy={design.default_policy}",
+        f"--metadata-ring={design.policy(design.metadata_policy).ring_path}",
+    ]
+    if not janitor:
+        command.append("--no-janitor")
+    return command
+
+
+def _wait_for_rings(design: StoreDesign) -> dict[str, Any]:
+    waits = [f"nimbus-storage ring wait {policy.ring_path}" for policy in design.policies]
+    return {
+        "name": "wait-for-rings",
+        "image": design.image,
+        "imagePullPolicy": design.image_pull_policy,
+        "command": ["sh", "-c", " && ".join(waits)],
+        "volumeMounts": [{"name": "rings", "mountPath": RINGS_MOUNT, "readOnly": True}],
+    }
+
+
+def _pod_spec(design: StoreDesign, janitor: bool) -> dict[str, Any]:
+    secret = design.admin_secret
+    probe = {"httpGet": {"path": "/_nimbus/readyz", "port": GATEWAY_CONTAINER_PORT}}
+    return {
+        "terminationGracePeriodSeconds": 30,
+        "initContainers": [_wait_for_rings(design)],
+        "containers": [
+            {
+                "name": JANITOR if janitor else COMPONENT,
+                "image": design.image,
+                "imagePullPolicy": design.image_pull_policy,
+                "command": _gateway_command(design, janitor),
+                "env": [
+                    field_env("POD_IP", "status.podIP"),
+                    secret_env("NIMBUS_ROOT_ACCESS_KEY", secret, ACCESS_KEY),
+                    secret_env("NIMBUS_ROOT_SECRET_KEY", secret, SECRET_KEY),
+                    secret_env("NIMBUS_CLUSTER_TOKEN", secret, CLUSTER_TOKEN),
+                ],
+                "ports": [{"name": "s3", "containerPort": GATEWAY_CONTAINER_PORT}],
+                "readinessProbe": {**probe, "periodSeconds": 2, "failureThreshold": 3},
+                "livenessProbe": {
+                    "httpGet": {"path": "/_nimbus/healthz", "port": GATEWAY_CONTAINER_PORT},
+                    "periodSeconds": 10,
+                    "failureThreshold": 6,
+                },
+                "resources": design.gateway_resources.as_dict(),
+                "volumeMounts": [
+                    {"name": "rings", "mountPath": RINGS_MOUNT, "readOnly": True},
+                    {"name": "state", "mountPath": STATE_DIR},
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "rings", "configMap": {"name": design.rings_configmap, "optional": True}},
+            {"name": "state", "emptyDir": {}},
+        ],
+    }
+
+
+def build_gateway_deployment(design: StoreDesign, *, janitor: bool = False) -> dict[str, Any]:
+    component = JANITOR if janitor else COMPONENT
+    name = design.janitor_name if janitor else design.gateway_name
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": object_meta(design, name, component),
+        "spec": {
+            "replicas": 1 if janitor else design.gateway_replicas,
+            "selector": {"matchLabels": design.selector(component)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": design.labels(component)},
+                "spec": _pod_spec(design, janitor),
+            },
+        },
+    }
+
+
+def build_gateway_service(design: StoreDesign) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": object_meta(design, design.service_name, COMPONENT),
+        "spec": {
+            "type": design.gateway_service_type,
+            "selector": design.selector(COMPONENT),
+            "ports": [
+                {
+                    "name": "s3",
+                    "port": design.gateway_port,
+                    "targetPort": GATEWAY_CONTAINER_PORT,
+                    "protocol": "TCP",
+                }
+            ],
+        },
+    }
