@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from e2e.cluster.kubeconfig import export_line
 from e2e.cluster.layout import default_run_dir
 from e2e.cluster.state import all_alive, component_health, none_alive
 from e2e.nodeagent.logs import LogNotFound, attempt_logs, follow, read_log
+from e2e.nodeagent.network import ADDRESS_BLOCK_ENV
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -48,7 +50,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    cluster = Cluster(args.dir)
+    cluster = Cluster(args.dir, address_block=args.address_block)
     state = cluster.state()
     if state is not None:
         report = component_health(state)
@@ -186,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     up.add_argument("--timeout", type=float, default=180.0, help="seconds (default: %(default)s)")
+    up.add_argument(
+        "--address-block",
+        type=int,
+        default=int(os.environ.get(ADDRESS_BLOCK_ENV, "0")),
+        help="pod and Service address block, for a second cluster on this machine "
+        f"(default 0, or ${ADDRESS_BLOCK_ENV}): 0 = pods 127.1.0.0/16, Services 127.3.0.0/24",
+    )
     up.set_defaults(handler=cmd_up)
 
     down = sub.add_parser("down", help="stop the processes `up` started and remove the run dir")

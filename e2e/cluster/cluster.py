@@ -37,7 +37,11 @@ from e2e.cluster.state import (
     save_state,
 )
 from e2e.nodeagent.cleanup import release_volumes, stop_containers
-from e2e.nodeagent.network import POD_CIDR_ENV, SERVICE_LOCAL_CIDR_ENV
+from e2e.nodeagent.network import (
+    POD_CIDR_ENV,
+    SERVICE_LOCAL_CIDR_ENV,
+    address_blocks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -288,14 +292,9 @@ def _http_ok(port: int, path: str, *, tls: bool = True) -> bool:
 
 
 def address_env(block: int) -> dict[str, str]:
-    """Pod and Service address blocks of a cluster: block 0 is the default (127.1.0.0/16 pods,
-    127.3.0.0/24 Services); other blocks let a second cluster run beside it without clashes."""
-    if block == 0:
-        return {}
-    return {
-        POD_CIDR_ENV: f"127.{10 + 2 * block}.0.0/16",
-        SERVICE_LOCAL_CIDR_ENV: f"127.{11 + 2 * block}.0.0/24",
-    }
+    """The node agent's environment for address block ``block`` (see network.address_blocks)."""
+    pods, services = address_blocks(block)
+    return {POD_CIDR_ENV: pods, SERVICE_LOCAL_CIDR_ENV: services}
 
 
 def _admin_pair(layout: RunLayout) -> CertPair:

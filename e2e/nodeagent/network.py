@@ -23,11 +23,20 @@ from typing import Any
 
 POD_CIDR_ENV = "NIMBUS_POD_CIDR"
 SERVICE_LOCAL_CIDR_ENV = "NIMBUS_SERVICE_LOCAL_CIDR"
-DEFAULT_POD_CIDR = "127.1.0.0/16"
-DEFAULT_SERVICE_LOCAL_CIDR = "127.3.0.0/24"
-# A second cluster on the same machine (tests) gets other blocks, set by its Cluster.
-POD_CIDR = os.environ.get(POD_CIDR_ENV, DEFAULT_POD_CIDR)
-SERVICE_LOCAL_CIDR = os.environ.get(SERVICE_LOCAL_CIDR_ENV, DEFAULT_SERVICE_LOCAL_CIDR)
+ADDRESS_BLOCK_ENV = "NIMBUS_ADDRESS_BLOCK"
+
+
+def address_blocks(block: int) -> tuple[str, str]:
+    """(pod CIDR, Service address CIDR) of address block ``block``: 0 is the default, others
+    let a second cluster run beside it on the same machine without clashes."""
+    if block == 0:
+        return "127.1.0.0/16", "127.3.0.0/24"
+    return f"127.{10 + 2 * block}.0.0/16", f"127.{11 + 2 * block}.0.0/24"
+
+
+_block_pods, _block_services = address_blocks(int(os.environ.get(ADDRESS_BLOCK_ENV) or 0))
+POD_CIDR = os.environ.get(POD_CIDR_ENV, _block_pods)
+SERVICE_LOCAL_CIDR = os.environ.get(SERVICE_LOCAL_CIDR_ENV, _block_services)
 SERVICE_CIDR = "10.0.0.0/24"
 CLUSTER_DOMAIN = "cluster.local"
 API_SERVER_HOST = "127.0.0.1"

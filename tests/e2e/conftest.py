@@ -20,6 +20,7 @@ import pytest
 from kubernetes import client, config
 
 from e2e.cluster import BinaryPaths, Cluster, ensure_built
+from e2e.nodeagent.network import ADDRESS_BLOCK_ENV
 
 REUSE_ENV = "NIMBUS_KUBECONFIG"
 KEEP_ENV = "NIMBUS_KEEP_CLUSTER"
@@ -63,7 +64,8 @@ def e2e_cluster() -> Iterator[E2ECluster]:
     if reused:
         yield E2ECluster(Path(reused), None)
         return
-    cluster = Cluster()
+    # NIMBUS_ADDRESS_BLOCK lets this session run beside another local cluster (another run's).
+    cluster = Cluster(address_block=int(os.environ.get(ADDRESS_BLOCK_ENV) or 0))
     cluster.start()
     try:
         yield E2ECluster(cluster.kubeconfig, cluster)

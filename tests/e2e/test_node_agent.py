@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from e2e.nodeagent.images import PROJECT_REPOSITORY
 from e2e.nodeagent.logs import LogNotFound, read_log
-from e2e.nodeagent.network import service_local_address
+from e2e.nodeagent.network import ADDRESS_BLOCK_ENV, service_local_address
 from tests.e2e.conftest import E2ECluster
 from tests.e2e.waiting import wait_until
 
@@ -488,12 +488,13 @@ def test_deleting_a_pod_stops_its_processes(
 
 def test_cluster_down_stops_every_container_it_ran(tmp_path: Path) -> None:
     """A second cluster (its own address block) runs a pod, then ``stop`` leaves nothing."""
+    other_block = int(os.environ.get(ADDRESS_BLOCK_ENV) or 0) + 1
     code = textwrap.dedent(f"""
         import time
         from pathlib import Path
         from kubernetes import client, config
         from e2e.cluster import Cluster
-        cluster = Cluster(Path({str(tmp_path / "run")!r}), address_block=1)
+        cluster = Cluster(Path({str(tmp_path / "run")!r}), address_block={other_block})
         cluster.start()
         try:
             api = config.new_client_from_config(config_file=str(cluster.kubeconfig))

@@ -7,7 +7,8 @@ from typing import Any
 import kopf
 
 from nimbus_operator.constants import API_VERSION, STORAGE_GROUP
-from nimbus_operator.handlers.runtime import generation, kube, publish, run_reconcile, settings
+from nimbus_operator.handlers.runtime import generation, publish, run_reconcile
+from nimbus_operator.reconcilers.context import kube, settings
 from nimbus_operator.reconcilers.objectstore import reconcile_store
 from nimbus_operator.reconcilers.objectstore.deletion import blocking_buckets
 from nimbus_operator.reconcilers.status import failure_status, status_body

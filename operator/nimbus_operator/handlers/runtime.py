@@ -1,9 +1,8 @@
-"""What every handler shares: the Kubernetes client, the settings, per-object locks, and the
-one place the operator's errors become kopf's (and statuses a person can act on)."""
+"""What every handler shares: per-object locks, and the one place the operator's errors become
+kopf's (and statuses a person can act on)."""
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,25 +10,12 @@ from typing import Any
 
 import kopf
 
-from nimbus_operator.clients.kube import Kube
 from nimbus_operator.errors import InvalidSpec, NimbusError, RetryLater
 from nimbus_operator.models.errors import SpecError
 from nimbus_operator.reconcilers.status import failure_status
-from nimbus_operator.settings import OperatorSettings
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
-
-
-@functools.cache
-def kube() -> Kube:
-    """The operator's client, made on first use (after kopf has started)."""
-    return Kube()
-
-
-@functools.cache
-def settings() -> OperatorSettings:
-    return OperatorSettings.from_environment()
 
 
 @contextmanager
