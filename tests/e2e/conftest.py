@@ -21,6 +21,7 @@ from kubernetes import client, config
 
 from e2e.cluster import BinaryPaths, Cluster, ensure_built
 from e2e.nodeagent.network import ADDRESS_BLOCK_ENV
+from tests.e2e.operator_install import Operator, install
 
 REUSE_ENV = "NIMBUS_KUBECONFIG"
 KEEP_ENV = "NIMBUS_KEEP_CLUSTER"
@@ -113,3 +114,9 @@ def namespace(core_v1: client.CoreV1Api) -> Iterator[str]:
         yield name
     finally:
         core_v1.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def nimbus_operator(e2e_cluster: E2ECluster) -> Operator:
+    """The operator, installed once per session from the Helm chart."""
+    return install(e2e_cluster.kubeconfig)

@@ -3,6 +3,6 @@
 Importing this package registers every handler with kopf.
 """
 
-from nimbus_operator.handlers import objectstore
+from nimbus_operator.handlers import objectstore, storagepolicy
 
-__all__ = ["objectstore"]
+__all__ = ["objectstore", "storagepolicy"]

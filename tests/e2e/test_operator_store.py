@@ -1,0 +1,231 @@
+"""ObjectStore end to end: the operator (installed by Helm, running as a pod under its own
+service account) turns one ObjectStore into storage nodes, rings, gateways that serve S3."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from mypy_boto3_s3 import S3Client
+from nimbus_storage.ring import Ring
+
+from e2e.cluster.catalog import BinaryPaths
+from e2e.nodeagent.network import service_local_address
+from tests.e2e.conftest import E2ECluster
+from tests.e2e.operator_install import IMAGE, Operator
+from tests.e2e.waiting import wait_until
+
+pytestmark = pytest.mark.e2e
+
+GROUP, VERSION = "storage.nimbus.dev", "v1alpha1"
+# A store needs its pods scheduled, the rings built, every process started: on a busy 2-core
+# machine that is tens of seconds.
+STORE_TIMEOUT = 240.0
+
+
+def store_manifest(name: str, nodes: int = 3) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ObjectStore",
+        "metadata": {"name": name},
+        "spec": {
+            "image": IMAGE,
+            "nodes": {"count": nodes, "volumeSize": "1Gi"},
+            "gateway": {"replicas": 1},
+        },
+    }
+
+
+def get_store(api: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    found: Any = api.get_namespaced_custom_object(GROUP, VERSION, namespace, "objectstores", name)
+    return dict(found)
+
+
+def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    for item in (obj.get("status") or {}).get("conditions") or []:
+        if item["type"] == kind:
+            return dict(item)
+    return {}
+
+
+def secret_value(core_v1: client.CoreV1Api, namespace: str, name: str, key: str) -> str:
+    secret = core_v1.read_namespaced_secret(name, namespace)
+    return base64.b64decode((secret.data or {})[key]).decode()
+
+
+def s3_client(core_v1: client.CoreV1Api, namespace: str, store: str) -> S3Client:
+    service = core_v1.read_namespaced_service(store, namespace)
+    address = service_local_address(service.spec.cluster_ip if service.spec else None)
+    assert address is not None
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://{address}:80",
+        aws_access_key_id=secret_value(core_v1, namespace, f"{store}-admin", "accessKey"),
+        aws_secret_access_key=secret_value(core_v1, namespace, f"{store}-admin", "secretKey"),
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=5),
+    )
+
+
+@pytest.fixture(scope="module")
+def store(
+    nimbus_operator: Operator,
+    core_v1: client.CoreV1Api,
+    custom_objects: client.CustomObjectsApi,
+) -> Iterator[tuple[str, str]]:
+    """One Ready 3-node store in its own namespace: (namespace, name)."""
+    namespace = f"e2e-store-{uuid.uuid4().hex[:6]}"
+    core_v1.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    custom_objects.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "objectstores", store_manifest("store")
+    )
+    wait_until(
+        lambda: get_store(custom_objects, namespace, "store"),
+        lambda obj: obj.get("status", {}).get("phase") == "Ready",
+        "the ObjectStore to become Ready",
+        STORE_TIMEOUT,
+    )
+    yield namespace, "store"
+    core_v1.delete_namespace(namespace)
+
+
+def test_the_store_serves_s3_and_reports_its_status(
+    store: tuple[str, str],
+    core_v1: client.CoreV1Api,
+    custom_objects: client.CustomObjectsApi,
+    e2e_cluster: E2ECluster,
+) -> None:
+    namespace, name = store
+    s3 = s3_client(core_v1, namespace, name)
+    s3.create_bucket(Bucket="round-trip")
+    s3.put_object(Bucket="round-trip", Key="hello.txt", Body=b"hello from an operated store")
+
+    body = s3.get_object(Bucket="round-trip", Key="hello.txt")["Body"].read()
+
+    assert body == b"hello from an operated store"
+    status = get_store(custom_objects, namespace, name)["status"]
+    assert status["endpoint"] == f"http://{name}.{namespace}.svc"
+    assert status["nodesReady"] == "3/3"
+    assert status["rings"] == {"default": 1}
+    assert status["capacityBytes"] == 3 * 2**30
+    assert condition({"status": status}, "Ready")["reason"] == "Serving"
+    columns = subprocess.run(
+        [str(BinaryPaths.from_cache().kubectl), "get", "objectstores", "-n", namespace],
+        env={"KUBECONFIG": str(e2e_cluster.kubeconfig)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert columns[:6] == ["NAME", "PHASE", "NODES", "ENDPOINT", "USED", "AGE"]
+    assert columns[6:10] == [name, "Ready", "3/3", f"http://{name}.{namespace}.svc"]
+
+
+def test_rings_put_every_replica_of_a_partition_in_another_zone(
+    store: tuple[str, str], core_v1: client.CoreV1Api
+) -> None:
+    namespace, name = store
+    rings = core_v1.read_namespaced_config_map(f"{name}-rings", namespace).data or {}
+    ring = Ring.from_json(json.loads(rings["default.json"]))
+
+    assert ring.replicas == 3
+    assert {device.zone for device in ring.devices} == {"a", "b", "c"}
+    for partition in range(ring.partition_count):
+        zones = [device.zone for device in ring.primaries(partition)]
+        assert len(set(zones)) == 3, (partition, zones)
+    pods = core_v1.list_namespaced_pod(
+        namespace, label_selector="app.kubernetes.io/component=storage-node"
+    )
+    nodes = {
+        pod.metadata.name: pod.spec.node_name for pod in pods.items if pod.metadata and pod.spec
+    }
+    zone_of_node = {
+        node.metadata.name: (node.metadata.labels or {})["topology.kubernetes.io/zone"]
+        for node in core_v1.list_node().items
+        if node.metadata
+    }
+    for device in ring.devices:
+        pod = device.node.split(".")[0]
+        assert device.zone == zone_of_node[nodes[pod]], "a device's zone is its pod's node's"
+
+
+def test_everything_the_store_made_is_owned_by_it(
+    store: tuple[str, str], core_v1: client.CoreV1Api, apps_v1: client.AppsV1Api
+) -> None:
+    namespace, name = store
+    owned: list[Any] = [
+        apps_v1.read_namespaced_stateful_set(f"{name}-node", namespace),
+        apps_v1.read_namespaced_deployment(f"{name}-gateway", namespace),
+        apps_v1.read_namespaced_deployment(f"{name}-janitor", namespace),
+        core_v1.read_namespaced_service(name, namespace),
+        core_v1.read_namespaced_service(f"{name}-nodes", namespace),
+        core_v1.read_namespaced_config_map(f"{name}-rings", namespace),
+        core_v1.read_namespaced_config_map(f"{name}-ring-builders", namespace),
+        core_v1.read_namespaced_secret(f"{name}-admin", namespace),
+        client.PolicyV1Api(core_v1.api_client).read_namespaced_pod_disruption_budget(
+            f"{name}-node", namespace
+        ),
+    ]
+    for obj in owned:
+        owners = obj.metadata.owner_references or []
+        assert [(o.kind, o.name, o.controller) for o in owners] == [("ObjectStore", name, True)]
+
+
+def _writer(s3: S3Client, bucket: str, stop: threading.Event, acked: list[str]) -> None:
+    index = 0
+    while not stop.is_set():
+        key = f"object-{index:05d}"
+        try:
+            s3.put_object(Bucket=bucket, Key=key, Body=key.encode() * 64)
+        except (ClientError, EndpointConnectionError):
+            pass  # not acknowledged: the client may retry or give up; either way not counted
+        else:
+            acked.append(key)
+        index += 1
+
+
+def test_a_storage_node_deleted_mid_write_loses_no_acknowledged_object(
+    store: tuple[str, str], core_v1: client.CoreV1Api
+) -> None:
+    namespace, name = store
+    s3 = s3_client(core_v1, namespace, name)
+    s3.create_bucket(Bucket="under-fire")
+    acked: list[str] = []
+    stop = threading.Event()
+    writer = threading.Thread(target=_writer, args=(s3, "under-fire", stop, acked))
+    writer.start()
+    try:
+        wait_until(lambda: len(acked), lambda count: count >= 20, "writes before the fault")
+        old = core_v1.read_namespaced_pod(f"{name}-node-1", namespace)
+        core_v1.delete_namespaced_pod(
+            f"{name}-node-1", namespace, body=client.V1DeleteOptions(grace_period_seconds=0)
+        )
+        wait_until(lambda: len(acked), lambda count: count >= 60, "writes during the fault")
+
+        def replaced() -> bool:
+            try:
+                pod = core_v1.read_namespaced_pod(f"{name}-node-1", namespace)
+            except ApiException:
+                return False
+            conditions = (pod.status.conditions if pod.status else None) or []
+            ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
+            return bool(
+                pod.metadata and old.metadata and pod.metadata.uid != old.metadata.uid and ready
+            )
+
+        wait_until(replaced, bool, "the storage node to come back", STORE_TIMEOUT)
+    finally:
+        stop.set()
+        writer.join()
+    for key in acked:
+        assert s3.get_object(Bucket="under-fire", Key=key)["Body"].read() == key.encode() * 64
