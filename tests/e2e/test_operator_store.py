@@ -229,3 +229,54 @@ def test_a_storage_node_deleted_mid_write_loses_no_acknowledged_object(
         writer.join()
     for key in acked:
         assert s3.get_object(Bucket="under-fire", Key=key)["Body"].read() == key.encode() * 64
+
+
+def test_scaling_to_four_nodes_rebalances_under_load_and_back_to_three_is_refused(
+    store: tuple[str, str], core_v1: client.CoreV1Api, custom_objects: client.CustomObjectsApi
+) -> None:
+    """Runs last in this module: it grows the shared store."""
+    namespace, name = store
+    s3 = s3_client(core_v1, namespace, name)
+    s3.create_bucket(Bucket="growing")
+    acked: list[str] = []
+    stop = threading.Event()
+    writer = threading.Thread(target=_writer, args=(s3, "growing", stop, acked))
+    writer.start()
+    try:
+        wait_until(lambda: len(acked), lambda count: count >= 20, "writes before growing")
+        custom_objects.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, "objectstores", name, {"spec": {"nodes": {"count": 4}}}
+        )
+        grown = wait_until(
+            lambda: get_store(custom_objects, namespace, name)["status"],
+            lambda status: status.get("nodesReady") == "4/4" and status.get("phase") == "Ready",
+            "4 ready storage nodes",
+            STORE_TIMEOUT,
+        )
+        target = len(acked) + 20
+        wait_until(lambda: len(acked), lambda count: count >= target, "writes after growing")
+    finally:
+        stop.set()
+        writer.join()
+    assert grown["rings"]["default"] >= 2, "the fourth node was added to the ring"
+    rings = core_v1.read_namespaced_config_map(f"{name}-rings", namespace).data or {}
+    ring = Ring.from_json(json.loads(rings["default.json"]))
+    assert len(ring.devices) == 4
+    for key in acked:
+        assert s3.get_object(Bucket="growing", Key=key)["Body"].read() == key.encode() * 64
+
+    custom_objects.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, "objectstores", name, {"spec": {"nodes": {"count": 3}}}
+    )
+    degraded = wait_until(
+        lambda: condition(get_store(custom_objects, namespace, name), "Degraded"),
+        lambda found: found.get("reason") == "ScaleDownNotSupported",
+        "the refusal to shrink",
+        STORE_TIMEOUT,
+    )
+    assert "set spec.nodes.count back to 4" in degraded["message"]
+    sts = client.AppsV1Api(core_v1.api_client).read_namespaced_stateful_set(
+        f"{name}-node", namespace
+    )
+    assert sts.spec is not None
+    assert sts.spec.replicas == 4, "no node is removed before its data could move"
