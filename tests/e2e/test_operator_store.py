@@ -59,6 +59,10 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     return {}
 
 
+def names(items: Any) -> list[str]:
+    return [str(item.metadata.name) for item in items if item.metadata]
+
+
 def secret_value(core_v1: client.CoreV1Api, namespace: str, name: str, key: str) -> str:
     secret = core_v1.read_namespaced_secret(name, namespace)
     return base64.b64decode((secret.data or {})[key]).decode()
@@ -280,3 +284,52 @@ def test_scaling_to_four_nodes_rebalances_under_load_and_back_to_three_is_refuse
     )
     assert sts.spec is not None
     assert sts.spec.replicas == 4, "no node is removed before its data could move"
+
+
+def test_an_operator_killed_mid_reconcile_converges_without_duplicates(
+    nimbus_operator: Operator,
+    core_v1: client.CoreV1Api,
+    apps_v1: client.AppsV1Api,
+    custom_objects: client.CustomObjectsApi,
+    namespace: str,
+) -> None:
+    custom_objects.create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "objectstores", store_manifest("phoenix")
+    )
+    selector = "app.kubernetes.io/component=operator"
+
+    def operator_pods() -> list[Any]:
+        return list(
+            core_v1.list_namespaced_pod(nimbus_operator.namespace, label_selector=selector).items
+        )
+
+    # Kill the operator as soon as it has started on the store (its first objects exist).
+    wait_until(
+        lambda: core_v1.list_namespaced_secret(namespace).items,
+        lambda secrets: any(s.metadata and s.metadata.name == "phoenix-admin" for s in secrets),
+        "the reconcile to have begun",
+        STORE_TIMEOUT,
+    )
+    killed = set(names(operator_pods()))
+    for pod_name in killed:
+        core_v1.delete_namespaced_pod(
+            pod_name, nimbus_operator.namespace, body=client.V1DeleteOptions(grace_period_seconds=0)
+        )
+
+    wait_until(
+        lambda: get_store(custom_objects, namespace, "phoenix").get("status", {}),
+        lambda status: status.get("phase") == "Ready",
+        "the store Ready under a new operator",
+        STORE_TIMEOUT,
+    )
+    assert set(names(operator_pods())).isdisjoint(killed)
+    assert names(apps_v1.list_namespaced_stateful_set(namespace).items) == ["phoenix-node"]
+    deployments = sorted(names(apps_v1.list_namespaced_deployment(namespace).items))
+    assert deployments == ["phoenix-gateway", "phoenix-janitor"]
+    secrets = names(core_v1.list_namespaced_secret(namespace).items)
+    assert secrets.count("phoenix-admin") == 1
+    configmaps = sorted(names(core_v1.list_namespaced_config_map(namespace).items))
+    assert configmaps == ["kube-root-ca.crt", "phoenix-ring-builders", "phoenix-rings"]
+    s3 = s3_client(core_v1, namespace, "phoenix")
+    s3.create_bucket(Bucket="after-the-crash")
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["after-the-crash"]
