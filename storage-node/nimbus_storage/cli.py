@@ -20,7 +20,13 @@ from pathlib import Path
 import uvloop
 
 from nimbus_storage.errors import ServiceUnavailable
-from nimbus_storage.gateway.config import NODE_CONNECT_TIMEOUT, NODE_TIMEOUT, GatewayConfig
+from nimbus_storage.gateway.config import (
+    CLIENT_BODY_TIMEOUT,
+    CLIENT_HEADER_TIMEOUT,
+    NODE_CONNECT_TIMEOUT,
+    NODE_TIMEOUT,
+    GatewayConfig,
+)
 from nimbus_storage.gateway.policies import DEFAULT_POLICY, PolicySpec
 from nimbus_storage.gateway.server import (
     RootCredential,
@@ -29,6 +35,7 @@ from nimbus_storage.gateway.server import (
     start_gateway,
 )
 from nimbus_storage.node import cli as node_cli
+from nimbus_storage.ring import cli as ring_cli
 
 ACCESS_KEY_ENV = "NIMBUS_ROOT_ACCESS_KEY"
 SECRET_KEY_ENV = "NIMBUS_ROOT_SECRET_KEY"
@@ -40,6 +47,16 @@ def _policy_spec(text: str) -> PolicySpec:
         return PolicySpec.parse(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0, not {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,6 +118,22 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds a storage node may stay silent mid-request (default %(default)s)",
     )
     serve.add_argument(
+        "--client-header-timeout",
+        type=_seconds,
+        default=CLIENT_HEADER_TIMEOUT,
+        metavar="S",
+        help="seconds a client has to send a request's headers; then its connection is closed"
+        " (default %(default)s)",
+    )
+    serve.add_argument(
+        "--client-body-timeout",
+        type=_seconds,
+        default=CLIENT_BODY_TIMEOUT,
+        metavar="S",
+        help="seconds a request body may stall before the request fails with RequestTimeout"
+        " (default %(default)s)",
+    )
+    serve.add_argument(
         "--metadata-ring",
         type=Path,
         metavar="RING",
@@ -129,6 +162,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="INFO")
     node = commands.add_parser("node", help="run a storage node of a ring-based cluster")
     node_cli.add_arguments(node)
+    commands.add_parser(
+        "ring",
+        help="build, inspect and wait for rings (python -m nimbus_storage.ring)",
+        add_help=False,
+    )
     return parser
 
 
@@ -166,6 +204,8 @@ async def _serve(args: argparse.Namespace) -> None:
         cluster_token=os.environ.get(CLUSTER_TOKEN_ENV, ""),
         node_connect_timeout=args.node_connect_timeout,
         node_timeout=args.node_timeout,
+        client_header_timeout=args.client_header_timeout,
+        client_body_timeout=args.client_body_timeout,
         ec_policy=args.ec,
         policies=tuple(args.policy),
         default_policy=args.default_policy,
@@ -202,6 +242,9 @@ async def _root_credential(gateway: RunningGateway) -> RootCredential:
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["ring"]:
+        return ring_cli.main(words[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(),

@@ -258,6 +258,37 @@ class QuotaExceeded(S3Error):
     default_message = "The bucket quota has been exceeded."
 
 
+class RequestTimeout(S3Error):
+    """The client left its connection idle mid-request longer than the gateway waits."""
+
+    code = "RequestTimeout"
+    status = 400
+    default_message = (
+        "Your socket connection to the server was not read from or written to within the"
+        " timeout period. Idle connections will be closed."
+    )
+
+
+class RequestHeaderSectionTooLarge(S3Error):
+    code = "RequestHeaderSectionTooLarge"
+    status = 400
+    default_message = "Your request header section exceeds the maximum allowed size."
+
+
+class BadRequest(S3Error):
+    """A request that is not valid HTTP/1.1 (S3 answers these with this code and message)."""
+
+    code = "BadRequest"
+    status = 400
+    default_message = "An error occurred when parsing the HTTP request."
+
+
+class ServerSideEncryptionConfigurationNotFoundError(S3Error):
+    code = "ServerSideEncryptionConfigurationNotFoundError"
+    status = 404
+    default_message = "The server side encryption configuration was not found"
+
+
 class RequestTimeTooSkewed(S3Error):
     code = "RequestTimeTooSkewed"
     status = 403

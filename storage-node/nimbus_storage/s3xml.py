@@ -2,11 +2,14 @@
 
 Requests are parsed with size limits and with DTDs and entities refused (no billion laughs, no
 external entities), namespaces stripped so ``<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">``
-and ``<Delete>`` read the same. Responses are built from nested Python values.
+and ``<Delete>`` read the same. A value's text is exact (``<Key> a </Key>`` is the key " a ");
+only values that are tokens (numbers, booleans, ETags, enumerations) are read stripped. Responses
+are built from nested Python values.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -18,6 +21,10 @@ S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 # A raw carriage return would be read back as a line feed (XML end-of-line handling).
 _ENTITIES = {"\r": "&#13;"}
+# Characters XML 1.0 has no place for, not even as references: C0 controls but TAB, LF and CR,
+# and U+FFFE, U+FFFF. Keys may hold them; AWS writes them as references (``&#x1;``), which
+# strict parsers refuse: clients that store such keys list with encoding-type=url.
+_NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 DEFAULT_MAX_XML = 1024 * 1024
 
 # A value in a response tree: text, a number, a bool, None (omitted), a nested tree, or a list
@@ -58,17 +65,34 @@ def parse(body: bytes, *, max_size: int = DEFAULT_MAX_XML, root: str | None = No
 
 
 def text(element: ET.Element, path: str, default: str | None = None) -> str | None:
+    """The exact text of the child ``path`` (white space included), or ``default`` without one:
+    for keys, prefixes, names, ids. A child holding elements rather than text is MalformedXML."""
     found = element.find(path)
     if found is None:
         return default
-    return (found.text or "").strip()
+    if len(found):
+        raise MalformedXML(f"<{path}> holds elements, not text")
+    return found.text or ""
 
 
-def required_text(element: ET.Element, path: str) -> str:
+def token(element: ET.Element, path: str, default: str | None = None) -> str | None:
+    """The text of the child ``path`` without surrounding white space, or ``default``: for
+    numbers, booleans, ETags and enumerations, where white space is only layout."""
     value = text(element, path)
+    return default if value is None else value.strip()
+
+
+def required_token(element: ET.Element, path: str) -> str:
+    value = token(element, path)
     if value is None:
         raise MalformedXML(f"missing <{path}>")
     return value
+
+
+def escape_text(value: str) -> str:
+    """``value`` as XML character data; what XML 1.0 cannot hold as ``&#xN;``, as AWS writes it."""
+    escaped = escape(value, _ENTITIES)
+    return _NOT_XML_CHARS.sub(lambda found: f"&#x{ord(found.group()):X};", escaped)
 
 
 def _text(value: str | int | bool) -> str:
@@ -76,7 +100,7 @@ def _text(value: str | int | bool) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    return escape(value, _ENTITIES)
+    return escape_text(value)
 
 
 def _append(out: list[str], tag: str, value: XmlValue) -> None:
@@ -118,7 +142,7 @@ def render(root: str, tree: XmlTree, *, namespace: bool = True) -> bytes:
 
 def render_text(root: str, value: str) -> bytes:
     """A document whose root element holds only text (GetBucketLocation)."""
-    body = f"{_open_root(root, True)}{escape(value, _ENTITIES)}</{root}>" if value else ""
+    body = f"{_open_root(root, True)}{escape_text(value)}</{root}>" if value else ""
     if not value:
         body = f'<{root} xmlns="{S3_NS}"/>'
     return XML_DECLARATION + body.encode("utf-8")

@@ -1,7 +1,8 @@
 """A real gateway on 127.0.0.1, driven by boto3 exactly as applications drive S3.
 
 The gateway runs in a background thread with its own event loop (so tests can also reach its
-services, e.g. to run a janitor pass), and listens on a real TCP port.
+services, e.g. to run a janitor pass), and listens on a real TCP port. ``gateway_in_each_mode``
+runs a test twice: on the standalone gateway, and on a gateway over a 3-node storage cluster.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from botocore.config import Config
 from mypy_boto3_s3 import S3Client
 from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.server import RunningGateway, ensure_root_credential, start_gateway
+
+from e2e.storage_cluster import StorageCluster
 
 ROOT_ACCESS_KEY = "NIMBUSROOTTEST"
 ROOT_SECRET_KEY = "root-secret-key-for-tests-only"
@@ -103,6 +106,53 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayHandle]
 @pytest.fixture(scope="session")
 def s3(gateway: GatewayHandle) -> S3Client:
     return gateway.client()
+
+
+@pytest.fixture(scope="session", params=["standalone", "cluster"])
+def gateway_in_each_mode(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayHandle]:
+    """The standalone gateway, then a gateway over a ring of 3 storage node processes (3
+    replicas; the catalog and bucket indexes replicated on the nodes too). Both run in-process,
+    so tests can look at what is stored behind the S3 API."""
+    if request.param == "standalone":
+        yield request.getfixturevalue("gateway")
+        return
+    root: Path = tmp_path_factory.mktemp("cluster-mode")
+    cluster = StorageCluster(root / "cluster", nodes=3, replicas=3)
+    cluster.root.mkdir(parents=True)
+    cluster.build_ring()
+    try:
+        for index in range(cluster.nodes):
+            cluster.start_node(index)
+        handle = start_in_thread(
+            GatewayConfig(
+                data_dir=root / "gateway",
+                port=0,
+                fsync=False,
+                ring_path=cluster.ring_path,
+                cluster_token=cluster.token,
+            )
+        )
+        try:
+            yield handle
+        finally:
+            stop_in_thread(handle)
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def s3_in_each_mode(gateway_in_each_mode: GatewayHandle) -> S3Client:
+    return gateway_in_each_mode.client()
+
+
+@pytest.fixture
+def bucket_in_each_mode(s3_in_each_mode: S3Client) -> Iterator[str]:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    s3_in_each_mode.create_bucket(Bucket=name)
+    yield name
+    empty_and_delete(s3_in_each_mode, name)
 
 
 @pytest.fixture

@@ -28,8 +28,19 @@ def split_raw_path(raw_path: str) -> tuple[str, str]:
 
 
 def parse_query(raw_query: str) -> dict[str, str]:
-    """Query parameters, decoded; a parameter without ``=`` (``?uploads``) maps to ``""``."""
-    return dict(parse_qsl(raw_query, keep_blank_values=True))
+    """Query parameters, decoded; a parameter without ``=`` (``?uploads``) maps to ``""``.
+
+    Bytes that are not UTF-8 make the URI invalid, as in the path: decoding them as U+FFFD
+    would make ``prefix=%FF`` another prefix (and aiohttp hands raw ones over as surrogates).
+    """
+    try:
+        pairs = parse_qsl(raw_query, keep_blank_values=True, errors="strict")
+        for name, value in pairs:
+            name.encode("utf-8")
+            value.encode("utf-8")
+    except UnicodeError:
+        raise InvalidURI() from None
+    return dict(pairs)
 
 
 def bucket_from_host(host: str, domains: tuple[str, ...]) -> str | None:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from nimbus_storage.errors import AccessDenied, S3Error
-from nimbus_storage.gateway import objects
+from nimbus_storage.gateway import objects, uploads
 from nimbus_storage.gateway.addressing import split_raw_path
 from nimbus_storage.gateway.authentication import authenticate_request
 from nimbus_storage.gateway.context import Services
@@ -165,7 +164,6 @@ async def put_bucket(services: Services, name: str, document: dict[str, Any]) ->
 async def purge_bucket(services: Services, bucket: Bucket) -> int:
     """Delete every version and upload of a bucket; returns how many versions went."""
     index = services.catalog.index(bucket.name)
-    blobs = services.blobs_for(bucket)
     removed = 0
     while True:
         page = await index.list_versions("", "", "", "", 1000)
@@ -176,10 +174,7 @@ async def purge_bucket(services: Services, bucket: Bucket) -> int:
             if gone is not None:
                 await objects.delete_version_data(services, bucket, gone)
                 removed += 1
-    timestamp = f"{time.time():016.05f}"
-    for upload in await index.uploads_initiated_before(time.time() + 1):
-        for part in await index.delete_upload(upload.upload_id):
-            await blobs.delete(part.blob, timestamp)
+    await uploads.abort_every_upload(services, bucket)
     return removed
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 
 from aiohttp import web
 
@@ -25,9 +24,10 @@ from nimbus_storage.gateway.addressing import parse_query, resolve_target, split
 from nimbus_storage.gateway.authentication import authenticate_request
 from nimbus_storage.gateway.authorize import ExplicitDeny, authorize
 from nimbus_storage.gateway.context import S3Request, Services
+from nimbus_storage.gateway.encryption import OBJECT_READS, refuse_encryption
 from nimbus_storage.gateway.handlers import load_all
 from nimbus_storage.gateway.registry import HANDLERS
-from nimbus_storage.gateway.responses import error_response
+from nimbus_storage.gateway.responses import error_response, new_request_id
 from nimbus_storage.gateway.routing import resolve_operation
 
 log = logging.getLogger("nimbus.gateway")
@@ -80,7 +80,7 @@ async def _prepare(http: web.Request, services: Services, request_id: str) -> S3
 async def handle_s3(http: web.Request) -> web.StreamResponse:
     services = http.app[SERVICES_KEY]
     metrics = services.metrics
-    request_id = uuid.uuid4().hex[:16].upper()
+    request_id = new_request_id()
     started = time.perf_counter()
     operation = "Unknown"
     request: S3Request | None = None
@@ -95,6 +95,8 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
             if operation not in _OBJECT_ACL_OPERATIONS or isinstance(denied, ExplicitDeny):
                 raise
             request.object_acl_required = True
+        if operation not in OBJECT_READS:  # a read is checked once its object is found
+            refuse_encryption(operation, http.headers)
         response = await HANDLERS[operation](request)
     except S3Error as error:
         metrics.errors.labels(error.code).inc()
@@ -155,5 +157,7 @@ def build_app(services: Services) -> web.Application:
     load_all()
     app = web.Application(client_max_size=1024**2)
     app[SERVICES_KEY] = services
-    app.router.add_route("*", "/{tail:.*}", dispatch)
+    # aiohttp matches the decoded path, where a key's %0A is a line feed: "." alone stops
+    # there (a bare text/plain 404), so the pattern matches across lines.
+    app.router.add_route("*", "/{tail:(?s:.*)}", dispatch)
     return app

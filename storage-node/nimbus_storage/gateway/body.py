@@ -2,12 +2,18 @@
 
 aws-chunked bodies are decoded (chunk signatures and trailing checksums checked on the way);
 Content-MD5, a hex ``x-amz-content-sha256`` and ``x-amz-checksum-*`` are verified when the
-stream ends, before the last chunk reaches the store, so a bad body is never committed.
+stream ends, before the last chunk reaches the store, so a bad body is never committed. A
+body whose client stops sending for ``client_body_timeout`` seconds ends in RequestTimeout, just
+as unstored.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, MutableMapping
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, MutableMapping
+from typing import TypeVar
+
+from aiohttp import StreamReader
 
 from nimbus_storage.auth.checksums import PayloadVerifier, checksum_header_name
 from nimbus_storage.auth.chunked import AwsChunkedDecoder
@@ -17,10 +23,12 @@ from nimbus_storage.errors import (
     InvalidArgument,
     MaxMessageLengthExceeded,
     MissingContentLength,
+    RequestTimeout,
 )
 from nimbus_storage.gateway.context import S3Request
 
 READ_CHUNK = 256 * 1024
+T = TypeVar("T")
 
 
 def _parse_length(raw: str, header: str) -> int:
@@ -53,8 +61,48 @@ def require_size(request: S3Request, limit: int) -> int:
     return size
 
 
-async def _raw_chunks(request: S3Request) -> AsyncIterator[bytes]:
-    async for chunk in request.http.content.iter_chunked(READ_CHUNK):
+class ClientStream:
+    """The request body as the client sends it. Waiting longer than ``stall_timeout`` seconds
+    for its next bytes is RequestTimeout: a stalled client must not hold its connection, nor the
+    storage nodes' writes behind it, for ever."""
+
+    def __init__(self, stream: StreamReader, stall_timeout: float) -> None:
+        self._stream = stream
+        self._stall_timeout = stall_timeout
+
+    async def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes, as soon as some arrive; b"" at the end of the body."""
+        return await self._waiting(self._stream.read(n))
+
+    async def readline(self) -> bytes:
+        return await self._waiting(self._stream.readline())
+
+    async def readexactly(self, n: int) -> bytes:
+        """``n`` bytes; the stall timeout applies to each wait, not to the whole read."""
+        parts: list[bytes] = []
+        missing = n
+        while missing:
+            part = await self.read(missing)
+            if not part:
+                raise asyncio.IncompleteReadError(b"".join(parts), n)
+            parts.append(part)
+            missing -= len(part)
+        return b"".join(parts)
+
+    async def _waiting(self, read: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self._stall_timeout):
+                return await read
+        except TimeoutError:
+            raise RequestTimeout() from None
+
+
+def client_stream(request: S3Request) -> ClientStream:
+    return ClientStream(request.http.content, request.services.config.client_body_timeout)
+
+
+async def _raw_chunks(stream: ClientStream) -> AsyncIterator[bytes]:
+    while chunk := await stream.read(READ_CHUNK):
         yield chunk
 
 
@@ -74,10 +122,11 @@ class RequestBody:
         )
         source: AsyncIterable[bytes]
         self._decoder: AwsChunkedDecoder | None = None
+        stream = client_stream(request)
         if payload_hash in STREAMING_PAYLOADS:
             decoded = headers.get("x-amz-decoded-content-length")
             self._decoder = AwsChunkedDecoder(
-                request.http.content,
+                stream,
                 request.auth,
                 payload_hash,
                 headers.get("x-amz-trailer"),
@@ -87,7 +136,7 @@ class RequestBody:
             )
             source = self._decoder
         else:
-            source = _raw_chunks(request)
+            source = _raw_chunks(stream)
         self._verifier = PayloadVerifier.from_headers(source, headers, payload_hash=payload_hash)
 
     def __aiter__(self) -> AsyncIterator[bytes]:

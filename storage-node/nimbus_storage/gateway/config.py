@@ -9,6 +9,8 @@ from nimbus_storage.gateway.policies import DEFAULT_POLICY, PolicySpec
 
 NODE_CONNECT_TIMEOUT = 2.0
 NODE_TIMEOUT = 10.0
+CLIENT_HEADER_TIMEOUT = 60.0
+CLIENT_BODY_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,17 @@ class GatewayConfig:
     node_timeout: float = NODE_TIMEOUT
     """Seconds a storage node may stay silent mid-request — not answering, or not taking the
     next chunk of a body — before it counts as failed (Swift's ``node_timeout``)."""
+
+    client_header_timeout: float = CLIENT_HEADER_TIMEOUT
+    """Seconds a client has to send a complete request head (request line and headers) after
+    opening its connection, or after the previous answer on a kept-alive one; then the
+    connection is closed without an answer (so an idle kept-alive connection closes after this
+    long too). nginx's ``client_header_timeout``."""
+
+    client_body_timeout: float = CLIENT_BODY_TIMEOUT
+    """Seconds a request body may stall — no byte from the client while the gateway waits for
+    one — before the request fails with ``400 RequestTimeout`` and nothing of it is stored.
+    nginx's ``client_body_timeout``."""
 
     ec_policy: str = ""
     """``K+M``: erasure-code every blob on the ring into K data and M parity fragments (the ring

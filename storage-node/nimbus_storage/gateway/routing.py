@@ -30,6 +30,11 @@ _BUCKET_SUBRESOURCES: dict[str, dict[str, str]] = {
     "uploads": {"GET": "ListMultipartUploads"},
     "versions": {"GET": "ListObjectVersions"},
     "delete": {"POST": "DeleteObjects"},
+    "encryption": {
+        "GET": "GetBucketEncryption",
+        "PUT": "PutBucketEncryption",
+        "DELETE": "DeleteBucketEncryption",
+    },
 }
 
 # Sub-resources S3 has that Nimbus does not implement: answered with 501 NotImplemented, never
@@ -38,7 +43,6 @@ _UNSUPPORTED_BUCKET_SUBRESOURCES = frozenset(
     {
         "accelerate",
         "analytics",
-        "encryption",
         "intelligent-tiering",
         "inventory",
         "logging",

@@ -14,6 +14,7 @@ from aiohttp import web
 from nimbus_storage.gateway import janitor
 from nimbus_storage.gateway.app import build_app
 from nimbus_storage.gateway.config import GatewayConfig
+from nimbus_storage.gateway.connections import MAX_HEADERS, MAX_LINE_SIZE, S3AppRunner
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.gateway.metrics import GatewayMetrics
 from nimbus_storage.gateway.policies import DEFAULT_POLICY, Policies, PolicySpec
@@ -189,7 +190,18 @@ class RunningGateway:
 async def start_gateway(config: GatewayConfig, *, janitor_enabled: bool = True) -> RunningGateway:
     services = open_services(config)
     app = build_app(services)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = S3AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=config.client_header_timeout,
+        max_line_size=MAX_LINE_SIZE,
+        max_field_size=MAX_LINE_SIZE,
+        max_headers=MAX_HEADERS,
+        # A body sent with Content-Encoding: gzip is stored as sent (S3 keeps the encoding as
+        # object metadata); decompressing it would break its checksums and its bytes.
+        auto_decompress=False,
+    )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True, backlog=1024)
     await site.start()

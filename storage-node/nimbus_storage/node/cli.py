@@ -25,7 +25,7 @@ from pathlib import Path
 import uvloop
 
 from nimbus_storage.node.auditor import AuditorSettings
-from nimbus_storage.node.config import NodeConfig, SpaceReserve
+from nimbus_storage.node.config import CLIENT_HEADER_TIMEOUT, NodeConfig, SpaceReserve
 from nimbus_storage.node.db_replicator import DBReplicatorSettings
 from nimbus_storage.node.reconstructor import ReconstructorSettings
 from nimbus_storage.node.replicator import ReplicatorSettings
@@ -70,6 +70,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="BYTES|N%",
         help="free space a PUT must leave on its device, in bytes or a percent of the device"
         " (default 1%%); checked before the body of an Expect: 100-continue PUT is taken",
+    )
+    parser.add_argument(
+        "--client-header-timeout",
+        type=float,
+        default=CLIENT_HEADER_TIMEOUT,
+        metavar="S",
+        help="seconds a connection may go without a complete request head before it is closed"
+        " (default %(default)s; keep it above 15)",
     )
     parser.add_argument("--no-auditor", action="store_true", help="do not audit in background")
     defaults = AuditorSettings()
@@ -145,6 +153,8 @@ def config_from_args(args: argparse.Namespace, token: str) -> NodeConfig:
             interval=args.audit_interval,
         )
     replicator = None
+    if not args.client_header_timeout > 0:
+        raise UsageError("--client-header-timeout must be above 0")
     if args.replicate_concurrency < 1:
         raise UsageError("--replicate-concurrency must be at least 1")
     db_replicator = None
@@ -191,6 +201,7 @@ def config_from_args(args: argparse.Namespace, token: str) -> NodeConfig:
         db_replicator=db_replicator,
         reconstructor=reconstructor,
         fallocate_reserve=args.fallocate_reserve,
+        client_header_timeout=args.client_header_timeout,
     )
 
 

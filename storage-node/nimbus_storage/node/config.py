@@ -18,6 +18,8 @@ from nimbus_storage.node.reconstructor import ReconstructorSettings
 from nimbus_storage.node.replicator import ReplicatorSettings
 from nimbus_storage.store.layout import StoreIdentity
 
+CLIENT_HEADER_TIMEOUT = 60.0
+
 
 @dataclass(frozen=True, slots=True)
 class SpaceReserve:
@@ -97,6 +99,10 @@ class NodeConfig:
     # Free space an ``Expect: 100-continue`` PUT must leave on its device, or it is refused
     # (507) before its body is sent: Swift's default, 1% of the device.
     fallocate_reserve: SpaceReserve = SpaceReserve(1.0, percent=True)
+    # Seconds a connection may go without a complete request head (from its opening, or from
+    # the previous answer when kept alive) before it is closed. Keep it above the 15 s after
+    # which node clients (aiohttp's default) drop idle pooled connections themselves.
+    client_header_timeout: float = CLIENT_HEADER_TIMEOUT
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ _INDEX_READS = frozenset(
         "list_uploads",
         "list_parts",
         "usage",
+        "has_versions",
         "is_empty",
         "uploads_initiated_before",
         "claim_upload",  # writes, but only to a replica that exists

@@ -51,6 +51,9 @@ log = logging.getLogger("nimbus.node")
 # Metadata travels in one header: allow more than aiohttp's 8 KiB default.
 MAX_FIELD_SIZE = 64 * 1024
 _METHODS = frozenset({"PUT", "GET", "HEAD", "DELETE", "POST"})
+# The rest of a path, which aiohttp matches decoded: a name's %0A is a line feed there, which
+# "." alone does not match (the request would be a 404 before reaching its handler).
+_REST = "{rest:(?s:.*)}"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -60,9 +63,9 @@ def build_app(node: NodeContext) -> web.Application:
     app[NODE] = node
     app[DATABASES] = Databases(node.config.data_dir)
     # Expect: 100-continue is answered by put_object, after its free-space check (objects.py).
-    app.router.add_route("*", "/objects/{rest:.*}", _objects, expect_handler=expect_continue_later)
-    app.router.add_post("/replicate/{rest:.*}", _replicate)
-    app.router.add_post("/db/{rest:.*}", handle_db)
+    app.router.add_route("*", f"/objects/{_REST}", _objects, expect_handler=expect_continue_later)
+    app.router.add_post(f"/replicate/{_REST}", _replicate)
+    app.router.add_post(f"/db/{_REST}", handle_db)
     app.router.add_get("/_nimbus/healthz", _healthz)
     app.router.add_get("/_nimbus/metrics", _metrics)
     return app
@@ -310,7 +313,11 @@ async def start_node(
         if leftovers:
             log.info("removed %d temp files of interrupted writes on %s", leftovers, store.device)
     runner = web.AppRunner(
-        build_app(context), access_log=None, handle_signals=False, max_field_size=MAX_FIELD_SIZE
+        build_app(context),
+        access_log=None,
+        handle_signals=False,
+        max_field_size=MAX_FIELD_SIZE,
+        keepalive_timeout=config.client_header_timeout,
     )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True, backlog=1024)

@@ -2,6 +2,8 @@
 
 Schema violations are MalformedXML; values outside AWS's limits are InvalidArgument or
 InvalidRequest with AWS's messages. Transitions are NotImplemented: Nimbus has one storage class.
+Prefixes, tag keys and values and rule IDs are kept exactly as written (white space included);
+numbers, dates and enumerations are read without surrounding white space.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def _parse_rule(element: Element, index: int) -> LifecycleRule:
             raise MalformedXML()
         if child.tag in ("Transition", "NoncurrentVersionTransition"):
             raise NotImplementedError_("Lifecycle transitions are not supported")
-    status = _single_text(element, "Status")
+    status = _single_token(element, "Status")
     if status not in ("Enabled", "Disabled"):
         raise MalformedXML()
     rule_filter = _parse_rule_filter(element)
@@ -101,14 +103,21 @@ def _canonical(element: Element) -> bytes:
 
 
 def _single_text(element: Element, tag: str) -> str | None:
+    """The exact text of the one ``tag`` child (None without one): prefixes, tags, IDs."""
     found = element.findall(tag)
-    if len(found) > 1:
+    if len(found) > 1 or (found and len(found[0])):
         raise MalformedXML()
-    return (found[0].text or "").strip() if found else None
+    return (found[0].text or "") if found else None
+
+
+def _single_token(element: Element, tag: str) -> str | None:
+    """``_single_text`` without surrounding white space: numbers, dates, enumerations."""
+    text = _single_text(element, tag)
+    return None if text is None else text.strip()
 
 
 def _integer(element: Element, tag: str) -> int | None:
-    text = _single_text(element, tag)
+    text = _single_token(element, tag)
     if text is None:
         return None
     if not _INTEGER.fullmatch(text):
@@ -174,8 +183,8 @@ def _parse_expiration(element: Element | None, rule_filter: LifecycleFilter) -> 
     if element is None:
         return None
     days = _positive(element, "Days", "Expiration")
-    date = _parse_date(_single_text(element, "Date"))
-    marker_text = _single_text(element, "ExpiredObjectDeleteMarker")
+    date = _parse_date(_single_token(element, "Date"))
+    marker_text = _single_token(element, "ExpiredObjectDeleteMarker")
     if marker_text is not None and marker_text not in ("true", "false"):
         raise MalformedXML()
     given = [days is not None, date is not None, marker_text is not None]

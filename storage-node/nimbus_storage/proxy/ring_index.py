@@ -137,6 +137,11 @@ class RingIndexService(IndexService):
         found = await self._read_one("usage")
         return (0, 0) if found is MISSING else (int(found[0]), int(found[1]))
 
+    async def has_versions(self) -> bool:
+        """Whether any replica that answered (a quorum) holds a version or delete marker."""
+        answers = await self.replicas.read_all(self.name, "has_versions", {})
+        return any(a is not MISSING and a for a in answers)
+
     async def is_empty(self) -> bool:
         """Empty only when every replica that answered (a quorum) is empty."""
         answers = await self.replicas.read_all(self.name, "is_empty", {})

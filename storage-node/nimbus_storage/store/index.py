@@ -330,6 +330,14 @@ class BucketIndex(ReplicatedDB):
             ).fetchone()
         return int(used_bytes), int(objects)
 
+    def has_versions(self) -> bool:
+        """Whether any version or delete marker is stored (multipart uploads aside)."""
+        with self._lock:
+            (found,) = self._db.execute(
+                "SELECT EXISTS (SELECT 1 FROM versions WHERE deleted = 0)"
+            ).fetchone()
+        return bool(found)
+
     def is_empty(self) -> bool:
         """No versions (delete markers included) and no multipart uploads in progress."""
         with self._lock:

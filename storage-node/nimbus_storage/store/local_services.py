@@ -73,6 +73,9 @@ class LocalIndexService(IndexService):
     async def usage(self) -> tuple[int, int]:
         return self.index_db.usage()
 
+    async def has_versions(self) -> bool:
+        return self.index_db.has_versions()
+
     async def is_empty(self) -> bool:
         return self.index_db.is_empty()
 

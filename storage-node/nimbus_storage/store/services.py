@@ -54,7 +54,13 @@ class IndexService(Protocol):
 
     async def usage(self) -> tuple[int, int]: ...
 
-    async def is_empty(self) -> bool: ...
+    async def has_versions(self) -> bool:
+        """Whether any version or delete marker is stored (multipart uploads aside)."""
+        ...
+
+    async def is_empty(self) -> bool:
+        """No versions, no delete markers and no multipart uploads."""
+        ...
 
     # --- per-version tags and ACLs
 

@@ -51,6 +51,12 @@ def test_parse_query(raw: str, expected: dict[str, str]) -> None:
     assert parse_query(raw) == expected
 
 
+@pytest.mark.parametrize("raw", ["prefix=%FF", "prefix=a%C3", "%FF=1", "prefix=\udcff"])
+def test_query_values_that_are_not_utf_8_are_an_invalid_uri(raw: str) -> None:
+    with pytest.raises(InvalidURI):
+        parse_query(raw)
+
+
 @pytest.mark.parametrize(
     ("host", "expected"),
     [

@@ -75,6 +75,9 @@ def test_service_rejects_other_methods(method: str) -> None:
         ("GET", "versions", "ListObjectVersions"),
         ("GET", "versions&list-type=2", "ListObjectVersions"),  # sub-resource wins
         ("POST", "delete", "DeleteObjects"),
+        ("GET", "encryption", "GetBucketEncryption"),
+        ("PUT", "encryption", "PutBucketEncryption"),  # refused by its handler: 501
+        ("DELETE", "encryption", "DeleteBucketEncryption"),
         ("GET", "tagging&website", "GetBucketTagging"),  # a supported one wins over 501
     ],
 )
@@ -113,7 +116,6 @@ def test_bucket_wrong_method_is_405(method: str, query: str) -> None:
     [
         "accelerate",
         "analytics",
-        "encryption",
         "intelligent-tiering",
         "inventory",
         "logging",

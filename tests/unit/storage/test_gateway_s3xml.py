@@ -19,7 +19,7 @@ NS = s3xml.S3_NS
         f'<s:Delete xmlns:s="{NS}"><s:Object><s:Key>a</s:Key></s:Object></s:Delete>'.encode(),
         f'<Delete xmlns="{NS}"><Object xmlns="urn:other"><Key>a</Key></Object></Delete>'.encode(),
         b'<?xml version="1.0" encoding="UTF-8"?>\n<Delete><Object><Key>a</Key></Object></Delete>',
-        b"  \n<Delete>\n  <Object>\n    <Key> a </Key>\n  </Object>\n</Delete>\n",
+        b"  \n<Delete>\n  <Object>\n    <Key>a</Key>\n  </Object>\n</Delete>\n",
         "<Delete><Object><Key>a</Key></Object></Delete>".encode("utf-16"),  # with a BOM
     ],
 )
@@ -117,17 +117,59 @@ def test_size_limit_is_checked_before_parsing() -> None:
         s3xml.parse(b"<!DOCTYPE x>" + b" " * 64, max_size=32)
 
 
-def test_text_and_required_text() -> None:
-    element = s3xml.parse(b"<R><A> spaced </A><Empty/><B></B></R>")
-    assert s3xml.text(element, "A") == "spaced"
+def test_text_is_exact_and_tokens_are_stripped() -> None:
+    element = s3xml.parse(b"<R><A> spaced </A><Empty/><B></B><W> </W></R>")
+    assert s3xml.text(element, "A") == " spaced "
+    assert s3xml.text(element, "W") == " "
     assert s3xml.text(element, "Empty") == ""
     assert s3xml.text(element, "B") == ""
     assert s3xml.text(element, "Missing") is None
     assert s3xml.text(element, "Missing", "fallback") == "fallback"
-    assert s3xml.required_text(element, "A") == "spaced"
+    assert s3xml.token(element, "A") == "spaced"
+    assert s3xml.token(element, "W") == ""
+    assert s3xml.token(element, "Missing") is None
+    assert s3xml.token(element, "Missing", "fallback") == "fallback"
+    assert s3xml.required_token(element, "A") == "spaced"
     with pytest.raises(MalformedXML) as caught:
-        s3xml.required_text(element, "Missing")
+        s3xml.required_token(element, "Missing")
     assert "<Missing>" in caught.value.message
+
+
+def test_pretty_printed_keys_keep_their_white_space() -> None:
+    body = b"<Delete>\n  <Object>\n    <Key> a </Key>\n  </Object>\n</Delete>\n"
+    assert s3xml.text(s3xml.parse(body), "Object/Key") == " a "
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        (b"line1&#10;line2", "line1\nline2"),
+        (b"line1\nline2", "line1\nline2"),
+        (b"cr&#13;key", "cr\rkey"),
+        (b"cr&#xD;&#xa;key", "cr\r\nkey"),
+        (b"tab&#9;here\t", "tab\there\t"),
+        (b"<![CDATA[ a<b ]]>", " a<b "),
+        # XML end-of-line handling: a raw CR (alone or before LF) reads as LF. AWS asks clients
+        # to write CR as &#13; in XML requests for that reason.
+        (b"cr\rkey", "cr\nkey"),
+        (b"crlf\r\nkey", "crlf\nkey"),
+    ],
+)
+def test_text_reads_character_references_and_line_ends(written: bytes, read: str) -> None:
+    element = s3xml.parse(b"<Object><Key>" + written + b"</Key></Object>")
+    assert s3xml.text(element, "Key") == read
+
+
+@pytest.mark.parametrize("key", [b"&#1;ctrl", b"\x01ctrl", b"&#0;", b"&#xFFFE;"])
+def test_characters_xml_cannot_hold_are_malformed(key: bytes) -> None:
+    with pytest.raises(MalformedXML):
+        s3xml.parse(b"<Object><Key>" + key + b"</Key></Object>")
+
+
+def test_text_of_an_element_holding_elements_is_malformed() -> None:
+    element = s3xml.parse(b"<Object><Key>a<Sub/>b</Key></Object>")
+    with pytest.raises(MalformedXML):
+        s3xml.text(element, "Key")
 
 
 def _body(document: bytes) -> str:
@@ -172,6 +214,11 @@ def test_render_keeps_order_and_repeats_lists() -> None:
         ("&lt;", "&amp;lt;"),  # escaped once more, never taken as an entity
         ("a\rb", "a&#13;b"),  # a raw CR would be read back as LF
         ("a\nb\tc", "a\nb\tc"),
+        # What XML 1.0 cannot hold at all, written as AWS writes it.
+        ("a\x01b", "a&#x1;b"),
+        ("\x00\x0b\x0c\x1f", "&#x0;&#xB;&#xC;&#x1F;"),
+        ("\ufffe\uffff", "&#xFFFE;&#xFFFF;"),
+        ("del\x7f\x85", "del\x7f\x85"),
         ("\"quoted\" 'single'", "\"quoted\" 'single'"),
         ("caf\u00e9 \U0001f40d", "caf\u00e9 \U0001f40d"),
     ],

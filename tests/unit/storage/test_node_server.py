@@ -93,6 +93,17 @@ async def test_put_then_get_round_trips_body_and_facts(client: Client) -> None:
         assert await response.read() == b""
 
 
+@pytest.mark.parametrize("name", ["b/line1\nline2", "b/cr\rlf\n", "b/\x01\x00\x7f", "b/ "])
+async def test_names_with_control_characters_round_trip(client: Client, name: str) -> None:
+    """aiohttp routes on the decoded path, where %0A is a line feed: every route matches it."""
+    assert await put(client, name, b"data") == 201
+    async with client.get(url(name), headers=AUTH) as response:
+        assert (response.status, await response.read()) == (200, b"data")
+    delete = {**AUTH, "X-Nimbus-Timestamp": T2}
+    async with client.delete(url(name), headers=delete) as response:
+        assert response.status == 204
+
+
 async def test_empty_object(client: Client) -> None:
     assert await put(client, "empty", b"") == 201
     async with client.get(url("empty"), headers=AUTH) as response:

@@ -148,6 +148,18 @@ def test_is_empty_counts_versions_markers_and_uploads(index: BucketIndex) -> Non
     assert index.usage() == (0, 0)
 
 
+def test_has_versions_counts_versions_and_markers_but_not_uploads(index: BucketIndex) -> None:
+    index.create_upload("u1", "k", 1.0, {})
+    assert not index.has_versions()
+    index.put_version(version("k", "dm", marker=True), "Enabled")
+    assert index.has_versions()
+    index.delete_version("k", "dm")
+    index.put_version(version("k", "v1"), "Enabled")
+    assert index.has_versions()
+    index.delete_version("k", "v1")
+    assert not index.has_versions()
+
+
 def test_state_survives_reopening(tmp_path: Path) -> None:
     first = BucketIndex(tmp_path / "b.sqlite")
     first.put_version(version("k", size=42), "")

@@ -7,6 +7,7 @@ import importlib
 _MODULES = (
     "buckets",
     "bucket_config",
+    "bucket_encryption",
     "listing",
     "objects_read",
     "objects_write",

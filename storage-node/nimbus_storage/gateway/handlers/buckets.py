@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from nimbus_storage import s3xml
-from nimbus_storage.errors import AccessDenied, InvalidArgument, S3Error
+from nimbus_storage.errors import AccessDenied, BucketNotEmpty, InvalidArgument, S3Error
+from nimbus_storage.gateway import uploads
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.headers import iso8601
@@ -53,7 +54,7 @@ async def _location_constraint(request: S3Request) -> str | None:
     if not body.strip():
         return None
     document = s3xml.parse(body, root="CreateBucketConfiguration")
-    return s3xml.text(document, "LocationConstraint")
+    return s3xml.token(document, "LocationConstraint")
 
 
 @s3_operation("CreateBucket")
@@ -93,7 +94,13 @@ async def head_bucket(request: S3Request) -> web.StreamResponse:
 
 @s3_operation("DeleteBucket")
 async def delete_bucket(request: S3Request) -> web.StreamResponse:
+    """As on AWS, versions and delete markers keep a bucket (BucketNotEmpty); unfinished
+    multipart uploads do not: they go with it, their parts' data too. The catalog checks again
+    as it deletes, so an upload started meanwhile still makes it BucketNotEmpty."""
     bucket = request.require_bucket()
+    if await request.index().has_versions():
+        raise BucketNotEmpty(BucketName=bucket.name)
+    await uploads.abort_every_upload(request.services, bucket)
     await request.services.catalog.delete_bucket(bucket.name)
     return empty_response(204)
 

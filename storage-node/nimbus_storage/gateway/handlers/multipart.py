@@ -25,7 +25,7 @@ from nimbus_storage.errors import (
     OperationAborted,
     TooManyParts,
 )
-from nimbus_storage.gateway import objects
+from nimbus_storage.gateway import objects, uploads
 from nimbus_storage.gateway.body import read_small_body, require_size, verified_payload
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.handlers.listing import key_encoder
@@ -190,8 +190,8 @@ def _parse_completion(body: bytes) -> list[tuple[int, str]]:
     document = s3xml.parse(body, root="CompleteMultipartUpload")
     listed: list[tuple[int, str]] = []
     for element in document.findall("Part"):
-        number_text = s3xml.required_text(element, "PartNumber")
-        etag = s3xml.required_text(element, "ETag").strip('"')
+        number_text = s3xml.required_token(element, "PartNumber")
+        etag = s3xml.required_token(element, "ETag").strip('"')
         try:
             listed.append((int(number_text), etag))
         except ValueError:
@@ -319,16 +319,10 @@ async def _single_chunk(body: bytes) -> AsyncIterator[bytes]:
 
 @s3_operation("AbortMultipartUpload")
 async def abort_multipart_upload(request: S3Request) -> web.StreamResponse:
-    request.require_bucket()
+    bucket = request.require_bucket()
     upload = await _upload(request)
-    await abort_upload(request, upload)
+    await uploads.abort_upload(request.services, bucket, upload.upload_id)
     return empty_response(204)
-
-
-async def abort_upload(request: S3Request, upload: Upload) -> None:
-    timestamp = _now()
-    for part in await request.index().delete_upload(upload.upload_id):
-        await request.blobs().delete(part.blob, timestamp)
 
 
 @s3_operation("ListParts")

@@ -38,10 +38,10 @@ async def delete_object_handler(request: S3Request) -> web.StreamResponse:
 
 def _parse_delete_request(body: bytes) -> tuple[bool, list[tuple[str, str | None]]]:
     document = s3xml.parse(body, root="Delete", max_size=MAX_DELETE_BODY)
-    quiet = (s3xml.text(document, "Quiet") or "false").lower() == "true"
+    quiet = (s3xml.token(document, "Quiet") or "false").lower() == "true"
     targets: list[tuple[str, str | None]] = []
     for element in document.findall("Object"):
-        key = s3xml.text(element, "Key")
+        key = s3xml.text(element, "Key")  # exact: <Key> a </Key> names the key " a "
         if not key:
             raise MalformedXML("Each <Object> needs a non-empty <Key>")
         targets.append((key, s3xml.text(element, "VersionId")))

@@ -17,6 +17,7 @@ from nimbus_storage.gateway import cors, objects
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.conditional import ByteRange, check_preconditions, parse_range
 from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.encryption import refuse_encryption
 from nimbus_storage.gateway.headers import (
     DEFAULT_CONTENT_TYPE,
     STORED_HEADERS,
@@ -132,6 +133,7 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
         version.acl, request.principal, request.require_bucket().owner, "s3:GetObject"
     ):
         raise AccessDenied()
+    refuse_encryption(request.operation, request.headers)
     body = await objects.open_body(
         request.services,
         request.require_bucket(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
@@ -114,9 +114,20 @@ class CopySource:
     version_id: str | None
 
 
+def _decode_copy_source(component: str, header: str) -> str:
+    """Percent-decoded exactly (unquote() would turn bytes that are not UTF-8 into U+FFFD, and
+    so name another key)."""
+    try:
+        return unquote_to_bytes(component).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidArgument(
+            "Invalid copy source encoding.", ArgumentName="x-amz-copy-source", ArgumentValue=header
+        ) from None
+
+
 def parse_copy_source(header: str) -> CopySource:
     path, _, query = header.partition("?")
-    path = unquote(path).lstrip("/")
+    path = _decode_copy_source(path, header).lstrip("/")
     bucket, slash, key = path.partition("/")
     if not slash or not bucket or not key:
         raise InvalidArgument(
@@ -129,7 +140,7 @@ def parse_copy_source(header: str) -> CopySource:
         name, _, value = query.partition("=")
         if name != "versionId" or not value:
             raise InvalidArgument("Unsupported copy source parameter", ArgumentValue=header)
-        version_id = unquote(value)
+        version_id = _decode_copy_source(value, header)
     return CopySource(bucket, key, version_id)
 
 

@@ -1,0 +1,40 @@
+"""Bucket default encryption: Nimbus does not encrypt objects, so no bucket has a configuration.
+
+GetBucketEncryption answers as AWS did for a bucket without one (404
+ServerSideEncryptionConfigurationNotFoundError), which clients take as "not encrypted" — the
+truth here. DeleteBucketEncryption has nothing to remove. PutBucketEncryption is refused with 501
+NotImplemented before its body is read: accepting it would promise encryption that never
+happens (gateway/encryption.py refuses the per-request SSE headers the same way).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nimbus_storage.errors import (
+    NotImplementedError_,
+    ServerSideEncryptionConfigurationNotFoundError,
+)
+from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.registry import s3_operation
+from nimbus_storage.gateway.responses import empty_response
+
+
+@s3_operation("GetBucketEncryption")
+async def get_bucket_encryption(request: S3Request) -> web.StreamResponse:
+    raise ServerSideEncryptionConfigurationNotFoundError(BucketName=request.require_bucket().name)
+
+
+@s3_operation("PutBucketEncryption")
+async def put_bucket_encryption(request: S3Request) -> web.StreamResponse:
+    request.require_bucket()
+    raise NotImplementedError_(
+        "Server-side encryption is not implemented: Nimbus stores objects unencrypted, so a"
+        " bucket default encryption configuration is refused."
+    )
+
+
+@s3_operation("DeleteBucketEncryption")
+async def delete_bucket_encryption(request: S3Request) -> web.StreamResponse:
+    request.require_bucket()
+    return empty_response(204)

@@ -1,0 +1,31 @@
+"""Unfinished multipart uploads going away: aborted by their client, or with their bucket.
+
+An upload's parts are blobs of their own; the index forgets the upload and hands back the parts
+this call took from it, whose blobs are then tombstoned. A part still streaming in meanwhile
+finds its upload gone and deletes its own blob (handlers/multipart.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from nimbus_storage.gateway.context import Services
+from nimbus_storage.store.api import Bucket
+from nimbus_storage.store.layout import normalize_timestamp
+
+
+async def abort_upload(services: Services, bucket: Bucket, upload_id: str) -> None:
+    """Forget the upload and delete the data of its parts (nothing when it is already gone)."""
+    blobs = services.blobs_for(bucket)
+    timestamp = normalize_timestamp(time.time())
+    for part in await services.catalog.index(bucket.name).delete_upload(upload_id):
+        await blobs.delete(part.blob, timestamp)
+
+
+async def abort_every_upload(services: Services, bucket: Bucket) -> int:
+    """Abort every upload of the bucket in progress; how many there were."""
+    uploads = await services.catalog.index(bucket.name).uploads_initiated_before(math.inf)
+    for upload in uploads:
+        await abort_upload(services, bucket, upload.upload_id)
+    return len(uploads)

@@ -1,0 +1,209 @@
+"""Server-side encryption is not implemented, so every request asking for it is refused with the
+error AWS gives for it, and nothing is stored — on the standalone gateway and on a gateway over
+a storage cluster (``gateway_in_each_mode``).
+
+Before, the SSE headers were ignored: the object was stored in clear, and read back without the
+SSE-C key it was "encrypted" with.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from mypy_boto3_s3 import S3Client
+from mypy_boto3_s3.type_defs import (
+    CompletedMultipartUploadTypeDef,
+    CopySourceTypeDef,
+    ServerSideEncryptionConfigurationTypeDef,
+)
+
+from tests.functional.conftest import ROOT_ACCESS_KEY, ROOT_SECRET_KEY, GatewayHandle
+from tests.functional.raw_http import Endpoint, read_answer
+
+SSE_C_KEY = b"0123456789abcdef0123456789abcdef"
+SSE_C: dict[str, Any] = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": SSE_C_KEY}
+COPY_SOURCE_SSE_C: dict[str, Any] = {
+    "CopySourceSSECustomerAlgorithm": "AES256",
+    "CopySourceSSECustomerKey": SSE_C_KEY,
+}
+CONTEXT = base64.b64encode(b'{"purpose": "test"}').decode()
+
+ENCRYPTING_WRITES = [
+    pytest.param({"ServerSideEncryption": "AES256"}, id="sse-s3"),
+    pytest.param({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/key"}, id="sse-kms"),
+    pytest.param({"ServerSideEncryption": "aws:kms:dsse"}, id="dsse-kms"),
+    pytest.param({"SSEKMSKeyId": "alias/key"}, id="kms-key-id"),
+    pytest.param({"SSEKMSEncryptionContext": CONTEXT}, id="kms-context"),
+    pytest.param({"BucketKeyEnabled": True}, id="bucket-key"),
+    pytest.param(SSE_C, id="sse-c"),
+]
+
+
+def refusal(call: Callable[[], Any]) -> dict[str, Any]:
+    """The error document of a call that must be refused as not implemented."""
+    with pytest.raises(ClientError) as caught:
+        call()
+    response = caught.value.response
+    error: dict[str, Any] = dict(response["Error"])
+    assert (error["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "NotImplemented",
+        501,
+    )
+    header = error["Header"]
+    assert header.startswith("x-amz-server-side-encryption") or header.startswith(
+        "x-amz-copy-source-server-side-encryption"
+    )
+    assert header in error["Message"]
+    return error
+
+
+def assert_absent(s3: S3Client, bucket: str, key: str) -> None:
+    with pytest.raises(ClientError) as caught:
+        s3.head_object(Bucket=bucket, Key=key)
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=key)["KeyCount"] == 0
+
+
+@pytest.mark.parametrize("encryption", ENCRYPTING_WRITES)
+def test_put_object_asking_for_encryption_stores_nothing(
+    s3_in_each_mode: S3Client, bucket_in_each_mode: str, encryption: dict[str, Any]
+) -> None:
+    s3, bucket = s3_in_each_mode, bucket_in_each_mode
+    refusal(lambda: s3.put_object(Bucket=bucket, Key="secret", Body=b"plaintext", **encryption))
+    assert_absent(s3, bucket, "secret")
+
+
+def test_copy_object_asking_for_encryption_stores_nothing(
+    s3_in_each_mode: S3Client, bucket_in_each_mode: str
+) -> None:
+    s3, bucket = s3_in_each_mode, bucket_in_each_mode
+    s3.put_object(Bucket=bucket, Key="source", Body=b"plaintext")
+    source: CopySourceTypeDef = {"Bucket": bucket, "Key": "source"}
+    for encryption in ({"ServerSideEncryption": "AES256"}, SSE_C, COPY_SOURCE_SSE_C):
+        refusal(partial(s3.copy_object, Bucket=bucket, Key="copy", CopySource=source, **encryption))
+        assert_absent(s3, bucket, "copy")
+
+
+def test_multipart_upload_asking_for_encryption_stores_nothing(
+    s3_in_each_mode: S3Client, bucket_in_each_mode: str
+) -> None:
+    s3, bucket = s3_in_each_mode, bucket_in_each_mode
+    for encryption in ({"ServerSideEncryption": "aws:kms"}, SSE_C):
+        refusal(partial(s3.create_multipart_upload, Bucket=bucket, Key="big", **encryption))
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+    s3.put_object(Bucket=bucket, Key="source", Body=b"plaintext")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    refusal(
+        lambda: s3.upload_part(
+            Bucket=bucket, Key="big", UploadId=upload, PartNumber=1, Body=b"part", **SSE_C
+        )
+    )
+    refusal(
+        lambda: s3.upload_part_copy(
+            Bucket=bucket,
+            Key="big",
+            UploadId=upload,
+            PartNumber=1,
+            CopySource={"Bucket": bucket, "Key": "source"},
+            **COPY_SOURCE_SSE_C,
+        )
+    )
+    assert s3.list_parts(Bucket=bucket, Key="big", UploadId=upload).get("Parts", []) == []
+    etag = s3.upload_part(Bucket=bucket, Key="big", UploadId=upload, PartNumber=1, Body=b"p")
+    parts: CompletedMultipartUploadTypeDef = {"Parts": [{"PartNumber": 1, "ETag": etag["ETag"]}]}
+    refusal(
+        lambda: s3.complete_multipart_upload(
+            Bucket=bucket, Key="big", UploadId=upload, MultipartUpload=parts, **SSE_C
+        )
+    )
+    assert_absent(s3, bucket, "big")
+    s3.abort_multipart_upload(Bucket=bucket, Key="big", UploadId=upload)
+
+
+def test_reads_with_encryption_headers_are_refused_as_aws_refuses_them(
+    s3_in_each_mode: S3Client, bucket_in_each_mode: str
+) -> None:
+    """AWS answers SSE-C headers on a read of an object not stored with SSE-C (all of ours)
+    with 400 InvalidRequest, the other SSE headers with 400 InvalidArgument; a missing key is
+    still 404."""
+    s3, bucket = s3_in_each_mode, bucket_in_each_mode
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"plaintext")
+    with pytest.raises(ClientError) as got:
+        s3.get_object(Bucket=bucket, Key="plain", **SSE_C)
+    error = got.value.response["Error"]
+    assert (error["Code"], error["Message"]) == (
+        "InvalidRequest",
+        "The encryption parameters are not applicable to this object.",
+    )
+    with pytest.raises(ClientError) as headed:
+        s3.head_object(Bucket=bucket, Key="plain", **SSE_C)
+    assert headed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with pytest.raises(ClientError) as missing:
+        s3.get_object(Bucket=bucket, Key="absent", **SSE_C)
+    assert missing.value.response["Error"]["Code"] == "NoSuchKey"
+
+    def add_sse_header(request: Any, **_: Any) -> None:
+        request.headers["x-amz-server-side-encryption"] = "AES256"
+
+    s3.meta.events.register("before-sign.s3.GetObject", add_sse_header)
+    try:
+        with pytest.raises(ClientError) as argument:
+            s3.get_object(Bucket=bucket, Key="plain")
+    finally:
+        s3.meta.events.unregister("before-sign.s3.GetObject", add_sse_header)
+    assert argument.value.response["Error"]["Code"] == "InvalidArgument"
+    assert s3.get_object(Bucket=bucket, Key="plain")["Body"].read() == b"plaintext"
+
+
+def test_bucket_default_encryption_cannot_be_set(
+    s3_in_each_mode: S3Client, bucket_in_each_mode: str
+) -> None:
+    """PutBucketEncryption is refused; no bucket has a configuration, which Get answers as AWS
+    does for a bucket without one, and Delete has nothing to remove."""
+    s3, bucket = s3_in_each_mode, bucket_in_each_mode
+    configuration: ServerSideEncryptionConfigurationTypeDef = {
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    }
+    with pytest.raises(ClientError) as refused:
+        s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=configuration)
+    response = refused.value.response
+    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "NotImplemented",
+        501,
+    )
+    for _ in range(2):
+        with pytest.raises(ClientError) as absent:
+            s3.get_bucket_encryption(Bucket=bucket)
+        response = absent.value.response
+        assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (
+            "ServerSideEncryptionConfigurationNotFoundError",
+            404,
+        )
+        deleted = s3.delete_bucket_encryption(Bucket=bucket)
+        assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+    s3.put_object(Bucket=bucket, Key="after", Body=b"still stored in clear")
+    assert "ServerSideEncryption" not in s3.head_object(Bucket=bucket, Key="after")
+
+
+def test_refused_before_the_body_is_sent(
+    gateway_in_each_mode: GatewayHandle, s3_in_each_mode: S3Client, bucket_in_each_mode: str
+) -> None:
+    """The answer comes from the request head alone: a gateway that waited for the body would
+    answer nothing (or, after client_body_timeout, RequestTimeout)."""
+    endpoint = Endpoint.of(gateway_in_each_mode.endpoint, ROOT_ACCESS_KEY, ROOT_SECRET_KEY)
+    head = endpoint.signed_head(
+        "PUT",
+        f"/{bucket_in_each_mode}/unsent",
+        {"Content-Length": str(5 * 1024 * 1024), "x-amz-server-side-encryption": "AES256"},
+    )
+    with endpoint.connect() as sock:
+        sock.sendall(head)
+        answer = read_answer(sock)
+    assert (answer.status, answer.code) == (501, "NotImplemented")
+    assert_absent(s3_in_each_mode, bucket_in_each_mode, "unsent")

@@ -1,0 +1,62 @@
+"""SSE headers: refused on every operation but reads, which answer as AWS does for an object
+stored without that encryption."""
+
+from __future__ import annotations
+
+import pytest
+from multidict import CIMultiDict
+from nimbus_storage.errors import InvalidArgument, InvalidRequest, NotImplementedError_
+from nimbus_storage.gateway.encryption import refuse_encryption, requested_encryption
+
+SSE_HEADERS = [
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-context",
+    "x-amz-server-side-encryption-bucket-key-enabled",
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-server-side-encryption-customer-key",
+    "X-Amz-Server-Side-Encryption-Customer-Key-MD5",
+    "x-amz-copy-source-server-side-encryption-customer-algorithm",
+    "x-amz-copy-source-server-side-encryption-customer-key",
+    "x-amz-copy-source-server-side-encryption-customer-key-MD5",
+]
+WRITES = [
+    "PutObject",
+    "CopyObject",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "UploadPartCopy",
+    "CompleteMultipartUpload",
+]
+
+
+def test_requests_without_sse_headers_pass() -> None:
+    headers = CIMultiDict({"x-amz-copy-source": "/b/k", "x-amz-meta-encryption": "none"})
+    assert requested_encryption(headers) is None
+    for operation in [*WRITES, "GetObject", "HeadObject"]:
+        refuse_encryption(operation, headers)
+
+
+@pytest.mark.parametrize("header", SSE_HEADERS)
+@pytest.mark.parametrize("operation", WRITES)
+def test_writes_are_not_implemented_naming_the_header(operation: str, header: str) -> None:
+    with pytest.raises(NotImplementedError_) as caught:
+        refuse_encryption(operation, CIMultiDict({header: "v"}))
+    assert (caught.value.status, caught.value.code) == (501, "NotImplemented")
+    assert caught.value.extra["Header"] == header.lower()
+    assert header.lower() in caught.value.message
+
+
+@pytest.mark.parametrize("header", [h for h in SSE_HEADERS if "-customer-" in h.lower()])
+@pytest.mark.parametrize("operation", ["GetObject", "HeadObject"])
+def test_reads_with_customer_keys_are_invalid_request(operation: str, header: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        refuse_encryption(operation, CIMultiDict({header: "v"}))
+    assert caught.value.message == "The encryption parameters are not applicable to this object."
+
+
+@pytest.mark.parametrize("header", [h for h in SSE_HEADERS if "-customer-" not in h.lower()])
+def test_reads_with_other_sse_headers_are_invalid_argument(header: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        refuse_encryption("GetObject", CIMultiDict({header: "AES256"}))
+    assert caught.value.extra == {"ArgumentName": header, "ArgumentValue": "AES256"}
