@@ -178,14 +178,17 @@ _ORIGINS = {
 
 
 def _banner(endpoint: str, access_key: str, secret_key: str, source: str) -> str:
+    """What ``serve`` prints at start. A secret key the caller passed in the environment is
+    not echoed (in a pod, stdout is a log many can read); a generated one must be, once."""
     origin = _ORIGINS[source]
+    shown = f"${SECRET_KEY_ENV}" if source == "environment" else secret_key
     return "\n".join(
         [
             f"Nimbus S3 endpoint: {endpoint}",
             f"  access key: {access_key}",
-            f"  secret key: {secret_key}   ({origin})",
+            f"  secret key: {shown}   ({origin})",
             "Try it:",
-            f"  export AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret_key}",
+            f"  export AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={shown}",
             f"  aws --endpoint-url {endpoint} s3 mb s3://demo",
             f"  aws --endpoint-url {endpoint} s3 cp README.md s3://demo/",
             f"Metrics: {endpoint}/_nimbus/metrics",
