@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_index
 	$(BIN)/python -m bench.bench_list_http
 	$(BIN)/python -m bench.bench_compare
+	$(BIN)/python -m bench.bench_operator
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -18,10 +18,10 @@ from e2e.cluster.layout import default_run_dir
 
 
 def ensure_built() -> BinaryPaths:
-    """Build whatever the control plane still lacks (a no-op when the cache is complete)."""
+    """Build whatever the control plane, kubectl and helm still lack (a no-op when cached)."""
     binaries = BinaryPaths.from_cache()
-    if binaries.missing_for_control_plane():
-        build_all(["kubernetes", "kubectl", "etcd", "kwok"])
+    if binaries.missing():
+        build_all(["kubernetes", "kubectl", "etcd", "kwok", "helm"])
     return binaries
 
 

@@ -170,6 +170,14 @@ class BinaryPaths:
             kubectl=component_dir(component("kubectl"), cache_root) / "kubectl",
         )
 
+    def missing(self) -> list[Path]:
+        """Every binary the tests and ``make up`` use (the control plane, kubectl, helm)."""
+        return [*self.missing_for_control_plane(), *self._missing(self.helm)]
+
+    @staticmethod
+    def _missing(*paths: Path) -> list[Path]:
+        return [path for path in paths if not os.access(path, os.X_OK)]
+
     def missing_for_control_plane(self) -> list[Path]:
         """Binaries ``up`` needs that are not there (helm is not needed to run the cluster)."""
         paths = (

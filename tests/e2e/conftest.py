@@ -40,7 +40,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if (
         not wants_cluster
         or os.environ.get(REUSE_ENV)
-        or not BinaryPaths.from_cache().missing_for_control_plane()
+        or not BinaryPaths.from_cache().missing()
     ):
         return
     capture = session.config.pluginmanager.getplugin("capturemanager")
