@@ -3,6 +3,9 @@
     python -m nimbus_operator.models.crdgen [--out crds/]    write one YAML per kind
     python -m nimbus_operator.models.crdgen --check          exit 1, with a diff, on drift
 
+Add ``--docs docs/crd-reference.md`` to also write (with ``--check``: also check) the
+Markdown reference of the kinds, rendered from the same models by `crddocs`.
+
 Pure: builds dicts and YAML text; only `main` touches files.
 """
 
@@ -19,10 +22,11 @@ import yaml
 
 from nimbus_operator.models.bucket import BUCKET
 from nimbus_operator.models.bucketaccess import BUCKET_ACCESS
-from nimbus_operator.models.errors import SpecError
+from nimbus_operator.models.crddocs import render_reference
+from nimbus_operator.models.docfields import spec_required
 from nimbus_operator.models.kind import AGE_COLUMN, ResourceKind
 from nimbus_operator.models.objectstore import OBJECT_STORE
-from nimbus_operator.models.schema import JsonDict, Object, parse_model
+from nimbus_operator.models.schema import JsonDict, Object
 from nimbus_operator.models.storagepolicy import STORAGE_POLICY
 
 KINDS: tuple[ResourceKind, ...] = (OBJECT_STORE, STORAGE_POLICY, BUCKET, BUCKET_ACCESS)
@@ -43,11 +47,7 @@ KOPF_STATUS = {
 def accepts_empty(cls: type[Any]) -> bool:
     """Whether ``{}`` is a valid spec: then the CRD defaults a missing spec to it. (The API
     server checks defaults against the CEL rules too, so ``{}`` must pass them all.)"""
-    try:
-        parse_model(cls, {})
-    except SpecError:
-        return False
-    return True
+    return not spec_required(cls)
 
 
 def spec_schema(kind: ResourceKind) -> JsonDict:
@@ -136,26 +136,41 @@ def render_all() -> dict[str, str]:
     return {file_name(kind): render_yaml(build_crd(kind)) for kind in KINDS}
 
 
+def render_docs() -> str:
+    """The Markdown reference of every kind (docs/crd-reference.md)."""
+    return render_reference(KINDS)
+
+
+def _file_drift(path: Path, expected: str) -> list[str]:
+    actual = path.read_text(encoding="utf-8") if path.exists() else ""
+    if actual == expected:
+        return []
+    return list(
+        difflib.unified_diff(
+            actual.splitlines(keepends=True),
+            expected.splitlines(keepends=True),
+            fromfile=str(path),
+            tofile=f"{path} (generated)",
+        )
+    )
+
+
 def drift(out: Path) -> str:
     """A unified diff between the files in ``out`` and what the models generate ("" if none)."""
     lines: list[str] = []
     for name, expected in render_all().items():
-        path = out / name
-        actual = path.read_text(encoding="utf-8") if path.exists() else ""
-        if actual != expected:
-            lines.extend(
-                difflib.unified_diff(
-                    actual.splitlines(keepends=True),
-                    expected.splitlines(keepends=True),
-                    fromfile=str(path),
-                    tofile=f"{path} (generated)",
-                )
-            )
+        lines.extend(_file_drift(out / name, expected))
     return "".join(lines)
 
 
+def docs_drift(path: Path) -> str:
+    """A unified diff between the reference at ``path`` and its rendering ("" if none)."""
+    return "".join(_file_drift(path, render_docs()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write the CRDs into ``--out``, or with ``--check`` report drift and return 1."""
+    """Write the CRDs into ``--out`` (and the reference into ``--docs``), or with ``--check``
+    report drift in them and return 1."""
     parser = argparse.ArgumentParser(
         prog="python -m nimbus_operator.models.crdgen",
         description="Generate the storage.nimbus.dev CRDs from the models.",
@@ -164,20 +179,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="do not write: exit 1 with a diff if files differ"
     )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=None,
+        help="also write (with --check: check) the Markdown reference, docs/crd-reference.md",
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
+    docs: Path | None = args.docs
     if args.check:
-        difference = drift(out)
-        if difference:
-            sys.stdout.write(difference)
-            sys.stdout.write(f"\n{out}: CRDs differ from the models; run crdgen to regenerate\n")
-            return 1
-        return 0
+        return _check(out, docs)
     out.mkdir(parents=True, exist_ok=True)
     for name, text in render_all().items():
         (out / name).write_text(text, encoding="utf-8")
         print(out / name)
+    if docs is not None:
+        docs.parent.mkdir(parents=True, exist_ok=True)
+        docs.write_text(render_docs(), encoding="utf-8")
+        print(docs)
     return 0
+
+
+def _check(out: Path, docs: Path | None) -> int:
+    """Report, with a diff, CRDs (and the reference) that differ from the models: 1 if any."""
+    status = 0
+    difference = drift(out)
+    if difference:
+        sys.stdout.write(difference)
+        sys.stdout.write(f"\n{out}: CRDs differ from the models; run crdgen to regenerate\n")
+        status = 1
+    difference = docs_drift(docs) if docs is not None else ""
+    if difference:
+        sys.stdout.write(difference)
+        sys.stdout.write(
+            f"\n{docs}: the reference differs from the models; run crdgen --docs {docs}\n"
+        )
+        status = 1
+    return status
 
 
 if __name__ == "__main__":
