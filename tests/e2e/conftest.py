@@ -37,11 +37,7 @@ class E2ECluster:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Build missing binaries before any e2e test starts (a cold build takes many minutes)."""
     wants_cluster = any(item.get_closest_marker("e2e") for item in session.items)
-    if (
-        not wants_cluster
-        or os.environ.get(REUSE_ENV)
-        or not BinaryPaths.from_cache().missing()
-    ):
+    if not wants_cluster or os.environ.get(REUSE_ENV) or not BinaryPaths.from_cache().missing():
         return
     capture = session.config.pluginmanager.getplugin("capturemanager")
     handler = logging.StreamHandler(sys.stderr)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Self
 
+from nimbus_operator.constants import STORAGE_GROUP
 from nimbus_operator.models.bucketsettings import BucketPolicy, BucketQuota, Lifecycle
 from nimbus_operator.models.common import (
     Condition,
@@ -93,11 +94,31 @@ class BucketPhase(StrEnum):
     DELETING = "Deleting"
 
 
+SHARED_STORE_ANNOTATION = f"{STORAGE_GROUP}/bucket-namespaces"
+"""On an ObjectStore: the other namespaces whose Buckets may live in it, comma-separated, or
+``*`` for every namespace. Without it only Buckets of the store's own namespace may."""
+
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
 @model
 class StoreRef:
     """The ObjectStore the bucket lives in."""
 
-    name: str = prop("The name of an ObjectStore in the Bucket's namespace.", object_name())
+    name: str = prop("The name of the ObjectStore.", object_name())
+    namespace: str | None = prop(
+        "The ObjectStore's namespace; unset means the Bucket's own. A store in another "
+        f"namespace must admit this one in its {SHARED_STORE_ANNOTATION} annotation "
+        "(a comma-separated list of namespaces, or *).",
+        String(
+            min_length=1,
+            max_length=63,
+            pattern=DNS_LABEL_PATTERN,
+            pattern_message="must be a namespace name: lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit",
+        ),
+        default=None,
+    )
 
 
 @model
@@ -127,14 +148,17 @@ class BucketSpec(SpecModel):
     )
 
     store_ref: StoreRef = prop(
-        "The ObjectStore, in the Bucket's namespace, that holds the bucket. Cannot change.",
+        "The ObjectStore that holds the bucket: in the Bucket's namespace unless "
+        "storeRef.namespace names another. Cannot change.",
         Object(model=StoreRef, rules=(immutable("storeRef cannot change after creation"),)),
     )
     bucket_name: str | None = prop(
         "The bucket's S3 name, following the S3 naming rules: 3 to 63 lowercase letters, "
         "digits, '.' and '-', starting and ending with a letter or digit, no '..', not an IP "
-        "address. Unset (and no generateBucketName) means the operator chooses a name, "
-        "reported in status.bucketName. Cannot change.",
+        "address. Unset (and no generateBucketName) means <namespace>-<name> of the Bucket "
+        "(shortened with a digest when longer than 63 characters), so that Buckets of "
+        "different namespaces sharing a store do not collide; the name in use is reported "
+        "in status.bucketName. Cannot change.",
         String(
             min_length=3,
             max_length=63,

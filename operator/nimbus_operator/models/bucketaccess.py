@@ -145,6 +145,12 @@ class AccessedBucket:
     bucket_name: str = prop("The bucket's S3 name.", String(max_length=63))
     access_secret_name: str = prop("The Secret with the credentials.", object_name())
     access_mode: AccessMode = prop("What the credentials may do there.", Choice(enum=AccessMode))
+    store: str | None = prop(
+        "The ObjectStore holding the bucket, as <namespace>/<name>: where the credentials "
+        "are kept (and revoked from).",
+        String(max_length=317),
+        default=None,
+    )
 
 
 @model

@@ -3,7 +3,7 @@
 ``plan_ring`` takes the last builder state (None for a new ring) and the devices the store
 should have now — one per storage-node pod, in the zone of the Kubernetes node it runs on — and
 returns the next builder state and ring, rebalanced only when something changed (so applying
-the same world twice changes nothing). Devices of pods that are gone are drained (weight 0)
+the same world twice changes nothing). Devices of nodes leaving the store are drained (weight 0)
 first and removed once the caller says their data has moved (``removable``).
 """
 
@@ -48,8 +48,11 @@ def plan_ring(
     part_power: int,
     replicas: int,
     wanted: Iterable[WantedDevice],
+    keep: Iterable[str] = (),
     removable: Iterable[str] = (),
 ) -> RingPlan:
+    """``keep``: nodes to leave as they are although not placed now (a pod being recreated
+    keeps its place and its data); every other node missing from ``wanted`` is drained."""
     builder = (
         RingBuilder.from_json(json.loads(previous))
         if previous
@@ -57,14 +60,18 @@ def plan_ring(
     )
     wanted_by_node = {device.node: device for device in wanted}
     removable_nodes = set(removable)
+    kept = set(keep)
     changed = previous is None
     for device in builder.devices:
+        if device.node in kept and device.node not in wanted_by_node:
+            continue
         target = wanted_by_node.get(device.node)
         if target is not None and target.zone != device.zone:
             # The pod came back in another zone (its volume moved): a new device there.
             builder.remove_device(device.id)
             changed = True
-        elif target is None and device.node in removable_nodes:
+        elif target is None and device.node in removable_nodes and not device.weight:
+            # Only a device already drained in a published ring: it is a primary of nothing.
             builder.remove_device(device.id)
             changed = True
         elif target is None and device.weight:

@@ -170,9 +170,11 @@ def build_node_statefulset(design: StoreDesign) -> dict[str, Any]:
                     "spec": claim_spec,
                 }
             ],
+            # Deleting the store keeps the data; a node removed by a scale-down was drained
+            # first, and its stale copies must not come back with a later scale-up.
             "persistentVolumeClaimRetentionPolicy": {
                 "whenDeleted": "Retain",
-                "whenScaled": "Retain",
+                "whenScaled": "Delete",
             },
         },
     }

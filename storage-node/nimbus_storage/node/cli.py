@@ -195,7 +195,9 @@ def config_from_args(args: argparse.Namespace, token: str) -> NodeConfig:
         fsync=not args.no_fsync,
         create_devices=args.create_devices,
         auditor=auditor,
-        ring_file=args.ring.resolve() if args.ring is not None else None,
+        # absolute(), not resolve(): a ConfigMap-mounted ring is a symlink to a directory the
+        # kubelet swaps on every update, and the link is what must be followed each time.
+        ring_file=args.ring.absolute() if args.ring is not None else None,
         ring_node=args.node or args.listen,
         replicator=replicator,
         db_replicator=db_replicator,

@@ -8,7 +8,8 @@ Routes (every one but ``/_nimbus/*`` needs ``X-Nimbus-Cluster-Token``):
   ``REPLICATE`` method, which aiohttp's HTTP parser (llhttp) rejects as an unknown method;
 * ``POST /db/{device}/{partition}/{quoted database name}``: catalog and bucket index replicas
   (``db_api``);
-* ``GET /_nimbus/healthz`` and ``GET /_nimbus/metrics``.
+* ``GET /_nimbus/healthz``, ``GET /_nimbus/metrics`` and ``GET /_nimbus/holdings`` (what each
+  device still holds: partition directories and database replicas, for drains).
 
 The path is parsed from its still-encoded form so that ``%2F`` in a name stays part of the name.
 """
@@ -67,6 +68,7 @@ def build_app(node: NodeContext) -> web.Application:
     app.router.add_post(f"/replicate/{_REST}", _replicate)
     app.router.add_post(f"/db/{_REST}", handle_db)
     app.router.add_get("/_nimbus/healthz", _healthz)
+    app.router.add_get("/_nimbus/holdings", _holdings)
     app.router.add_get("/_nimbus/metrics", _metrics)
     return app
 
@@ -169,6 +171,23 @@ async def _healthz(request: web.Request) -> web.StreamResponse:
             "missing": sorted(set(node.devices.names) - set(available)),
         }
     )
+
+
+async def _holdings(request: web.Request) -> web.StreamResponse:
+    """How much each device still holds: partition directories of blobs and database replicas.
+    A drained device (weight 0) is empty once replication has moved everything home: the
+    operator waits for zeros before it removes a node."""
+    node = request.app[NODE]
+    databases = request.app[DATABASES]
+
+    def count() -> dict[str, dict[str, int]]:
+        held = {}
+        for store in node.devices.available():
+            replicas = sum(1 for _ in databases.local([store.device]))
+            held[store.device] = {"partitions": len(store.partitions()), "databases": replicas}
+        return held
+
+    return web.json_response({"devices": await asyncio.to_thread(count)})
 
 
 async def _metrics(request: web.Request) -> web.StreamResponse:

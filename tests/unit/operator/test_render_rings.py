@@ -7,6 +7,7 @@ import json
 from nimbus_operator.render.rings import WantedDevice, plan_ring
 from nimbus_storage.ring import Ring
 
+LEAVING = WantedDevice("store-node-3.store-nodes.ns.svc:6200", "a")
 NODES = [
     WantedDevice(f"store-node-{i}.store-nodes.ns.svc:6200", zone) for i, zone in enumerate("abc")
 ]
@@ -53,3 +54,24 @@ def test_a_fourth_node_joins_and_a_missing_one_is_drained_before_removal() -> No
     assert fourth.node in {d.node for d in Ring.from_json(json.loads(drained.ring)).devices}
     assert fourth.node not in {d.node for d in Ring.from_json(json.loads(removed.ring)).devices}
     assert removed.draining == ()
+
+
+def test_a_kept_node_absent_for_a_moment_keeps_its_place() -> None:
+    first = plan_ring(None, part_power=6, replicas=3, wanted=NODES)
+
+    restarting = plan_ring(
+        first.builder, part_power=6, replicas=3, wanted=NODES[:2], keep=[NODES[2].node]
+    )
+
+    assert not restarting.changed
+    assert restarting.ring == first.ring
+
+
+def test_a_node_is_removed_only_after_a_published_drain() -> None:
+    first = plan_ring(None, part_power=6, replicas=3, wanted=[*NODES, LEAVING])
+
+    drained = plan_ring(
+        first.builder, part_power=6, replicas=3, wanted=NODES, removable=[LEAVING.node]
+    )
+
+    assert drained.draining == (LEAVING.node,), "weight 0 first, however empty it says it is"

@@ -50,6 +50,24 @@ def test_ring_node_name_can_differ_from_the_bind_address(tmp_path: Path) -> None
     assert config.host == "0.0.0.0"
 
 
+def test_a_ring_mounted_from_a_configmap_is_followed_through_its_symlink(tmp_path: Path) -> None:
+    """A kubelet swaps ``..data`` to a new directory on every ConfigMap update and removes the
+    old one: the node must keep the link, not the directory it pointed to at start."""
+    mount = tmp_path / "rings"
+    first = mount / "..2026_01_01_00_00_00.1"
+    first.mkdir(parents=True)
+    write_ring(first / "ring.json")
+    (mount / "..data").symlink_to(first.name)
+    (mount / "ring.json").symlink_to("..data/ring.json")
+    args = parse(
+        "--data", str(tmp_path), "--listen", "127.0.0.1:6200", "--ring", str(mount / "ring.json")
+    )
+
+    config = cli.config_from_args(args, "tok")
+
+    assert config.ring_file == mount / "ring.json"
+
+
 def test_ring_without_this_node_is_refused(tmp_path: Path) -> None:
     ring = write_ring(tmp_path / "ring.json")
     args = parse("--data", str(tmp_path), "--listen", "127.0.0.9:6200", "--ring", str(ring))

@@ -376,3 +376,23 @@ async def test_suffix_listing(client: Client) -> None:
         assert response.status == 400
     async with client.get(path, params={"suffix": "zz"}, headers=AUTH) as response:
         assert response.status == 400
+
+
+async def test_holdings_count_what_each_device_still_holds(client: Client) -> None:
+    async with client.get("/_nimbus/holdings") as response:  # no token: counts only
+        assert response.status == 200
+        assert await response.json() == {
+            "devices": {
+                "d0": {"partitions": 0, "databases": 0},
+                "d1": {"partitions": 0, "databases": 0},
+            }
+        }
+    names = ["a", "b", "c", "d", "e"]
+    for name in names:
+        assert await put(client, name, b"x") == 201
+
+    async with client.get("/_nimbus/holdings") as response:
+        held = (await response.json())["devices"]
+
+    assert held["d0"]["partitions"] == len({partition_of(name) for name in names})
+    assert held["d1"] == {"partitions": 0, "databases": 0}

@@ -13,11 +13,13 @@ import json
 from dataclasses import dataclass
 
 from nimbus_operator.clients.kube import Kube
+from nimbus_operator.clients.nodes import held_items
+from nimbus_operator.errors import RetryLater
 from nimbus_operator.models.objectstore import ObjectStore
 from nimbus_operator.render.rings import RingPlan, WantedDevice, plan_ring
 from nimbus_operator.render.storage_nodes import COMPONENT as NODE_COMPONENT
 from nimbus_operator.render.storage_nodes import ZONE_LABEL
-from nimbus_operator.render.store_design import StoreDesign
+from nimbus_operator.render.store_design import PolicyDesign, StoreDesign
 from nimbus_operator.render.store_secrets import (
     PORTS_KEY,
     build_builders_configmap,
@@ -30,6 +32,8 @@ class Placement:
     plans: dict[str, RingPlan]
     placed_pods: int
     events: tuple[tuple[str, str, str], ...]
+    draining: dict[str, int]
+    """Pods leaving the store that are still in a ring -> items they still hold (-1: unknown)."""
 
 
 def saved_state(
@@ -68,6 +72,20 @@ def placed_pods(kube: Kube, design: StoreDesign) -> list[tuple[str, str]]:
     return sorted(placed)
 
 
+def pod_ordinal(design: StoreDesign, pod: str) -> int:
+    return int(pod.removeprefix(f"{design.nodes_name}-"))
+
+
+def _holdings(design: StoreDesign, pods: list[str], policies: list[PolicyDesign]) -> dict[str, int]:
+    held = {}
+    for pod in pods:
+        try:
+            held[pod] = sum(held_items(design.node_address(pod, p)) for p in policies)
+        except RetryLater:
+            held[pod] = -1
+    return held
+
+
 def place(
     kube: Kube,
     store: ObjectStore,
@@ -75,16 +93,27 @@ def place(
     builders: dict[str, str],
     ports: dict[str, int],
 ) -> Placement:
-    pods = placed_pods(kube, design)
+    """Rings for the pods that stay (ordinals below spec.nodes.count); pods above it are
+    drained, and removed from a ring once they hold nothing at all."""
+    staying = store.spec.nodes.count
+    pods = [
+        (pod, zone) for pod, zone in placed_pods(kube, design) if pod_ordinal(design, pod) < staying
+    ]
+    leaving = [f"{design.nodes_name}-{i}" for i in range(staying, design.node_count)]
+    held = _holdings(design, leaving, list(design.policies))
     plans: dict[str, RingPlan] = {}
     events: list[tuple[str, str, str]] = []
     for policy in design.policies:
         wanted = [WantedDevice(design.node_address(pod, policy), zone) for pod, zone in pods]
+        keep = [design.node_address(f"{design.nodes_name}-{i}", policy) for i in range(staying)]
+        empty = [design.node_address(pod, policy) for pod in leaving if held[pod] == 0]
         plan = plan_ring(
             builders.get(policy.name),
             part_power=store.spec.part_power,
             replicas=policy.replicas,
             wanted=wanted,
+            keep=keep,
+            removable=empty,
         )
         plans[policy.name] = plan
         if plan.changed and plan.ring:
@@ -103,7 +132,13 @@ def place(
     # Builders first: a ring is never published that the operator could not rebuild from.
     kube.apply(build_builders_configmap(design, all_builders, all_ports))
     kube.apply(build_rings_configmap(design, {name: plan.ring for name, plan in plans.items()}))
-    return Placement(plans, len(pods), tuple(events))
+    in_rings = {node for plan in plans.values() for node in plan.draining}
+    draining = {
+        pod: held[pod]
+        for pod in leaving
+        if any(design.node_address(pod, p) in in_rings for p in design.policies)
+    }
+    return Placement(plans, len(pods), tuple(events), draining)
 
 
 def ring_problems(placement: Placement) -> list[str]:

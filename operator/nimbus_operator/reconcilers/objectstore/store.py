@@ -90,6 +90,18 @@ def reconcile_store(
     kube.apply(build_node_statefulset(design))
     kube.apply(build_node_disruption_budget(design))
     placement = place(kube, store, design, builders, ports)
+    if store.spec.nodes.count < design.node_count and not placement.draining:
+        # Every leaving node handed its data over and left the rings: now the pods may go.
+        removed = design.node_count - store.spec.nodes.count
+        design = replace(design, node_count=store.spec.nodes.count)
+        kube.apply(build_node_statefulset(design))
+        placement = replace(
+            placement,
+            events=(
+                *placement.events,
+                ("Normal", "NodesRemoved", f"{removed} drained storage node(s) removed"),
+            ),
+        )
     kube.apply(build_gateway_service(design))
     kube.apply(build_gateway_deployment(design))
     kube.apply(build_gateway_deployment(design, janitor=True))
@@ -133,18 +145,7 @@ def _report(
     events = list(placement.events)
     problems = ring_problems(placement) + list(unplaceable)
     conditions: list[tuple[str, bool, str, str]] = []
-    if design.node_count > wanted:
-        conditions.append(
-            (
-                "Degraded",
-                True,
-                "ScaleDownNotSupported",
-                f"spec.nodes.count is {wanted} but the store keeps {design.node_count} nodes: "
-                "removing a node needs its data drained first, which this version cannot do "
-                f"yet; set spec.nodes.count back to {design.node_count}",
-            )
-        )
-    elif problems:
+    if problems:
         conditions.append(("Degraded", True, "PoliciesNotServed", "; ".join(problems)))
     else:
         conditions.append(("Degraded", False, "AsPlanned", "Every storage policy is served."))
@@ -168,13 +169,21 @@ def _report(
         if ring_problems(placement):
             message += "; " + "; ".join(ring_problems(placement))
         conditions.append(("Ready", False, "Starting", message + "."))
-    phase = "Ready" if serving else "Progressing"
-    conditions.append(
-        (
-            "Progressing",
-            not serving,
-            "Converging" if not serving else "Converged",
-            "The store is being set up." if not serving else "Nothing left to do.",
+    if placement.draining:
+        left = ", ".join(
+            f"{pod} ({'unreachable' if held < 0 else f'{held} partitions and databases left'})"
+            for pod, held in sorted(placement.draining.items())
         )
-    )
+        progress = (
+            True,
+            "DrainingNodes",
+            f"spec.nodes.count is {wanted}: draining {left}; "
+            "the pods are removed once replication has moved everything off them.",
+        )
+    elif not serving:
+        progress = (True, "Converging", "The store is being set up.")
+    else:
+        progress = (False, "Converged", "Nothing left to do.")
+    conditions.append(("Progressing", *progress))
+    phase = "Ready" if serving and not placement.draining else "Progressing"
     return StoreReport(phase, fields, conditions, events)

@@ -1,0 +1,98 @@
+"""The S3 calls the operator makes itself (what the admin API does not cover): a bucket's
+lifecycle configuration, signed with the store's admin credential.
+
+Errors are translated here, once, as in the admin client: refusals (4xx) -> ``AdminRefused``
+with the S3 error code, an unreachable gateway or a 5xx -> ``RetryLater``.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+import boto3
+from botocore.client import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from nimbus_operator.clients.admin import AdminEndpoint, AdminRefused
+from nimbus_operator.errors import RetryLater
+
+TIMEOUT_SECONDS = 15.0
+NO_LIFECYCLE = "NoSuchLifecycleConfiguration"
+_session_lock = threading.Lock()
+"""boto3's default session is not thread-safe; kopf runs handlers in threads."""
+
+
+@functools.lru_cache(maxsize=64)
+def _client(endpoint: AdminEndpoint) -> Any:
+    with _session_lock:
+        return _new_client(endpoint)
+
+
+def _new_client(endpoint: AdminEndpoint) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint.url,
+        aws_access_key_id=endpoint.access_key,
+        aws_secret_access_key=endpoint.secret_key,
+        region_name=endpoint.region,
+        config=Config(
+            s3={"addressing_style": "path"},
+            connect_timeout=TIMEOUT_SECONDS,
+            read_timeout=TIMEOUT_SECONDS,
+            retries={"max_attempts": 1},
+        ),
+    )
+
+
+class S3Client:
+    def __init__(self, endpoint: AdminEndpoint) -> None:
+        self._endpoint = endpoint
+        self._s3 = _client(endpoint)
+
+    def _call(self, what: str, operation: str, **arguments: Any) -> Any:
+        try:
+            return getattr(self._s3, operation)(**arguments)
+        except ClientError as error:
+            response: dict[str, Any] = dict(error.response)
+            details = response.get("Error") or {}
+            status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+            code = str(details.get("Code") or "")
+            message = str(details.get("Message") or error)
+            if status >= 500 or status in (0, 429):
+                raise RetryLater(
+                    f"{what}: the store answered {status} {code} {message}", reason="GatewayError"
+                ) from error
+            raise AdminRefused(status, code, message) from error
+        except BotoCoreError as error:
+            raise RetryLater(
+                f"{what}: the store's gateway at {self._endpoint.url} is unreachable: {error}",
+                reason="GatewayUnavailable",
+            ) from error
+
+    def lifecycle_rules(self, bucket: str) -> list[dict[str, Any]]:
+        """The bucket's lifecycle rules (empty when it has no lifecycle configuration)."""
+        try:
+            answer = self._call(
+                f"GetBucketLifecycleConfiguration {bucket}",
+                "get_bucket_lifecycle_configuration",
+                Bucket=bucket,
+            )
+        except AdminRefused as error:
+            if error.code == NO_LIFECYCLE:
+                return []
+            raise
+        return list(answer.get("Rules") or [])
+
+    def put_lifecycle_rules(self, bucket: str, rules: list[dict[str, Any]]) -> None:
+        """Set the bucket's lifecycle rules; no rules deletes the configuration."""
+        if not rules:
+            self._call(f"DeleteBucketLifecycle {bucket}", "delete_bucket_lifecycle", Bucket=bucket)
+            return
+        self._call(
+            f"PutBucketLifecycleConfiguration {bucket}",
+            "put_bucket_lifecycle_configuration",
+            Bucket=bucket,
+            LifecycleConfiguration={"Rules": rules},
+        )

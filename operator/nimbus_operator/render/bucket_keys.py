@@ -1,0 +1,88 @@
+"""The key names apps read from a Bucket's ConfigMap and from credential Secrets: one table.
+
+COSI v1alpha2 is unreleased and its key names still move, so every name lives here and
+nowhere else. Three conventions are written side by side, so that an app written for any of
+them works unchanged:
+
+- COSI v1alpha2 (current main): the names the AWS SDKs and CLI read by themselves, so an
+  ``envFrom`` of a credential Secret is enough for boto3 and ``aws``;
+- COSI v1alpha2 (early 2026 drafts): ``COSI_S3_*``;
+- Rook's ObjectBucketClaim: ``BUCKET_HOST``/``BUCKET_PORT``/``BUCKET_NAME``/``BUCKET_REGION``
+  in the ConfigMap, ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` in the Secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# COSI v1alpha2, current main (also the AWS SDKs' own environment variables).
+COSI_PROTOCOL = "COSI_PROTOCOL"
+BUCKET_NAME = "BUCKET_NAME"
+AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
+AWS_S3_ADDRESSING_STYLE = "AWS_S3_ADDRESSING_STYLE"
+AWS_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
+AWS_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
+
+# COSI v1alpha2, early 2026 drafts.
+COSI_S3_ENDPOINT = "COSI_S3_ENDPOINT"
+COSI_S3_REGION = "COSI_S3_REGION"
+COSI_S3_BUCKET_ID = "COSI_S3_BUCKET_ID"
+COSI_S3_ADDRESSING_STYLE = "COSI_S3_ADDRESSING_STYLE"
+COSI_S3_ACCESS_KEY_ID = "COSI_S3_ACCESS_KEY_ID"
+COSI_S3_ACCESS_SECRET_KEY = "COSI_S3_ACCESS_SECRET_KEY"
+
+# Rook ObjectBucketClaim (BUCKET_NAME is shared with COSI).
+BUCKET_HOST = "BUCKET_HOST"
+BUCKET_PORT = "BUCKET_PORT"
+BUCKET_REGION = "BUCKET_REGION"
+
+PROTOCOL_S3 = "S3"
+ADDRESSING_STYLE = "path"
+"""Path-style addressing: bucket names need no DNS entry of their own in the cluster."""
+
+
+@dataclass(frozen=True)
+class BucketLocation:
+    """Where an app finds a bucket: the store's endpoint and the bucket's S3 name."""
+
+    endpoint: str
+    """``http://<store>.<namespace>.svc[:port]``: the ObjectStore's status.endpoint."""
+    host: str
+    port: int
+    region: str
+    bucket_name: str
+
+
+def location_keys(location: BucketLocation) -> dict[str, str]:
+    """What a Bucket's ConfigMap holds: where the bucket is, under every convention's names
+    that carry no secret."""
+    return {
+        COSI_PROTOCOL: PROTOCOL_S3,
+        BUCKET_NAME: location.bucket_name,
+        AWS_ENDPOINT_URL: location.endpoint,
+        AWS_DEFAULT_REGION: location.region,
+        AWS_S3_ADDRESSING_STYLE: ADDRESSING_STYLE,
+        BUCKET_HOST: location.host,
+        BUCKET_PORT: str(location.port),
+        BUCKET_REGION: location.region,
+    }
+
+
+def credential_keys(location: BucketLocation, access_key: str, secret_key: str) -> dict[str, str]:
+    """What a credential Secret holds: everything of the ConfigMap (so ``envFrom`` of the Secret
+    alone is enough), the keys, and the COSI draft names."""
+    keys = location_keys(location)
+    keys.update(
+        {
+            AWS_ACCESS_KEY_ID: access_key,
+            AWS_SECRET_ACCESS_KEY: secret_key,
+            COSI_S3_ENDPOINT: location.endpoint,
+            COSI_S3_REGION: location.region,
+            COSI_S3_BUCKET_ID: location.bucket_name,
+            COSI_S3_ADDRESSING_STYLE: ADDRESSING_STYLE,
+            COSI_S3_ACCESS_KEY_ID: access_key,
+            COSI_S3_ACCESS_SECRET_KEY: secret_key,
+        }
+    )
+    return keys

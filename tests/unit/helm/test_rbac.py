@@ -1,0 +1,96 @@
+"""The operator's ClusterRole grants exactly the reviewed rules below.
+
+A grant added to or removed from templates/rbac.yaml fails here until this list is changed
+with it, so every change of the operator's powers is a reviewed change (docs/operator.md,
+"RBAC", says why each is needed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.unit.helm.chart import NAMESPACE, find, manifests
+
+Rule = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # apiGroups, resources, verbs
+
+READ = ("get", "list", "watch")
+OWN = (*READ, "create", "patch", "update", "delete")
+NIMBUS = "storage.nimbus.dev"
+
+REVIEWED_RULES: list[Rule] = [
+    # Its own resources: their finalizers and progress annotations.
+    (
+        (NIMBUS,),
+        ("objectstores", "storagepolicies", "buckets", "bucketaccesses"),
+        (*READ, "patch", "update"),
+    ),
+    (
+        (NIMBUS,),
+        (
+            "objectstores/status",
+            "storagepolicies/status",
+            "buckets/status",
+            "bucketaccesses/status",
+        ),
+        ("get", "patch", "update"),
+    ),
+    # What stores and buckets become.
+    (("",), ("services", "configmaps", "secrets"), OWN),
+    (("apps",), ("statefulsets", "deployments"), OWN),
+    (("policy",), ("poddisruptionbudgets",), OWN),
+    # Ring placement: the zone of each storage-node pod's node.
+    (("",), ("pods", "nodes"), READ),
+    (("", "events.k8s.io"), ("events",), ("create", "patch")),
+    # kopf: CRD discovery, and watching every namespace.
+    (("apiextensions.k8s.io",), ("customresourcedefinitions",), READ),
+    (("",), ("namespaces",), READ),
+]
+
+
+def normalised(groups: Any, resources: Any, verbs: Any) -> Rule:
+    return tuple(sorted(groups)), tuple(sorted(resources)), tuple(sorted(verbs))
+
+
+def granted_rule(rule: dict[str, Any]) -> Rule:
+    # resourceNames or nonResourceURLs would change what a rule means: review them here first.
+    assert set(rule) == {"apiGroups", "resources", "verbs"}, f"unreviewed rule fields: {rule}"
+    return normalised(rule["apiGroups"], rule["resources"], rule["verbs"])
+
+
+def test_the_cluster_role_grants_exactly_the_reviewed_rules(helm: Path) -> None:
+    role = find(manifests(helm), "ClusterRole")
+    granted = sorted(granted_rule(rule) for rule in role["rules"])
+    reviewed = sorted(normalised(*rule) for rule in REVIEWED_RULES)
+
+    added = [rule for rule in granted if rule not in reviewed]
+    removed = [rule for rule in reviewed if rule not in granted]
+    assert (added, removed) == ([], []), f"granted but not reviewed: {added}; gone: {removed}"
+
+
+def test_no_rule_grants_everything(helm: Path) -> None:
+    role = find(manifests(helm), "ClusterRole")
+
+    for rule in role["rules"]:
+        for field in ("apiGroups", "resources", "verbs"):
+            assert "*" not in rule[field], f"wildcard in {rule}"
+
+
+def test_the_role_is_bound_to_the_operators_service_account(helm: Path) -> None:
+    documents = manifests(helm)
+    role = find(documents, "ClusterRole")
+    binding = find(documents, "ClusterRoleBinding")
+    deployment = find(documents, "Deployment")
+
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": deployment["spec"]["template"]["spec"]["serviceAccountName"],
+            "namespace": NAMESPACE,
+        }
+    ]
