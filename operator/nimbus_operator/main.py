@@ -17,6 +17,7 @@ import kopf
 from nimbus_operator import handlers  # noqa: F401  (registers every handler)
 
 LIVENESS_ENV = "NIMBUS_LIVENESS_ENDPOINT"
+WORKER_THREADS = 32
 
 
 @kopf.on.startup()
@@ -30,6 +31,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.batching.error_delays = [1, 2, 5, 10, 20, 30]
+    # Handlers are synchronous (the Kubernetes client and the admin API block): kopf runs them
+    # in a thread pool, by default of CPUs + 4 threads, which a few slow calls (a store that is
+    # going away) would fill, starving every other object.
+    settings.execution.max_workers = WORKER_THREADS
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import threading
 import uuid
@@ -126,7 +127,7 @@ def test_the_store_serves_s3_and_reports_its_status(
     assert condition({"status": status}, "Ready")["reason"] == "Serving"
     columns = subprocess.run(
         [str(BinaryPaths.from_cache().kubectl), "get", "objectstores", "-n", namespace],
-        env={"KUBECONFIG": str(e2e_cluster.kubeconfig)},
+        env=dict(os.environ, KUBECONFIG=str(e2e_cluster.kubeconfig)),
         capture_output=True,
         text=True,
         check=True,
