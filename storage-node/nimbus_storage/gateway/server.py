@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from nimbus_storage.errors import EntityAlreadyExists
 from nimbus_storage.gateway import janitor
 from nimbus_storage.gateway.app import build_app
 from nimbus_storage.gateway.config import GatewayConfig
@@ -145,9 +146,16 @@ async def ensure_root_credential(
         if existing is None or existing.secret_key != secret_key or not existing.is_admin:
             if existing is not None:
                 await catalog.delete_credential(access_key)
-            await catalog.create_credential(
-                access_key, secret_key, is_admin=True, description="root"
-            )
+            try:
+                await catalog.create_credential(
+                    access_key, secret_key, is_admin=True, description="root"
+                )
+            except EntityAlreadyExists:
+                # Gateways of one store start together with the same root key: another one
+                # made it first. Anything but that same key is a real conflict.
+                made = await catalog.get_credential(access_key)
+                if made is None or made.secret_key != secret_key or not made.is_admin:
+                    raise
         for credential in await catalog.list_credentials():
             # A root key given now replaces earlier ones: an old root key must stop working.
             if credential.description == "root" and credential.access_key != access_key:

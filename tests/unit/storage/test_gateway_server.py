@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from nimbus_storage.errors import EntityAlreadyExists
 from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.server import ensure_root_credential, open_services
 from nimbus_storage.proxy.ec_blobs import ECBlobStore
@@ -42,6 +44,33 @@ async def test_root_credential_sources(tmp_path: Path) -> None:
     # The generated root key no longer works once another one is given.
     assert await services.catalog.get_credential(generated.access_key) is None
     await services.catalog.close()
+
+
+async def test_gateways_starting_together_with_one_root_key_all_start(tmp_path: Path) -> None:
+    """A store's gateways start at once with the same key: whoever creates it second must see
+    the first one's and go on, not crash (it did: EntityAlreadyExists, CrashLoopBackOff)."""
+    services = open_services(GatewayConfig(data_dir=tmp_path, fsync=False))
+    catalog = services.catalog
+    real_get = catalog.get_credential
+    calls = 0
+
+    async def racing_get(access_key: str) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the other gateway creates the key right after this one looked
+            await catalog.create_credential(access_key, "shared", is_admin=True, description="root")
+            return None
+        return await real_get(access_key)
+
+    catalog.get_credential = racing_get  # type: ignore[method-assign]
+    started = await ensure_root_credential(catalog, "STOREROOT", "shared")
+
+    assert (started.access_key, started.source) == ("STOREROOT", "environment")
+    calls = 0
+    await catalog.delete_credential("STOREROOT")
+    with pytest.raises(EntityAlreadyExists):  # a different secret under that key is a conflict
+        await ensure_root_credential(catalog, "STOREROOT", "another-secret")
+    await catalog.close()
 
 
 def test_ec_policy_picks_the_erasure_coded_store_and_needs_a_ring(tmp_path: Path) -> None:
