@@ -33,6 +33,8 @@ from nimbus_storage.store.diskfile import DiskBlobStore
 from nimbus_storage.store.local_services import LocalCatalogService
 from nimbus_storage.store.services import CatalogService
 
+ROOT_KEY_READ_ATTEMPTS = 20
+ROOT_KEY_READ_PAUSE = 0.25
 log = logging.getLogger("nimbus.gateway")
 
 
@@ -153,8 +155,7 @@ async def ensure_root_credential(
             except EntityAlreadyExists:
                 # Gateways of one store start together with the same root key: another one
                 # made it first. Anything but that same key is a real conflict.
-                made = await catalog.get_credential(access_key)
-                if made is None or made.secret_key != secret_key or not made.is_admin:
+                if not await _made_by_another(catalog, access_key, secret_key):
                     raise
         for credential in await catalog.list_credentials():
             # A root key given now replaces earlier ones: an old root key must stop working.
@@ -168,6 +169,18 @@ async def ensure_root_credential(
     secret_key = secrets.token_urlsafe(30)
     await catalog.create_credential(access_key, secret_key, is_admin=True, description="root")
     return RootCredential(access_key, secret_key, "generated")
+
+
+async def _made_by_another(catalog: CatalogService, access_key: str, secret_key: str) -> bool:
+    """Whether ``access_key`` is the root key with ``secret_key``, as another gateway made it.
+    A read right after the other's write may still miss it (cached or not yet at a quorum of
+    this gateway's readers): look again for a few seconds."""
+    for _ in range(ROOT_KEY_READ_ATTEMPTS):
+        made = await catalog.get_credential(access_key)
+        if made is not None:
+            return made.secret_key == secret_key and made.is_admin
+        await asyncio.sleep(ROOT_KEY_READ_PAUSE)
+    return False
 
 
 class RunningGateway:
