@@ -186,9 +186,10 @@ def cmd_up(run_dir: Path) -> int:
     print("  kubectl get objectstores,buckets,bucketaccesses -A")
     print(
         f"  export AWS_ACCESS_KEY_ID={used['AWS_ACCESS_KEY_ID']} "
-        f"AWS_SECRET_ACCESS_KEY={used['AWS_SECRET_ACCESS_KEY']}"
+        f"AWS_SECRET_ACCESS_KEY={used['AWS_SECRET_ACCESS_KEY']} "
+        f"AWS_DEFAULT_REGION={used.get('AWS_DEFAULT_REGION', 'us-east-1')}"
     )
-    print(f"  aws --endpoint-url {used['endpoint']} s3 ls s3://{used['BUCKET_NAME']}/")
+    print(f"  .venv/bin/aws --endpoint-url {used['endpoint']} s3 ls s3://{used['BUCKET_NAME']}/")
     print("Stop everything with: make down")
     return 0
 

@@ -50,11 +50,12 @@ def write_kubeconfig(path: Path, server: str, ca_cert: Path, client: CertPair, u
 
 def export_line(kubeconfig: Path | str) -> str:
     """The shell line that points kubectl at ``kubeconfig`` and puts the cluster's own kubectl
-    (built with it, same version) first on PATH."""
+    and helm (built with it, pinned versions) first on PATH."""
     from e2e.cluster.catalog import BinaryPaths
 
-    kubectl_dir = shlex.quote(str(BinaryPaths.from_cache().kubectl.parent))
-    return f'export KUBECONFIG={shlex.quote(str(kubeconfig))} PATH={kubectl_dir}:"$PATH"'
+    binaries = BinaryPaths.from_cache()
+    tools = ":".join(shlex.quote(str(path.parent)) for path in (binaries.kubectl, binaries.helm))
+    return f'export KUBECONFIG={shlex.quote(str(kubeconfig))} PATH={tools}:"$PATH"'
 
 
 def _b64(path: Path) -> str:
