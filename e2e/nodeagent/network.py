@@ -45,15 +45,17 @@ _service_net = ipaddress.ip_network(SERVICE_CIDR)
 _service_local_net = ipaddress.ip_network(SERVICE_LOCAL_CIDR)
 
 
-def service_local_address(cluster_ip: str | None) -> str | None:
-    """Where Service ``cluster_ip`` is served on this machine (None for headless Services)."""
+def service_local_address(cluster_ip: str | None, block: int | None = None) -> str | None:
+    """Where Service ``cluster_ip`` is served on this machine (None for headless Services):
+    by this process's cluster, or by the cluster of address block ``block``."""
     if not cluster_ip or cluster_ip == "None":
         return None
     address = ipaddress.ip_address(cluster_ip)
     if address not in _service_net:
         return None
+    local = _service_local_net if block is None else ipaddress.ip_network(address_blocks(block)[1])
     offset = int(address) - int(_service_net.network_address)
-    return str(_service_local_net.network_address + offset)
+    return str(local.network_address + offset)
 
 
 class PodIpAllocator:

@@ -3,6 +3,6 @@
 Importing this package registers every handler with kopf.
 """
 
-from nimbus_operator.handlers import bucket, bucketaccess, objectstore
+from nimbus_operator.handlers import bucket, bucketaccess, objectstore, storagepolicy
 
-__all__ = ["bucket", "bucketaccess", "objectstore"]
+__all__ = ["bucket", "bucketaccess", "objectstore", "storagepolicy"]
