@@ -14,7 +14,7 @@ from typing import Any
 
 import kopf
 
-from nimbus_operator import handlers  # noqa: F401  (registers every handler)
+from nimbus_operator import handlers, metrics  # noqa: F401  (handlers: registers them)
 
 LIVENESS_ENV = "NIMBUS_LIVENESS_ENDPOINT"
 WORKER_THREADS = 32
@@ -35,6 +35,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # in a thread pool, by default of CPUs + 4 threads, which a few slow calls (a store that is
     # going away) would fill, starving every other object.
     settings.execution.max_workers = WORKER_THREADS
+    port = metrics.serve_from_environment()
+    if port is not None:
+        logging.getLogger(__name__).info("metrics at :%d/metrics", port)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import threading
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -361,3 +362,28 @@ def test_an_operator_killed_mid_reconcile_converges_without_duplicates(
     s3 = s3_client(core_v1, namespace, "phoenix")
     s3.create_bucket(Bucket="after-the-crash")
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["after-the-crash"]
+
+
+def test_the_operator_counts_its_reconciles_in_prometheus_metrics(
+    store: tuple[str, str], nimbus_operator: Operator, core_v1: client.CoreV1Api
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    pods = core_v1.list_namespaced_pod(
+        nimbus_operator.namespace, label_selector="app.kubernetes.io/component=operator"
+    ).items
+    address = next(pod.status.pod_ip for pod in pods if pod.status and pod.status.pod_ip)
+    with urllib.request.urlopen(f"http://{address}:9090/metrics", timeout=10) as response:
+        text = response.read().decode()
+
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    ok = samples[("nimbus_operator_reconciles_total", (("kind", "ObjectStore"), ("result", "ok")))]
+    assert ok >= 1
+    assert (
+        "nimbus_operator_reconcile_duration_seconds_count",
+        (("kind", "ObjectStore"),),
+    ) in samples

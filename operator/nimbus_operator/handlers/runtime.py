@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 
+from nimbus_operator import metrics
 from nimbus_operator.errors import InvalidSpec, NimbusError, RetryLater
 from nimbus_operator.models.errors import SpecError
 from nimbus_operator.reconcilers.status import failure_status
@@ -42,25 +43,30 @@ def run_reconcile(
     """Run ``reconcile`` (which returns the status to publish); bad specs and refusals become
     Ready=False with the reason, transient failures a retry (status says why meanwhile)."""
     previous = dict(body.get("status") or {})
-    try:
-        with object_lock(str(body["metadata"]["uid"])):
-            status = reconcile()
-    except SpecError as error:
-        publish(patch, failure_status(previous, generation(body), "InvalidSpec", str(error)))
-        _announce(body, previous, "Warning", "InvalidSpec", str(error))
-        return
-    except InvalidSpec as error:
-        publish(patch, failure_status(previous, generation(body), error.reason, str(error)))
-        _announce(body, previous, "Warning", error.reason, str(error))
-        return
-    except RetryLater as error:
-        waiting = failure_status(
-            previous, generation(body), error.reason, str(error), phase="Progressing"
-        )
-        publish(patch, waiting)
-        raise kopf.TemporaryError(str(error), delay=error.delay) from error
-    except NimbusError as error:
-        raise kopf.TemporaryError(str(error), delay=10) from error
+    with metrics.reconciling(str(body.get("kind", "unknown"))) as outcome:
+        try:
+            with object_lock(str(body["metadata"]["uid"])):
+                status = reconcile()
+        except SpecError as error:
+            outcome[0] = "invalid"
+            publish(patch, failure_status(previous, generation(body), "InvalidSpec", str(error)))
+            _announce(body, previous, "Warning", "InvalidSpec", str(error))
+            return
+        except InvalidSpec as error:
+            outcome[0] = "invalid"
+            publish(patch, failure_status(previous, generation(body), error.reason, str(error)))
+            _announce(body, previous, "Warning", error.reason, str(error))
+            return
+        except RetryLater as error:
+            outcome[0] = "retry"
+            waiting = failure_status(
+                previous, generation(body), error.reason, str(error), phase="Progressing"
+            )
+            publish(patch, waiting)
+            raise kopf.TemporaryError(str(error), delay=error.delay) from error
+        except NimbusError as error:
+            raise kopf.TemporaryError(str(error), delay=10) from error
+        outcome[0] = "ok"
     publish(patch, status)
     if status.get("phase") != previous.get("phase"):
         kopf.info(body, reason=f"Phase{status.get('phase')}", message=_ready_message(status))
