@@ -13,7 +13,13 @@ import kopf
 
 from nimbus_operator.constants import API_VERSION, STORAGE_GROUP
 from nimbus_operator.errors import NimbusError, RetryLater
-from nimbus_operator.handlers.runtime import generation, publish, run_reconcile
+from nimbus_operator.handlers.runtime import (
+    generation,
+    post_events,
+    publish,
+    report_status,
+    run_reconcile,
+)
 from nimbus_operator.reconcilers.bucket import (
     delete_bucket,
     own_phase,
@@ -21,26 +27,20 @@ from nimbus_operator.reconcilers.bucket import (
     slow_resync_seconds,
 )
 from nimbus_operator.reconcilers.context import kube, settings
-from nimbus_operator.reconcilers.status import failure_status, status_body
+from nimbus_operator.reconcilers.status import failure_status
 
 RESOURCE = (STORAGE_GROUP, API_VERSION, "buckets")
-
-
-def _post(body: kopf.Body, events: list[tuple[str, str, str]]) -> None:
-    for kind, reason, message in events:
-        kopf.event(body, type=kind, reason=reason, message=message)
 
 
 def _reconcile(body: kopf.Body, patch: kopf.Patch) -> None:
     def work() -> dict[str, Any]:
         report = reconcile_bucket(kube(), dict(body))
-        _post(body, report.events)
-        return status_body(
-            dict(body.get("status") or {}),
+        return report_status(
+            body,
             phase=report.phase,
-            generation=generation(body),
             conditions=report.conditions,
             fields=report.fields,
+            events=report.events,
         )
 
     try:
@@ -78,4 +78,4 @@ def bucket_deleted(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         )
         delay = error.delay if isinstance(error, RetryLater) else 10.0
         raise kopf.TemporaryError(message, delay=delay) from error
-    _post(body, events)
+    post_events(body, events)

@@ -7,11 +7,11 @@ from typing import Any
 import kopf
 
 from nimbus_operator.constants import API_VERSION, STORAGE_GROUP
-from nimbus_operator.handlers.runtime import generation, publish, run_reconcile
+from nimbus_operator.handlers.runtime import generation, publish, report_status, run_reconcile
 from nimbus_operator.reconcilers.context import kube, settings
 from nimbus_operator.reconcilers.objectstore import reconcile_store
 from nimbus_operator.reconcilers.objectstore.deletion import blocking_buckets
-from nimbus_operator.reconcilers.status import failure_status, status_body
+from nimbus_operator.reconcilers.status import failure_status
 
 RESOURCE = (STORAGE_GROUP, API_VERSION, "objectstores")
 
@@ -19,14 +19,12 @@ RESOURCE = (STORAGE_GROUP, API_VERSION, "objectstores")
 def _reconcile(body: kopf.Body, patch: kopf.Patch) -> None:
     def work() -> dict[str, Any]:
         _design, report = reconcile_store(kube(), dict(body), settings())
-        for kind, reason, message in report.events:
-            kopf.event(body, type=kind, reason=reason, message=message)
-        return status_body(
-            dict(body.get("status") or {}),
+        return report_status(
+            body,
             phase=report.phase,
-            generation=generation(body),
             conditions=report.conditions,
             fields=report.fields,
+            events=report.events,
         )
 
     run_reconcile(body, patch, work)

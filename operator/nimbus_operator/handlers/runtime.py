@@ -4,7 +4,7 @@ kopf's (and statuses a person can act on)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,7 +13,7 @@ import kopf
 from nimbus_operator import metrics
 from nimbus_operator.errors import InvalidSpec, NimbusError, RetryLater
 from nimbus_operator.models.errors import SpecError
-from nimbus_operator.reconcilers.status import failure_status
+from nimbus_operator.reconcilers.status import ConditionTuple, failure_status, status_body
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -70,6 +70,34 @@ def run_reconcile(
     publish(patch, status)
     if status.get("phase") != previous.get("phase"):
         kopf.info(body, reason=f"Phase{status.get('phase')}", message=_ready_message(status))
+
+
+Event = tuple[str, str, str]
+"""(type, reason, message)"""
+
+
+def post_events(body: kopf.Body, events: Iterable[Event]) -> None:
+    for kind, reason, message in events:
+        kopf.event(body, type=kind, reason=reason, message=message)
+
+
+def report_status(
+    body: kopf.Body,
+    *,
+    phase: str,
+    conditions: Iterable[ConditionTuple],
+    fields: dict[str, Any],
+    events: Iterable[Event] = (),
+) -> dict[str, Any]:
+    """What every kind's reconcile ends with: post its Events, build the status to publish."""
+    post_events(body, events)
+    return status_body(
+        dict(body.get("status") or {}),
+        phase=phase,
+        generation=generation(body),
+        conditions=conditions,
+        fields=fields,
+    )
 
 
 def _ready_message(status: dict[str, Any]) -> str:

@@ -7,9 +7,9 @@ from typing import Any
 import kopf
 
 from nimbus_operator.constants import API_VERSION, STORAGE_GROUP
-from nimbus_operator.handlers.runtime import generation, publish, run_reconcile
+from nimbus_operator.handlers.runtime import generation, publish, report_status, run_reconcile
 from nimbus_operator.reconcilers.context import kube
-from nimbus_operator.reconcilers.status import failure_status, status_body
+from nimbus_operator.reconcilers.status import failure_status
 from nimbus_operator.reconcilers.storagepolicy import reconcile_policy, users
 
 RESOURCE = (STORAGE_GROUP, API_VERSION, "storagepolicies")
@@ -18,12 +18,8 @@ RESOURCE = (STORAGE_GROUP, API_VERSION, "storagepolicies")
 def _reconcile(body: kopf.Body, patch: kopf.Patch) -> None:
     def work() -> dict[str, Any]:
         report = reconcile_policy(kube(), dict(body))
-        return status_body(
-            dict(body.get("status") or {}),
-            phase=report.phase,
-            generation=generation(body),
-            conditions=report.conditions,
-            fields=report.fields,
+        return report_status(
+            body, phase=report.phase, conditions=report.conditions, fields=report.fields
         )
 
     run_reconcile(body, patch, work)
