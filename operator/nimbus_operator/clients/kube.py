@@ -47,7 +47,7 @@ def translated(what: str) -> Iterator[None]:
         if status in (400, 422):
             raise InvalidSpec(f"{what}: the API server refused it: {detail}") from error
         raise ApiFailure(f"{what}: {status} {detail}", status) from error
-    except (HTTPError, OSError) as error:
+    except (HTTPError, OSError, ValueError) as error:  # ValueError: an answer that is not JSON
         raise ApiFailure(f"{what}: {error}", 0) from error
 
 
@@ -114,7 +114,7 @@ class Kube:
                 force_conflicts=True,
                 serialize=False,
             )
-        return _json(result)
+            return _json(result)
 
     def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
@@ -140,7 +140,7 @@ class Kube:
             result = self.dynamic.get(
                 resource, namespace=namespace, label_selector=label_selector, serialize=False
             )
-        return [dict(item) for item in _json(result).get("items") or []]
+            return [dict(item) for item in _json(result).get("items") or []]
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
         """Delete (foreground propagation is not needed: owners cascade). False if absent."""
@@ -165,4 +165,4 @@ class Kube:
                 content_type="application/merge-patch+json",
                 serialize=False,
             )
-        return _json(result)
+            return _json(result)

@@ -38,7 +38,11 @@ def publish(patch: kopf.Patch, status: dict[str, Any]) -> None:
 
 
 def run_reconcile(
-    body: kopf.Body, patch: kopf.Patch, reconcile: Callable[[], dict[str, Any]]
+    body: kopf.Body,
+    patch: kopf.Patch,
+    reconcile: Callable[[], dict[str, Any]],
+    *,
+    waiting_phase: str = "Progressing",
 ) -> None:
     """Run ``reconcile`` (which returns the status to publish); bad specs and refusals become
     Ready=False with the reason, transient failures a retry (status says why meanwhile)."""
@@ -60,7 +64,7 @@ def run_reconcile(
         except RetryLater as error:
             outcome[0] = "retry"
             waiting = failure_status(
-                previous, generation(body), error.reason, str(error), phase="Progressing"
+                previous, generation(body), error.reason, str(error), phase=waiting_phase
             )
             publish(patch, waiting)
             raise kopf.TemporaryError(str(error), delay=error.delay) from error

@@ -22,7 +22,7 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch) -> None:
             body, phase=report.phase, conditions=report.conditions, fields=report.fields
         )
 
-    run_reconcile(body, patch, work)
+    run_reconcile(body, patch, work, waiting_phase="Pending")  # the phases a policy has
 
 
 @kopf.on.resume(*RESOURCE)

@@ -94,8 +94,15 @@ def plan_ring(
     serving = [device for device in builder.devices if device.weight > 0]
     problem = None
     ring_json = ""
-    if len(serving) < replicas:
-        problem = f"{replicas} replicas need {replicas} storage nodes; {len(serving)} are placed"
+    if len(serving) < builder.replicas:
+        problem = (
+            f"{builder.replicas} replicas need {builder.replicas} storage nodes; "
+            f"{len(serving)} are placed"
+        )
+        last_good = _published_ring(previous)
+        if last_good is not None:
+            # Never take a ring out of service: keep the last one until the change can be made.
+            return RingPlan(previous or "", last_good[0], last_good[1], False, (), problem)
     else:
         if changed or builder.to_json().get("pending_changes"):
             builder.rebalance(seed=REBALANCE_SEED)
@@ -109,3 +116,14 @@ def plan_ring(
         draining=draining,
         problem=problem,
     )
+
+
+def _published_ring(previous: str | None) -> tuple[str, int] | None:
+    """The ring ``previous`` (a builder state) last produced, with its generation, if any."""
+    if not previous:
+        return None
+    try:
+        ring = RingBuilder.from_json(json.loads(previous)).ring()
+    except ValueError:
+        return None
+    return json.dumps(ring.to_json(), sort_keys=True), ring.generation

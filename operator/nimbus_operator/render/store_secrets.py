@@ -13,6 +13,7 @@ ACCESS_KEY = "accessKey"
 SECRET_KEY = "secretKey"
 CLUSTER_TOKEN = "clusterToken"
 PORTS_KEY = "ports.json"
+SERVED_KEY = "served.json"
 
 
 def build_admin_secret(
@@ -50,6 +51,13 @@ def build_builders_configmap(
     rebalance, across operator restarts) and of each policy's node port."""
     data = {f"{name}.builder.json": state for name, state in sorted(builders.items())}
     data[PORTS_KEY] = json.dumps(dict(sorted(ports.items())))
+    # What the store serves, so that a policy deleted or changed later is still served (its
+    # data is here) and the catalog never moves to another ring.
+    served = [
+        {"name": p.name, "replicas": p.replicas, "port": p.port, "erasure": p.erasure}
+        for p in design.policies
+    ]
+    data[SERVED_KEY] = json.dumps({"policies": served, "metadata": design.metadata_policy})
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -75,3 +75,13 @@ def test_a_node_is_removed_only_after_a_published_drain() -> None:
     )
 
     assert drained.draining == (LEAVING.node,), "weight 0 first, however empty it says it is"
+
+
+def test_a_change_that_leaves_too_few_nodes_keeps_the_last_ring_in_service() -> None:
+    first = plan_ring(None, part_power=6, replicas=3, wanted=NODES)
+
+    shrunk = plan_ring(first.builder, part_power=6, replicas=3, wanted=NODES[:2])
+
+    assert shrunk.ring == first.ring, "the published ring stays"
+    assert shrunk.builder == first.builder, "nothing is drained that cannot be"
+    assert shrunk.problem == "3 replicas need 3 storage nodes; 2 are placed"

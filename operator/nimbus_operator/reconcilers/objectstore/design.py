@@ -33,7 +33,11 @@ class PolicyChoice:
     default: str
     metadata: str
     unplaceable: tuple[str, ...]
-    """Messages for policies the store cannot serve yet (too few nodes)."""
+    """Messages for policies the store cannot serve as declared (too few nodes, changed or
+    deleted since the store first served them)."""
+
+    def policy_ports(self) -> dict[str, int]:
+        return {policy.name: policy.port for policy in self.policies}
 
 
 def _resources(requirements: object | None) -> Resources:
@@ -52,9 +56,16 @@ def _devices(policy: StoragePolicy) -> tuple[int, tuple[int, int] | None]:
 
 
 def choose_policies(
-    policies: list[StoragePolicy], node_count: int, ports: Mapping[str, int]
+    policies: list[StoragePolicy],
+    node_count: int,
+    ports: Mapping[str, int],
+    served: tuple[PolicyDesign, ...] = (),
+    metadata: str | None = None,
 ) -> PolicyChoice:
-    taken = set(ports.values())
+    """Every policy served before stays served as it was (its data is on these nodes: a
+    StoragePolicy deleted, changed or broken since must not unmount it, nor must a new one
+    replace the implicit default); new StoragePolicies join when the store has enough nodes."""
+    taken = set(ports.values()) | {p.port for p in served}
 
     def port_for(name: str) -> int:
         if name in ports:
@@ -65,39 +76,55 @@ def choose_policies(
         taken.add(port)
         return port
 
-    if not policies:
-        replicas = min(IMPLICIT_REPLICAS, node_count)
-        implicit = PolicyDesign(IMPLICIT_POLICY, replicas, port_for(IMPLICIT_POLICY))
-        return PolicyChoice((implicit,), IMPLICIT_POLICY, IMPLICIT_POLICY, ())
-    chosen: list[PolicyDesign] = []
+    chosen: dict[str, PolicyDesign] = {p.name: p for p in served}
     unplaceable: list[str] = []
-    for policy in sorted(policies, key=lambda p: p.metadata.name):
-        name = policy.metadata.name
+    declared = {p.metadata.name: p for p in policies}
+    for name, policy in sorted(declared.items()):
         devices, erasure = _devices(policy)
+        if name in chosen:
+            kept = chosen[name]
+            if (kept.replicas, kept.erasure) != (devices, erasure):
+                unplaceable.append(
+                    f"StoragePolicy {name} now asks for {policy.spec.durability} but this store "
+                    "keeps serving it as it was created (its data is laid out that way)"
+                )
+            continue
         if devices > node_count:
             unplaceable.append(
                 f"StoragePolicy {name} needs {devices} storage nodes and the store has "
                 f"{node_count}: raise spec.nodes.count to serve it"
             )
             continue
-        chosen.append(PolicyDesign(name, devices, port_for(name), erasure))
-    if not chosen:
-        raise InvalidSpec(
-            "no StoragePolicy fits this store: " + "; ".join(unplaceable),
-            reason="NoUsablePolicy",
+        chosen[name] = PolicyDesign(name, devices, port_for(name), erasure)
+    for name in sorted(set(chosen) - set(declared) - {IMPLICIT_POLICY}):
+        unplaceable.append(
+            f"StoragePolicy {name} is gone but this store still serves it: its buckets' data "
+            "is there"
         )
-    marked = [p.metadata.name for p in policies if p.spec.default]
-    names = [p.name for p in chosen]
-    default = next((name for name in marked if name in names), names[0])
-    replicated = [p.name for p in chosen if p.erasure is None]
+    if not chosen:
+        if policies:
+            raise InvalidSpec(
+                "no StoragePolicy fits this store: " + "; ".join(unplaceable),
+                reason="NoUsablePolicy",
+            )
+        replicas = min(IMPLICIT_REPLICAS, node_count)
+        chosen[IMPLICIT_POLICY] = PolicyDesign(IMPLICIT_POLICY, replicas, port_for(IMPLICIT_POLICY))
+    names = sorted(chosen)
+    marked = [name for name, p in declared.items() if p.spec.default and name in chosen]
+    default = marked[0] if marked else (IMPLICIT_POLICY if IMPLICIT_POLICY in chosen else names[0])
+    replicated = [name for name in names if chosen[name].erasure is None]
+    if metadata in chosen:
+        return PolicyChoice(tuple(chosen[n] for n in names), default, metadata, tuple(unplaceable))
     if not replicated:
         raise InvalidSpec(
             "every StoragePolicy this store serves is erasure coded; the catalog and bucket "
             "indexes need a replicated one: create a StoragePolicy with spec.replicas",
             reason="NoReplicatedPolicy",
         )
-    metadata = default if default in replicated else replicated[0]
-    return PolicyChoice(tuple(chosen), default, metadata, tuple(unplaceable))
+    chosen_metadata = default if default in replicated else replicated[0]
+    return PolicyChoice(
+        tuple(chosen[n] for n in names), default, chosen_metadata, tuple(unplaceable)
+    )
 
 
 def store_design(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from nimbus_operator.clients.kube import Kube
 from nimbus_operator.clients.nodes import held_items
-from nimbus_operator.errors import RetryLater
+from nimbus_operator.errors import InvalidSpec, RetryLater
 from nimbus_operator.models.objectstore import ObjectStore
 from nimbus_operator.render.rings import RingPlan, WantedDevice, plan_ring
 from nimbus_operator.render.storage_nodes import COMPONENT as NODE_COMPONENT
@@ -22,6 +22,7 @@ from nimbus_operator.render.storage_nodes import ZONE_LABEL
 from nimbus_operator.render.store_design import PolicyDesign, StoreDesign
 from nimbus_operator.render.store_secrets import (
     PORTS_KEY,
+    SERVED_KEY,
     build_builders_configmap,
     build_rings_configmap,
 )
@@ -36,19 +37,43 @@ class Placement:
     """Pods leaving the store that are still in a ring -> items they still hold (-1: unknown)."""
 
 
-def saved_state(
-    kube: Kube, namespace: str, builders_name: str
-) -> tuple[dict[str, str], dict[str, int]]:
-    """The builder state of each policy's ring and the node port of each policy."""
+@dataclass(frozen=True)
+class Saved:
+    """What the operator kept of a store: ring builders, node ports, the policies served."""
+
+    builders: dict[str, str]
+    ports: dict[str, int]
+    served: tuple[PolicyDesign, ...]
+    metadata: str | None
+
+
+def saved_state(kube: Kube, namespace: str, builders_name: str) -> Saved:
     found = kube.get("v1", "ConfigMap", builders_name, namespace) or {}
     data: dict[str, str] = dict(found.get("data") or {})
-    ports = {str(k): int(v) for k, v in json.loads(data.pop(PORTS_KEY, "{}")).items()}
+    try:
+        ports = {str(k): int(v) for k, v in json.loads(data.pop(PORTS_KEY, "{}")).items()}
+        served_doc = json.loads(data.pop(SERVED_KEY, "{}"))
+        served = tuple(
+            PolicyDesign(
+                str(p["name"]),
+                int(p["replicas"]),
+                int(p["port"]),
+                (int(p["erasure"][0]), int(p["erasure"][1])) if p.get("erasure") else None,
+            )
+            for p in served_doc.get("policies") or []
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        raise InvalidSpec(
+            f"ConfigMap {namespace}/{builders_name} (the operator's record of this store's "
+            f"rings) is damaged: {error}; restore it from a backup, it cannot be rebuilt",
+            reason="RingRecordDamaged",
+        ) from error
     builders = {
         key.removesuffix(".builder.json"): value
         for key, value in data.items()
         if key.endswith(".builder.json")
     }
-    return builders, ports
+    return Saved(builders, ports, served, served_doc.get("metadata"))
 
 
 def _zones(kube: Kube) -> dict[str, str]:
@@ -92,10 +117,11 @@ def place(
     design: StoreDesign,
     builders: dict[str, str],
     ports: dict[str, int],
+    *,
+    staying: int,
 ) -> Placement:
-    """Rings for the pods that stay (ordinals below spec.nodes.count); pods above it are
-    drained, and removed from a ring once they hold nothing at all."""
-    staying = store.spec.nodes.count
+    """Rings for the pods that stay (ordinals below ``staying``); pods above it are drained,
+    and removed from a ring once they hold nothing at all."""
     pods = [
         (pod, zone) for pod, zone in placed_pods(kube, design) if pod_ordinal(design, pod) < staying
     ]

@@ -77,11 +77,12 @@ def reconcile_store(
     store = ObjectStore.from_body(body)
     uid = str(body["metadata"]["uid"])
     namespace = store.metadata.namespace or "default"
-    builders, ports = saved_state(kube, namespace, builders_configmap_name(store.metadata.name))
+    saved = saved_state(kube, namespace, builders_configmap_name(store.metadata.name))
+    builders, ports = saved.builders, saved.ports
     current = kube.get("apps/v1", "StatefulSet", nodes_name(store.metadata.name), namespace)
     current_nodes = int(((current or {}).get("spec") or {}).get("replicas") or 0)
     node_count = max(store.spec.nodes.count, current_nodes)
-    choice = choose_policies(load_policies(kube), node_count, ports)
+    choice = choose_policies(load_policies(kube), node_count, ports, saved.served, saved.metadata)
     design = store_design(store, uid, choice, settings)
     if node_count != design.node_count:
         design = replace(design, node_count=node_count)
@@ -89,11 +90,15 @@ def reconcile_store(
     kube.apply(build_nodes_service(design))
     kube.apply(build_node_statefulset(design))
     kube.apply(build_node_disruption_budget(design))
-    placement = place(kube, store, design, builders, ports)
-    if store.spec.nodes.count < design.node_count and not placement.draining:
+    # Never fewer nodes than the widest policy has devices per partition (3 replicas, k+m).
+    needed = max(policy.replicas for policy in design.policies)
+    staying = max(store.spec.nodes.count, needed)
+    placement = place(kube, store, design, builders, ports, staying=staying)
+    problems_now = ring_problems(placement)
+    if staying < design.node_count and not placement.draining and not problems_now:
         # Every leaving node handed its data over and left the rings: now the pods may go.
-        removed = design.node_count - store.spec.nodes.count
-        design = replace(design, node_count=store.spec.nodes.count)
+        removed = design.node_count - staying
+        design = replace(design, node_count=staying)
         kube.apply(build_node_statefulset(design))
         placement = replace(
             placement,
@@ -107,6 +112,7 @@ def reconcile_store(
     kube.apply(build_gateway_deployment(design, janitor=True))
     report = _report(
         kube,
+        needed=needed,
         store=store,
         design=design,
         credentials=credentials,
@@ -123,6 +129,7 @@ def _ready_count(obj: dict[str, Any] | None, key: str) -> int:
 def _report(
     kube: Kube,
     *,
+    needed: int,
     store: ObjectStore,
     design: StoreDesign,
     credentials: AdminCredentials,
@@ -145,7 +152,19 @@ def _report(
     events = list(placement.events)
     problems = ring_problems(placement) + list(unplaceable)
     conditions: list[tuple[str, bool, str, str]] = []
-    if problems:
+    if wanted < needed:
+        conditions.append(
+            (
+                "Degraded",
+                True,
+                "TooFewNodesForPolicies",
+                f"spec.nodes.count is {wanted} but a storage policy of this store places "
+                f"{needed} copies or fragments of every object on distinct nodes: the store "
+                f"keeps {max(needed, design.node_count)} nodes; raise spec.nodes.count to "
+                f"{needed} or more",
+            )
+        )
+    elif problems:
         conditions.append(("Degraded", True, "PoliciesNotServed", "; ".join(problems)))
     else:
         conditions.append(("Degraded", False, "AsPlanned", "Every storage policy is served."))
