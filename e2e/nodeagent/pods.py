@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GRACE_SECONDS = 30
 SYNC_SECONDS = 0.5
+REPUBLISH_SECONDS = 30.0
+"""A status is written again this often even when unchanged (another writer may have
+overwritten it)."""
 
 
 class Node(Protocol):
@@ -71,6 +74,7 @@ class PodRuntime:
         self.pod_ip: str | None = pod.get("status", {}).get("podIP")
         self.start_time = time.time()
         self._published: str = ""
+        self._published_at = 0.0
         self._terminating_since: float | None = None
         self._failed = False
         self._volumes = PodVolumes(self.directory, self._token, pods_dir.parent)
@@ -277,10 +281,20 @@ class PodRuntime:
             for runtime in self._runtimes:
                 runtime.stop_probes()
         encoded = json.dumps(status, sort_keys=True)
-        if encoded == self._published:
+        if encoded == self._published and now - self._published_at < REPUBLISH_SECONDS:
             return
-        await self.node.api.patch(pod_path(pod) + "/status", {"status": status})
-        self._published = encoded
+        # The UID makes the patch fail (422, "metadata.uid ... immutable") if the name now
+        # belongs to a new pod: a StatefulSet recreates a deleted pod under the same name at
+        # once, and this runtime's last words must not become the new pod's status.
+        patch = {"metadata": {"uid": self.uid}, "status": status}
+        try:
+            await self.node.api.patch(pod_path(pod) + "/status", patch)
+        except KubeError as error:
+            replaced = error.status == 422 and "metadata.uid" in str(error)
+            if error.status != 404 and not replaced:
+                raise
+            return
+        self._published, self._published_at = encoded, now
 
     async def _token(self, account: str, audience: str | None, seconds: int) -> tuple[str, float]:
         spec: dict[str, Any] = {

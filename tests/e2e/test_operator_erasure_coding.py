@@ -43,6 +43,21 @@ def wait_for(observe: Callable[[], Any], what: str) -> Any:
         time.sleep(1)
 
 
+def deletion_refused(custom: client.CustomObjectsApi, policy: str) -> dict[str, Any]:
+    """Delete StoragePolicy ``policy`` and wait for the operator's refusal (its Ready
+    condition, reason InUse)."""
+    custom.delete_cluster_custom_object(GROUP, VERSION, "storagepolicies", policy)
+
+    def refused() -> dict[str, Any] | None:
+        found: Any = custom.get_cluster_custom_object(GROUP, VERSION, "storagepolicies", policy)
+        conditions = (found.get("status") or {}).get("conditions") or []
+        ready = next((c for c in conditions if c["type"] == "Ready"), None)
+        return ready if ready and ready["reason"] == "InUse" else None
+
+    result: dict[str, Any] = wait_for(refused, "the deletion refused")
+    return result
+
+
 def test_an_erasure_coded_policy_stores_and_serves_objects(tmp_path: Path) -> None:
     block = int(os.environ.get(ADDRESS_BLOCK_ENV) or 0) + 2
     cluster = Cluster(tmp_path / "run", address_block=block)
@@ -124,5 +139,10 @@ def test_an_erasure_coded_policy_stores_and_serves_objects(tmp_path: Path) -> No
         head = s3.head_bucket(Bucket=keys["BUCKET_NAME"])
         headers = head["ResponseMetadata"]["HTTPHeaders"]
         assert headers["x-nimbus-storage-policy"] == "cold"
+
+        # A policy that holds a Bucket's data cannot be deleted: it waits, saying which.
+        in_use = deletion_refused(custom, "cold")
+        assert f"{NAMESPACE}/tapes" in in_use["message"]
+        assert s3.get_object(Bucket=keys["BUCKET_NAME"], Key="backup.tar")["Body"].read() == body
     finally:
         cluster.stop()
