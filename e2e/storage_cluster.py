@@ -268,7 +268,7 @@ class StorageCluster:
                 command, stdout=sink, stderr=sink, env=self._env(), start_new_session=True
             )
         self.gateway_processes[index] = process
-        _wait_http(f"http://127.0.0.1:{port}/_nimbus/healthz", process, log)
+        _wait_http(f"http://127.0.0.1:{port}/_nimbus/readyz", process, log)
 
     def stop_gateway(self, index: int = 0) -> None:
         process = self.gateway_processes[index]

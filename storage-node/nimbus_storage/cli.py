@@ -219,7 +219,9 @@ async def _serve(args: argparse.Namespace) -> None:
     if args.domain:
         config = dataclasses.replace(config, domains=tuple(args.domain))
     gateway = await start_gateway(config, janitor_enabled=not args.no_janitor)
+    gateway.services.ready = False
     root = await _root_credential(gateway)
+    gateway.services.ready = True
     print(_banner(gateway.endpoint, root.access_key, root.secret_key, root.source), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -142,7 +142,11 @@ async def handle_internal(http: web.Request) -> web.StreamResponse:
             body=services.metrics.exposition(),
             headers={"Content-Type": services.metrics.content_type},
         )
-    if http.path in ("/_nimbus/healthz", "/_nimbus/readyz"):
+    if http.path == "/_nimbus/healthz":
+        return web.Response(text="ok\n")
+    if http.path == "/_nimbus/readyz":
+        if not services.ready:
+            return web.Response(status=503, text="starting: the root credential is not set yet\n")
         return web.Response(text="ok\n")
     return await admin.handle(http, services)
 

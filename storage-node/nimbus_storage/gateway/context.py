@@ -33,6 +33,9 @@ class Services:
     # Where each bucket's lifecycle sweep resumes on the next janitor pass (in memory only: a
     # restarted gateway sweeps from the start).
     sweep_cursors: dict[str, str] = field(default_factory=dict)
+    # False until the root credential exists (``serve`` sets it): /_nimbus/readyz answers 503
+    # before, so nothing is sent traffic that its own root key would not yet open.
+    ready: bool = True
 
     @property
     def blobs(self) -> BlobStore:
