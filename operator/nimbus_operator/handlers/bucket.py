@@ -22,7 +22,6 @@ from nimbus_operator.handlers.runtime import (
 )
 from nimbus_operator.reconcilers.bucket import (
     delete_bucket,
-    own_phase,
     reconcile_bucket,
     slow_resync_seconds,
 )
@@ -43,10 +42,7 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch) -> None:
             events=report.events,
         )
 
-    try:
-        run_reconcile(body, patch, work)
-    finally:
-        publish(patch, own_phase(dict(patch.status)))
+    run_reconcile(body, patch, work, waiting_phase="Pending")  # the phases a Bucket has
 
 
 @kopf.on.resume(*RESOURCE)

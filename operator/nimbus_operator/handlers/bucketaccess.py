@@ -21,7 +21,7 @@ from nimbus_operator.handlers.runtime import (
     report_status,
     run_reconcile,
 )
-from nimbus_operator.reconcilers.bucket import own_phase, slow_resync_seconds
+from nimbus_operator.reconcilers.bucket import slow_resync_seconds
 from nimbus_operator.reconcilers.bucketaccess import (
     readiness,
     reconcile_access,
@@ -46,9 +46,9 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch) -> None:
         )
 
     try:
-        run_reconcile(body, patch, work)
+        run_reconcile(body, patch, work, waiting_phase="Pending")  # the phases it has
     finally:
-        publish(patch, readiness(dict(patch.status)) | own_phase(dict(patch.status)))
+        publish(patch, readiness(dict(patch.status)))
 
 
 @kopf.on.resume(*RESOURCE)

@@ -2,6 +2,6 @@
 
 from nimbus_operator.reconcilers.bucket.deletion import delete_bucket
 from nimbus_operator.reconcilers.bucket.reconcile import reconcile_bucket
-from nimbus_operator.reconcilers.bucket.report import Report, own_phase, slow_resync_seconds
+from nimbus_operator.reconcilers.bucket.report import Report, slow_resync_seconds
 
-__all__ = ["Report", "delete_bucket", "own_phase", "reconcile_bucket", "slow_resync_seconds"]
+__all__ = ["Report", "delete_bucket", "reconcile_bucket", "slow_resync_seconds"]

@@ -7,7 +7,7 @@ can hand the reconcilers fakes of those wrappers instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,12 +40,6 @@ def connect(store: StoreAccess) -> StoreClients:
 
 
 Connect = Callable[[StoreAccess], StoreClients]
-
-
-def own_phase(status: Mapping[str, Any]) -> dict[str, Any]:
-    """The phase fix a status needs: Buckets and BucketAccesses say Pending where the shared
-    runtime says Progressing (their phase enums have no Progressing)."""
-    return {"phase": "Pending"} if status.get("phase") == "Progressing" else {}
 
 
 SLOW_RESYNC_FLOOR_SECONDS = 60.0
