@@ -18,6 +18,8 @@ class OperatorSettings:
     resync_seconds: float = 10.0
     """How often every object is reconciled even when nothing told the operator of a change
     (``NIMBUS_RESYNC_SECONDS``)."""
+    log_format: str = "text"
+    """``NIMBUS_LOG_FORMAT``: the operator's, and that of the gateways and nodes it runs."""
 
     @classmethod
     def from_environment(cls) -> OperatorSettings:
@@ -25,4 +27,5 @@ class OperatorSettings:
             image=os.environ.get("NIMBUS_IMAGE", DEFAULT_IMAGE),
             image_pull_policy=os.environ.get("NIMBUS_IMAGE_PULL_POLICY", "IfNotPresent"),
             resync_seconds=float(os.environ.get("NIMBUS_RESYNC_SECONDS", "10")),
+            log_format=os.environ.get("NIMBUS_LOG_FORMAT") or "text",
         )

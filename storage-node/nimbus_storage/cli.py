@@ -34,6 +34,7 @@ from nimbus_storage.gateway.server import (
     ensure_root_credential,
     start_gateway,
 )
+from nimbus_storage.logs import add_format_argument, configure_logging
 from nimbus_storage.node import cli as node_cli
 from nimbus_storage.ring import cli as ring_cli
 
@@ -160,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
         " of a cluster)",
     )
     serve.add_argument("--log-level", default="INFO")
+    add_format_argument(serve)
     node = commands.add_parser("node", help="run a storage node of a ring-based cluster")
     node_cli.add_arguments(node)
     commands.add_parser(
@@ -222,11 +224,11 @@ async def _serve(args: argparse.Namespace) -> None:
     gateway.services.ready = False
     root = await _root_credential(gateway)
     gateway.services.ready = True
-    print(_banner(gateway.endpoint, root.access_key, root.secret_key, root.source), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM):  # before the banner: it says "ready"
         loop.add_signal_handler(signum, stop.set)
+    print(_banner(gateway.endpoint, root.access_key, root.secret_key, root.source), flush=True)
     await stop.wait()
     await gateway.stop()
 
@@ -250,12 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     if words[:1] == ["ring"]:
         return ring_cli.main(words[1:])
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        configure_logging(args.log_level, args.log_format)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.command == "serve":
         uvloop.run(_serve(args))
     elif args.command == "node":

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import threading
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +24,14 @@ from nimbus_storage.ring import Ring
 from e2e.cluster.catalog import BinaryPaths
 from e2e.nodeagent.network import service_local_address
 from tests.e2e.conftest import E2ECluster
-from tests.e2e.operator_install import IMAGE, Operator
+from tests.e2e.operator_install import (
+    IMAGE,
+    Operator,
+    leader_pod_name,
+    operator_pods,
+    scrape,
+    scrape_url,
+)
 from tests.e2e.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -135,6 +141,43 @@ def test_the_store_serves_s3_and_reports_its_status(
     ).stdout.split()
     assert columns[:6] == ["NAME", "PHASE", "NODES", "ENDPOINT", "USED", "AGE"]
     assert columns[6:10] == [name, "Ready", "3/3", f"http://{name}.{namespace}.svc"]
+
+
+def test_gateways_and_nodes_serve_prometheus_metrics_from_their_pods(
+    store: tuple[str, str], core_v1: client.CoreV1Api
+) -> None:
+    namespace, name = store
+    s3_client(core_v1, namespace, name).list_buckets()
+    pods = {
+        str(pod.metadata.name): pod.status.pod_ip
+        for pod in core_v1.list_namespaced_pod(namespace).items
+        if pod.metadata and pod.status and pod.status.pod_ip
+    }
+    gateway = next(ip for pod, ip in pods.items() if pod.startswith(f"{name}-gateway-"))
+    node = pods[f"{name}-node-0"]
+
+    served = scrape_url(f"http://{gateway}:9000/_nimbus/metrics")
+    stored = scrape_url(f"http://{node}:6200/_nimbus/metrics")
+
+    listed = [
+        value
+        for (metric, labels), value in served.items()
+        if metric == "nimbus_s3_requests_total" and ("operation", "ListBuckets") in labels
+    ]
+    assert sum(listed) >= 1, "S3 operations are counted by operation and status"
+    assert any(metric == "nimbus_s3_request_duration_seconds_bucket" for metric, _ in served)
+    assert ("nimbus_s3_received_bytes_total", ()) in served
+    space = {
+        labels: value for (metric, labels), value in stored.items() if "device_bytes" in metric
+    }
+    assert space[(("device", "d0"), ("state", "total"))] > 0
+    assert space[(("device", "d0"), ("state", "free"))] > 0
+    for metric in (
+        "nimbus_replicator_last_pass_completion_timestamp_seconds",
+        "nimbus_auditor_quarantined_total",
+        "nimbus_node_read_quarantined_total",
+    ):
+        assert (metric, ()) in stored, metric
 
 
 def test_rings_put_every_replica_of_a_partition_in_another_zone(
@@ -367,23 +410,19 @@ def test_an_operator_killed_mid_reconcile_converges_without_duplicates(
 def test_the_operator_counts_its_reconciles_in_prometheus_metrics(
     store: tuple[str, str], nimbus_operator: Operator, core_v1: client.CoreV1Api
 ) -> None:
-    from prometheus_client.parser import text_string_to_metric_families
+    coordination = client.CoordinationV1Api(core_v1.api_client)
+    leader = leader_pod_name(coordination)
+    pod = next(p for p in operator_pods(core_v1) if p.name == leader)
 
-    pods = core_v1.list_namespaced_pod(
-        nimbus_operator.namespace, label_selector="app.kubernetes.io/component=operator"
-    ).items
-    address = next(pod.status.pod_ip for pod in pods if pod.status and pod.status.pod_ip)
-    with urllib.request.urlopen(f"http://{address}:9090/metrics", timeout=10) as response:
-        text = response.read().decode()
+    samples = scrape(pod)
 
-    samples = {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
     ok = samples[("nimbus_operator_reconciles_total", (("kind", "ObjectStore"), ("result", "ok")))]
     assert ok >= 1
     assert (
         "nimbus_operator_reconcile_duration_seconds_count",
         (("kind", "ObjectStore"),),
     ) in samples
+    managed = samples[("nimbus_operator_objects", (("kind", "ObjectStore"), ("result", "ok")))]
+    assert managed >= 1
+    assert samples[("nimbus_operator_leader", ())] == 1
+    assert ("nimbus_operator_queue_depth", ()) in samples

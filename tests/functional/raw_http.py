@@ -31,13 +31,17 @@ class Endpoint:
     def connect(self, timeout: float = 60.0) -> socket.socket:
         return socket.create_connection((self.host, self.port), timeout=timeout)
 
-    def signed_head(self, method: str, path: str, headers: dict[str, str]) -> bytes:
-        """The head of a SigV4-signed request (UNSIGNED-PAYLOAD unless ``headers`` say)."""
+    def signed_head(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+    ) -> bytes:
+        """The head of a SigV4-signed request: UNSIGNED-PAYLOAD unless ``headers`` say, or
+        signed with the SHA-256 of ``body`` when given (the caller sends the body)."""
         netloc = f"{self.host}:{self.port}"
         request = AWSRequest(
             method=method,
             url=f"http://{netloc}{path}",
             headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD", **headers},
+            data=body,
         )
         credentials = Credentials(self.access_key, self.secret_key)
         S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)

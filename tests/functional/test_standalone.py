@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.functional.standalone_server import start_standalone
+
 ACCESS_KEY = "STANDALONEKEY"
 SECRET_KEY = "standalone-secret-key"
 MiB = 1024 * 1024
@@ -22,20 +24,9 @@ AWS_CLI = str(Path(sys.executable).with_name("aws"))
 @pytest.fixture(scope="module")
 def standalone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("standalone-data")
-    env = dict(os.environ, NIMBUS_ROOT_ACCESS_KEY=ACCESS_KEY, NIMBUS_ROOT_SECRET_KEY=SECRET_KEY)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nimbus_storage.cli", "serve", "--data", str(data), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
-    assert process.stdout is not None
-    banner = [process.stdout.readline() for _ in range(3)]
-    match = re.search(r"(http://127\.0\.0\.1:\d+)", banner[0])
-    assert match, banner
+    process, url, banner = start_standalone(data, ACCESS_KEY, SECRET_KEY)
     assert ACCESS_KEY in banner[1]
-    yield match.group(1)
+    yield url
     process.terminate()
     assert process.wait(timeout=10) == 0
 

@@ -14,6 +14,7 @@ import kopf
 from nimbus_operator.constants import API_VERSION, STORAGE_GROUP
 from nimbus_operator.errors import NimbusError, RetryLater
 from nimbus_operator.handlers.runtime import (
+    forget,
     generation,
     post_events,
     publish,
@@ -75,3 +76,4 @@ def bucket_deleted(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         delay = error.delay if isinstance(error, RetryLater) else 10.0
         raise kopf.TemporaryError(message, delay=delay) from error
     post_events(body, events)
+    forget(body)

@@ -7,7 +7,13 @@ from typing import Any
 import kopf
 
 from nimbus_operator.constants import API_VERSION, STORAGE_GROUP
-from nimbus_operator.handlers.runtime import generation, publish, report_status, run_reconcile
+from nimbus_operator.handlers.runtime import (
+    forget,
+    generation,
+    publish,
+    report_status,
+    run_reconcile,
+)
 from nimbus_operator.reconcilers.context import kube, settings
 from nimbus_operator.reconcilers.objectstore import reconcile_store
 from nimbus_operator.reconcilers.objectstore.deletion import blocking_buckets
@@ -61,3 +67,4 @@ def object_store_deleted(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, **
             patch, failure_status(previous, generation(body), "BucketsRemain", message, "Deleting")
         )
         raise kopf.TemporaryError(message, delay=10)
+    forget(body)

@@ -47,9 +47,10 @@ def run_reconcile(
     """Run ``reconcile`` (which returns the status to publish); bad specs and refusals become
     Ready=False with the reason, transient failures a retry (status says why meanwhile)."""
     previous = dict(body.get("status") or {})
-    with metrics.reconciling(str(body.get("kind", "unknown"))) as outcome:
+    uid = str(body["metadata"]["uid"])
+    with metrics.reconciling(str(body.get("kind", "unknown")), uid) as outcome:
         try:
-            with object_lock(str(body["metadata"]["uid"])):
+            with object_lock(uid):
                 status = reconcile()
         except SpecError as error:
             outcome[0] = "invalid"
@@ -74,6 +75,14 @@ def run_reconcile(
     publish(patch, status)
     if status.get("phase") != previous.get("phase"):
         kopf.info(body, reason=f"Phase{status.get('phase')}", message=_ready_message(status))
+
+
+def forget(body: kopf.Body) -> None:
+    """A deletion handler has finished: the object is no longer the operator's."""
+    uid = str(body["metadata"]["uid"])
+    metrics.forget(uid)
+    with _locks_guard:
+        _locks.pop(uid, None)
 
 
 Event = tuple[str, str, str]

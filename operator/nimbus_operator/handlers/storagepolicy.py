@@ -7,7 +7,13 @@ from typing import Any
 import kopf
 
 from nimbus_operator.constants import API_VERSION, STORAGE_GROUP
-from nimbus_operator.handlers.runtime import generation, publish, report_status, run_reconcile
+from nimbus_operator.handlers.runtime import (
+    forget,
+    generation,
+    publish,
+    report_status,
+    run_reconcile,
+)
 from nimbus_operator.reconcilers.context import kube
 from nimbus_operator.reconcilers.status import failure_status
 from nimbus_operator.reconcilers.storagepolicy import reconcile_policy, users
@@ -55,3 +61,4 @@ def storage_policy_deleted(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None
             ),
         )
         raise kopf.TemporaryError(message, delay=15)
+    forget(body)

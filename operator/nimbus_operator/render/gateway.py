@@ -66,6 +66,7 @@ def _pod_spec(design: StoreDesign, janitor: bool) -> dict[str, Any]:
                     secret_env("NIMBUS_ROOT_ACCESS_KEY", secret, ACCESS_KEY),
                     secret_env("NIMBUS_ROOT_SECRET_KEY", secret, SECRET_KEY),
                     secret_env("NIMBUS_CLUSTER_TOKEN", secret, CLUSTER_TOKEN),
+                    {"name": "NIMBUS_LOG_FORMAT", "value": design.log_format},
                 ],
                 "ports": [{"name": "s3", "containerPort": GATEWAY_CONTAINER_PORT}],
                 "readinessProbe": {**probe, "periodSeconds": 2, "failureThreshold": 3},

@@ -85,6 +85,7 @@ def _env(design: StoreDesign) -> list[dict[str, Any]]:
         field_env("POD_NAME", "metadata.name"),
         field_env("POD_IP", "status.podIP"),
         secret_env("NIMBUS_CLUSTER_TOKEN", design.admin_secret, CLUSTER_TOKEN),
+        {"name": "NIMBUS_LOG_FORMAT", "value": design.log_format},
     ]
 
 

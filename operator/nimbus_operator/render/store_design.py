@@ -89,6 +89,8 @@ class StoreDesign:
     node_resources: Resources = field(default_factory=Resources)
     gateway_resources: Resources = field(default_factory=Resources)
     image_pull_policy: str = "IfNotPresent"
+    log_format: str = "text"
+    """``text`` or ``json``: how gateways and storage nodes log (the operator's own choice)."""
 
     # -- names ---------------------------------------------------------------------------------
 

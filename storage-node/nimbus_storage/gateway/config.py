@@ -11,6 +11,9 @@ NODE_CONNECT_TIMEOUT = 2.0
 NODE_TIMEOUT = 10.0
 CLIENT_HEADER_TIMEOUT = 60.0
 CLIENT_BODY_TIMEOUT = 60.0
+SHUTDOWN_TIMEOUT = 25.0
+"""Seconds requests in flight at SIGTERM get to finish (a pod's grace period is 30 s); new
+connections are refused from the signal on."""
 
 
 @dataclass(frozen=True, slots=True)

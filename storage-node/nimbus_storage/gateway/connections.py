@@ -61,7 +61,29 @@ def _reason(exc: BaseException | None, message: str | None) -> str:
 
 
 class S3RequestHandler(web.RequestHandler):
-    """One client connection: aiohttp's, with its own errors answered the S3 way."""
+    """One client connection: aiohttp's, with its own errors answered the S3 way, and uploads
+    in flight at shutdown read to their end."""
+
+    _draining = False
+
+    def close(self) -> None:
+        self._draining = True  # graceful shutdown begins with close(), then shutdown()
+        super().close()
+
+    def data_received(self, data: bytes) -> None:
+        # From the start of a graceful shutdown aiohttp (3.14) drops every byte that arrives
+        # (close() and shutdown() set the flags data_received checks), so an upload whose body
+        # was still coming could only time out: keep feeding the request in progress. The
+        # connection still closes once it is answered.
+        if self._draining and self._request_in_progress:
+            flags = self._close, self._force_close
+            self._close = self._force_close = False
+            try:
+                super().data_received(data)
+            finally:
+                self._close, self._force_close = flags
+            return
+        super().data_received(data)
 
     def handle_error(
         self,

@@ -14,7 +14,7 @@ from aiohttp import web
 from nimbus_storage.errors import EntityAlreadyExists
 from nimbus_storage.gateway import janitor
 from nimbus_storage.gateway.app import build_app
-from nimbus_storage.gateway.config import GatewayConfig
+from nimbus_storage.gateway.config import SHUTDOWN_TIMEOUT, GatewayConfig
 from nimbus_storage.gateway.connections import MAX_HEADERS, MAX_LINE_SIZE, S3AppRunner
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.gateway.metrics import GatewayMetrics
@@ -216,6 +216,7 @@ async def start_gateway(config: GatewayConfig, *, janitor_enabled: bool = True) 
         access_log=None,
         handle_signals=False,
         keepalive_timeout=config.client_header_timeout,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
         max_line_size=MAX_LINE_SIZE,
         max_field_size=MAX_LINE_SIZE,
         max_headers=MAX_HEADERS,

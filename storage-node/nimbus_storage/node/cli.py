@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import signal
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import uvloop
 
+from nimbus_storage.logs import add_format_argument, configure_logging
 from nimbus_storage.node.auditor import AuditorSettings
 from nimbus_storage.node.config import CLIENT_HEADER_TIMEOUT, NodeConfig, SpaceReserve
 from nimbus_storage.node.db_replicator import DBReplicatorSettings
@@ -126,6 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds a tombstone is kept before replication removes it",
     )
     parser.add_argument("--log-level", default="INFO")
+    add_format_argument(parser)
 
 
 def config_from_args(args: argparse.Namespace, token: str) -> NodeConfig:
@@ -257,11 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    try:
+        configure_logging(args.log_level, args.log_format)
+    except ValueError as exc:
+        parser.error(str(exc))
     return run(args)
 
 

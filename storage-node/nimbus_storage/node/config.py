@@ -19,6 +19,8 @@ from nimbus_storage.node.replicator import ReplicatorSettings
 from nimbus_storage.store.layout import StoreIdentity
 
 CLIENT_HEADER_TIMEOUT = 60.0
+SHUTDOWN_TIMEOUT = 25.0
+"""Seconds requests in flight at SIGTERM get to finish (a pod's grace period is 30 s)."""
 
 
 @dataclass(frozen=True, slots=True)

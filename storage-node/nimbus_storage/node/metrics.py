@@ -5,8 +5,14 @@ Each node owns a registry, so several nodes in one process (tests) never collide
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -185,5 +191,37 @@ class NodeMetrics:
             registry=registry,
         )
 
+    def watch_devices(self, data_dir: Path, devices: tuple[str, ...]) -> None:
+        """Report the space of each device's filesystem at every scrape."""
+        self.registry.register(DeviceSpace(data_dir, devices))
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class DeviceSpace(Collector):
+    """``nimbus_node_device_bytes{device, state=total|used|free}`` (free: what an unprivileged
+    writer may still use), read from the filesystem when scraped; a missing device is left out
+    (``/_nimbus/healthz`` names it)."""
+
+    def __init__(self, data_dir: Path, devices: tuple[str, ...]) -> None:
+        self.data_dir = data_dir
+        self.devices = devices
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "nimbus_node_device_bytes",
+            "Space of each device's filesystem, by state (total, used, free).",
+            labels=["device", "state"],
+        )
+        for device in self.devices:
+            try:
+                space = os.statvfs(self.data_dir / device)
+            except OSError:
+                continue
+            total = space.f_blocks * space.f_frsize
+            free = space.f_bavail * space.f_frsize
+            family.add_metric([device, "total"], total)
+            family.add_metric([device, "used"], total - space.f_bfree * space.f_frsize)
+            family.add_metric([device, "free"], free)
+        yield family

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from nimbus_storage.node import auditor
-from nimbus_storage.node.config import NODE, NodeConfig, NodeContext
+from nimbus_storage.node.config import NODE, SHUTDOWN_TIMEOUT, NodeConfig, NodeContext
 from nimbus_storage.node.databases import Databases
 from nimbus_storage.node.db_api import DATABASES, handle_db
 from nimbus_storage.node.db_replicator import DBReplicator, DBReplicatorSettings
@@ -82,7 +82,9 @@ def make_context(config: NodeConfig) -> NodeContext:
         fsync=config.fsync,
     )
     devices.check_identity()
-    return NodeContext(config=config, devices=devices, metrics=NodeMetrics())
+    metrics = NodeMetrics()
+    metrics.watch_devices(devices.data_dir, devices.names)
+    return NodeContext(config=config, devices=devices, metrics=metrics)
 
 
 @web.middleware
@@ -337,6 +339,7 @@ async def start_node(
         handle_signals=False,
         max_field_size=MAX_FIELD_SIZE,
         keepalive_timeout=config.client_header_timeout,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
     )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True, backlog=1024)

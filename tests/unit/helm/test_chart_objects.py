@@ -46,6 +46,8 @@ def test_by_default_only_the_operator_and_its_metrics_service_are_installed(helm
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
+        "Role",
+        "RoleBinding",
         "Service",
         "ServiceAccount",
     ]

@@ -11,41 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.unit.helm.chart import NAMESPACE, find, manifests
-
-Rule = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # apiGroups, resources, verbs
-
-READ = ("get", "list", "watch")
-OWN = (*READ, "create", "patch", "update", "delete")
-NIMBUS = "storage.nimbus.dev"
-
-REVIEWED_RULES: list[Rule] = [
-    # Its own resources: their finalizers and progress annotations.
-    (
-        (NIMBUS,),
-        ("objectstores", "storagepolicies", "buckets", "bucketaccesses"),
-        (*READ, "patch", "update"),
-    ),
-    (
-        (NIMBUS,),
-        (
-            "objectstores/status",
-            "storagepolicies/status",
-            "buckets/status",
-            "bucketaccesses/status",
-        ),
-        ("get", "patch", "update"),
-    ),
-    # What stores and buckets become.
-    (("",), ("services", "configmaps", "secrets"), OWN),
-    (("apps",), ("statefulsets", "deployments"), OWN),
-    (("policy",), ("poddisruptionbudgets",), OWN),
-    # Ring placement: the zone of each storage-node pod's node.
-    (("",), ("pods", "nodes"), READ),
-    (("", "events.k8s.io"), ("events",), ("create", "patch")),
-    # kopf: CRD discovery, and watching every namespace.
-    (("apiextensions.k8s.io",), ("customresourcedefinitions",), READ),
-    (("",), ("namespaces",), READ),
-]
+from tests.unit.helm.reviewed_rbac import REVIEWED_RULES, Rule
 
 
 def normalised(groups: Any, resources: Any, verbs: Any) -> Rule:
@@ -94,3 +60,32 @@ def test_the_role_is_bound_to_the_operators_service_account(helm: Path) -> None:
             "namespace": NAMESPACE,
         }
     ]
+
+
+def test_leader_election_may_touch_only_its_own_lease(helm: Path) -> None:
+    documents = manifests(helm)
+    role = find(documents, "Role")
+    binding = find(documents, "RoleBinding")
+    deployment = find(documents, "Deployment")
+    lease_name = deployment["metadata"]["name"]
+    env = {
+        e["name"]: e.get("value")
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+
+    assert env["NIMBUS_LEADER_ELECTION_LEASE"] == f"{NAMESPACE}/{lease_name}"
+    assert role["metadata"]["namespace"] == NAMESPACE
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": [lease_name],
+            "verbs": ["get", "update"],
+        },
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+    ]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert (
+        binding["subjects"][0]["name"]
+        == deployment["spec"]["template"]["spec"]["serviceAccountName"]
+    )

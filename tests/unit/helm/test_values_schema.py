@@ -74,7 +74,7 @@ def test_every_described_value_says_what_it_is() -> None:
     ("setting", "message"),
     [
         ("operator.replicas=-1", "at '/operator/replicas': minimum: got -1, want 0"),
-        ("operator.replicas=2", "at '/operator/replicas': maximum: got 2, want 1"),
+        ("operator.replicas=6", "at '/operator/replicas': maximum: got 6, want 5"),
         ("image.pullPolicy=Sometimes", "at '/image/pullPolicy': value must be one of"),
         ("operator.colour=blue", "at '/operator': additional properties 'colour' not allowed"),
         ("colour=blue", "additional properties 'colour' not allowed"),

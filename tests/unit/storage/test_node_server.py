@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
@@ -396,3 +397,23 @@ async def test_holdings_count_what_each_device_still_holds(client: Client) -> No
 
     assert held["d0"]["partitions"] == len({partition_of(name) for name in names})
     assert held["d1"] == {"partitions": 0, "databases": 0}
+
+
+async def test_metrics_report_each_devices_space(client: Client, node: NodeContext) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    (node.config.data_dir / "d0").mkdir()
+    async with client.get("/_nimbus/metrics") as response:
+        text = await response.text()
+
+    space = {
+        (sample.labels["device"], sample.labels["state"]): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "nimbus_node_device_bytes"
+    }
+    expected = os.statvfs(node.config.data_dir / "d0")
+    assert space[("d0", "total")] == expected.f_blocks * expected.f_frsize
+    assert space[("d0", "free")] > 0
+    assert 0 < space[("d0", "used")] < space[("d0", "total")]
+    assert {device for device, _ in space} == {"d0"}, "d1 is missing: left out"

@@ -137,6 +137,7 @@ def store_design(
         uid=uid,
         image=spec.image or settings.image,
         image_pull_policy=settings.image_pull_policy,
+        log_format=settings.log_format,
         region=spec.region,
         node_count=spec.nodes.count,
         volume_size=spec.nodes.volume_size,
