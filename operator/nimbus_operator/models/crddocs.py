@@ -1,4 +1,4 @@
-"""Render the Markdown reference of the storage.nimbus.dev kinds from the same models as the CRDs.
+"""Render the Markdown reference of the Nimbus kinds from the same models as the CRDs.
 
 `render_reference` takes the kinds (crdgen's ``KINDS``) and returns the whole document: per
 kind its description, names, scope and printer columns, then for spec and for status a
@@ -44,20 +44,32 @@ def render_reference(kinds: Sequence[ResourceKind]) -> str:
     """The whole Markdown reference of ``kinds``, in their order."""
     if not kinds:
         raise ValueError("no kinds to document")
-    group = kinds[0].group
+    groups = list(dict.fromkeys(kind.group for kind in kinds))
+    if len(groups) == 1:
+        title, apis = f"# {groups[0]} custom resources", f"the `{groups[0]}` API"
+    else:
+        names = [f"`{group}`" for group in groups]
+        title, apis = (
+            "# Nimbus custom resources",
+            f"the {', '.join(names[:-1])} and {names[-1]} APIs",
+        )
     lines = [
         HEADER,
-        f"# {group} custom resources",
+        title,
         "",
-        f"The custom resources of the `{group}` API, as the Nimbus operator serves them. "
+        f"The custom resources of {apis}, as the Nimbus operator serves them. "
         "This file is generated from the models in `operator/nimbus_operator/models/`, "
         "the same single source as the CRDs in `crds/`: regenerate it with "
         f"`{DOCS_COMMAND}`.",
         "",
         CONVENTIONS,
         "",
-        *(f"- [{kind.kind}](#{kind.kind.lower()})" for kind in kinds),
     ]
+    for group in groups:
+        lines.append(f"- `{group}`")
+        lines.extend(
+            f"  - [{kind.kind}](#{kind.kind.lower()})" for kind in kinds if kind.group == group
+        )
     for kind in kinds:
         lines.extend(["", *kind_section(kind)])
     return "\n".join(lines) + "\n"
@@ -98,6 +110,16 @@ def kind_section(kind: ResourceKind) -> list[str]:
             ],
         )
     )
+    if kind.root_rules:
+        lines.extend(["", "### Resource validation rules", ""])
+        lines.append("Rules on the whole resource (`self` is the object), on create and update:")
+        lines.append("")
+        lines.extend(
+            table(
+                ("Message", "CEL rule"),
+                [(text(rule.message), code(rule.expression)) for rule in kind.root_rules],
+            )
+        )
     if spec_required(kind.spec):
         presence = "`spec` is required."
     else:

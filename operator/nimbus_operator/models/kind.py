@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from nimbus_operator.constants import API_VERSION, STORAGE_GROUP
-from nimbus_operator.models.nodebase import JsonDict
+from nimbus_operator.models.nodebase import JsonDict, Rule
 
 
 class Scope(StrEnum):
@@ -47,7 +47,7 @@ AGE_COLUMN = PrinterColumn(
 
 @dataclass(frozen=True, slots=True)
 class ResourceKind:
-    """One kind of the storage.nimbus.dev API: everything its CRD is generated from."""
+    """One kind of a nimbus.dev API (storage or compute): everything its CRD is generated from."""
 
     kind: str
     plural: str
@@ -60,6 +60,9 @@ class ResourceKind:
     group: str = STORAGE_GROUP
     version: str = API_VERSION
     categories: tuple[str, ...] = ("nimbus", "nimbus-storage")
+    root_rules: tuple[Rule, ...] = ()
+    """CEL rules on the whole resource, at the root of its schema: ``self`` is the object
+    (the API server lets them read metadata.name). Each twin gets the body."""
 
     @property
     def singular(self) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.unit.operator.compute_samples import COMPUTE_SAMPLES
+
 Body = dict[str, Any]
 
 
@@ -111,4 +113,5 @@ SAMPLES: dict[str, dict[str, Body]] = {
     "StoragePolicy": STORAGE_POLICIES,
     "Bucket": BUCKETS,
     "BucketAccess": BUCKET_ACCESSES,
+    **COMPUTE_SAMPLES,
 }

@@ -18,6 +18,7 @@ from nimbus_operator.models.kind import ResourceKind
 from nimbus_operator.models.modeling import Object, model_fields
 from nimbus_operator.models.nodebase import AnyRule, Node, Rule, TransitionRule
 
+from tests.unit.operator.compute_cel_cases import COMPUTE_EXTRA_SPECS, COMPUTE_UPDATES
 from tests.unit.operator.crdtools import KINDS, apply_defaults, root_schema, schema_nodes
 from tests.unit.operator.samples import SAMPLES
 
@@ -56,6 +57,7 @@ EXTRA_SPECS: dict[str, list[dict[str, Any]]] = {
         {"bucketClaims": [CLAIM, {**CLAIM, "bucketClaimName": "other"}]},
         {"bucketClaims": [CLAIM, {"bucketClaimName": "other", "accessSecretName": "other"}]},
     ],
+    **COMPUTE_EXTRA_SPECS,
 }
 
 # (old spec, new spec) pairs for the transition rules.
@@ -84,6 +86,7 @@ UPDATES: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {
         ({**STORE, "versioning": "Suspended"}, {**STORE, "versioning": "Disabled"}),
         ({**STORE, "versioning": "Disabled"}, {**STORE, "versioning": "Disabled"}),
     ],
+    **COMPUTE_UPDATES,
 }
 
 

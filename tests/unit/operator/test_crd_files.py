@@ -18,6 +18,12 @@ EXPECTED_FILES = {
     "storagepolicies.storage.nimbus.dev.yaml",
     "buckets.storage.nimbus.dev.yaml",
     "bucketaccesses.storage.nimbus.dev.yaml",
+    "flavors.compute.nimbus.dev.yaml",
+    "images.compute.nimbus.dev.yaml",
+    "keypairs.compute.nimbus.dev.yaml",
+    "servergroups.compute.nimbus.dev.yaml",
+    "virtualservers.compute.nimbus.dev.yaml",
+    "computequotas.compute.nimbus.dev.yaml",
 }
 
 
