@@ -152,6 +152,31 @@ class Kube:
             return False
         return True
 
+    def patch_status(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        status: Manifest,
+        *,
+        resource_version: str,
+    ) -> Manifest:
+        """Merge ``status`` into the status subresource if the object is still at
+        ``resource_version`` (else ``ApiFailure`` with status 409: read it again)."""
+        resource = self._resource(api_version, kind).subresources["status"]
+        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        with translated(f"patch {kind} {namespace or ''}/{name} status"):
+            result = self.dynamic.patch(
+                resource,
+                body=body,
+                name=name,
+                namespace=namespace,
+                content_type="application/merge-patch+json",
+                serialize=False,
+            )
+            return _json(result)
+
     def patch_merge(
         self, api_version: str, kind: str, name: str, namespace: str | None, patch: Manifest
     ) -> Manifest:

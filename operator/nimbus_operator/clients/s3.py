@@ -1,5 +1,6 @@
 """The S3 calls the operator makes itself (what the admin API does not cover): a bucket's
-lifecycle configuration, signed with the store's admin credential.
+lifecycle configuration, an Image object's size and a presigned URL to import it, signed with
+the store's admin credential.
 
 Errors are translated here, once, as in the admin client: refusals (4xx) -> ``AdminRefused``
 with the S3 error code, an unreachable gateway or a 5xx -> ``RetryLater``.
@@ -70,6 +71,24 @@ class S3Client:
                 f"{what}: the store's gateway at {self._endpoint.url} is unreachable: {error}",
                 reason="GatewayUnavailable",
             ) from error
+
+    def object_size(self, bucket: str, key: str) -> int | None:
+        """The object's size in bytes; None when it does not exist."""
+        try:
+            answer = self._call(f"HeadObject {bucket}/{key}", "head_object", Bucket=bucket, Key=key)
+        except AdminRefused as error:
+            if error.status == 404:
+                return None
+            raise
+        return int(answer["ContentLength"])
+
+    def presigned_get(self, bucket: str, key: str, expires_seconds: int) -> str:
+        """A URL anyone holding it may GET the object with, until it expires (SigV4: at most
+        7 days). Made locally: nothing is sent to the store."""
+        url: str = self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_seconds
+        )
+        return url
 
     def lifecycle_rules(self, bucket: str) -> list[dict[str, Any]]:
         """The bucket's lifecycle rules (empty when it has no lifecycle configuration)."""

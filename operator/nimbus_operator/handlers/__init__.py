@@ -3,6 +3,13 @@
 Importing this package registers every handler with kopf.
 """
 
-from nimbus_operator.handlers import bucket, bucketaccess, objectstore, storagepolicy
+from nimbus_operator.handlers import (
+    bucket,
+    bucketaccess,
+    compute,
+    objectstore,
+    storagepolicy,
+    virtualserver,
+)
 
-__all__ = ["bucket", "bucketaccess", "objectstore", "storagepolicy"]
+__all__ = ["bucket", "bucketaccess", "compute", "objectstore", "storagepolicy", "virtualserver"]

@@ -90,3 +90,22 @@ def parse_duration(text: str, *, field_path: str = "") -> timedelta:
     if seconds > 10**9:
         raise SpecError(field_path, f"is too long (got {text!r})")
     return timedelta(seconds=float(seconds))
+
+
+_BINARY_SUFFIXES = (
+    ("Ei", 2**60),
+    ("Pi", 2**50),
+    ("Ti", 2**40),
+    ("Gi", 2**30),
+    ("Mi", 2**20),
+    ("Ki", 2**10),
+)
+
+
+def format_bytes(value: int) -> str:
+    """A byte count as the shortest exact Kubernetes quantity: 2147483648 -> ``2Gi``,
+    1536Mi stays ``1536Mi``, 1000 -> ``1000``."""
+    for suffix, size in _BINARY_SUFFIXES:
+        if value and value % size == 0:
+            return f"{value // size}{suffix}"
+    return str(value)

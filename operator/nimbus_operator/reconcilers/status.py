@@ -7,11 +7,30 @@ and reason may change), as Kubernetes conventions ask.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 ConditionTuple = tuple[str, bool, str, str]
 """(type, holds, reason, message)"""
+
+Event = tuple[str, str, str]
+"""(type, reason, message), as kopf.event takes them."""
+
+
+@dataclass
+class Report:
+    """What a reconcile found, for its handler to publish: status fields, conditions, Events."""
+
+    phase: str
+    fields: dict[str, Any]
+    conditions: list[ConditionTuple]
+    events: list[Event] = field(default_factory=list)
+
+
+def ready(message: str, reason: str = "Ready") -> list[ConditionTuple]:
+    """The conditions of an object with nothing left to do."""
+    return [("Ready", True, reason, message), ("Progressing", False, reason, "Nothing left to do.")]
 
 
 def now_text() -> str:

@@ -13,6 +13,7 @@ Rule = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # apiGroups, re
 READ = ("get", "list", "watch")
 OWN = (*READ, "create", "patch", "update", "delete")
 NIMBUS = "storage.nimbus.dev"
+COMPUTE = "compute.nimbus.dev"
 
 REVIEWED_RULES: list[Rule] = [
     # Its own resources: their finalizers and progress annotations.
@@ -31,6 +32,28 @@ REVIEWED_RULES: list[Rule] = [
         ),
         ("get", "patch", "update"),
     ),
+    # The compute kinds, the same way.
+    (
+        (COMPUTE,),
+        ("flavors", "images", "keypairs", "servergroups", "virtualservers", "computequotas"),
+        (*READ, "patch", "update"),
+    ),
+    (
+        (COMPUTE,),
+        (
+            "flavors/status",
+            "images/status",
+            "keypairs/status",
+            "servergroups/status",
+            "virtualservers/status",
+            "computequotas/status",
+        ),
+        ("get", "patch", "update"),
+    ),
+    # What servers become (KubeVirt), Images' imports (CDI), and restarts of instances.
+    (("kubevirt.io",), ("virtualmachines",), OWN),
+    (("kubevirt.io",), ("virtualmachineinstances",), (*READ, "delete")),
+    (("cdi.kubevirt.io",), ("datavolumes",), OWN),
     # What stores and buckets become.
     (("",), ("services", "configmaps", "secrets"), OWN),
     (("apps",), ("statefulsets", "deployments"), OWN),

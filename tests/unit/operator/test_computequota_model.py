@@ -54,5 +54,6 @@ def test_usage_for_people() -> None:
         "conditions": [],
         "used": {"instances": 3, "vcpus": 6, "memory": "12Gi"},
         "usage": {"instances": "3/10", "vcpus": "6/unlimited", "memory": "12Gi/64Gi"},
+        "reservations": [],
     }
     assert ComputeQuotaStatus.from_body({"status": status.to_body()}) == status

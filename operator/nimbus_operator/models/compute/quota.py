@@ -20,6 +20,7 @@ from nimbus_operator.models.kind import PrinterColumn, ResourceKind, Scope
 from nimbus_operator.models.quantity import parse_quantity
 from nimbus_operator.models.schema import (
     AnyRule,
+    Array,
     Integer,
     Object,
     Quantity,
@@ -113,6 +114,23 @@ def usage_text(used: int | str, limit: int | str | None) -> str:
     return f"{used}/{UNLIMITED if limit is None else limit}"
 
 
+MAX_RESERVATIONS = 100000
+
+
+@model
+class Reservation:
+    """What one VirtualServer holds of the quota (written before the server is built)."""
+
+    server: str = prop("The VirtualServer's name.", String(max_length=253))
+    uid: str = prop(
+        "Its UID (a server re-created under the same name is another).", String(max_length=64)
+    )
+    vcpus: int = prop("The vCPUs of its flavor.", Integer(minimum=0))
+    memory_bytes: int = prop(
+        "The memory of its flavor, in bytes.", Integer(minimum=0, format="int64")
+    )
+
+
 @model
 class ComputeQuotaStatus(StatusModel):
     """What the operator last counted for a ComputeQuota."""
@@ -127,6 +145,18 @@ class ComputeQuotaStatus(StatusModel):
     )
     usage: QuotaUsage | None = prop(
         "Used / allowed, for kubectl get.", Object(model=QuotaUsage), default=None
+    )
+    reservations: tuple[Reservation, ...] = prop(
+        "Each server's share, written with optimistic concurrency before the server is built: "
+        "of two servers racing for the last of a limit, the second write fails, re-reads and "
+        "finds the limit reached.",
+        Array(
+            items=Object(model=Reservation),
+            max_items=MAX_RESERVATIONS,
+            list_type="map",
+            map_keys=("server",),
+        ),
+        default=(),
     )
 
 

@@ -139,8 +139,9 @@ class VirtualServerSpec(SpecModel):
     )
     user_data: str | None = prop(
         "cloud-init user data (#cloud-config, a script, or a multipart archive), at most "
-        "65535 bytes as in Nova. The operator keeps it in a Secret the server's cloud-init "
-        "disk reads, so KubeVirt's 2048-byte limit on inline user data does not apply.",
+        "65535 bytes as in Nova. With the key pairs' keys and the hostname merged in, up to "
+        "2048 bytes go inline in the VirtualMachine (KubeVirt's limit); more go into a "
+        "Secret <server>-cloud-init that the server's cloud-init disk reads.",
         String(
             max_length=MAX_USER_DATA_BYTES,
             rules=(
@@ -274,6 +275,18 @@ class VirtualServerStatus(StatusModel):
         "The rebuild.request last acted on.", String(max_length=253), default=None
     )
     launched_at: str | None = prop("When the server last started.", DateTime(), default=None)
+    task_state: str | None = prop(
+        "What the operator is doing to the server, as Nova's task_state: rebooting, "
+        "rebooting_hard, resize_migrating or rebuilding (none when idle).",
+        String(max_length=32),
+        default=None,
+    )
+    task_instance: str | None = prop(
+        "The UID of the VirtualMachineInstance the running task replaces: the task is done "
+        "once another one runs.",
+        String(max_length=64),
+        default=None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

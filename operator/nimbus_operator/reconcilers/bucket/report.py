@@ -8,25 +8,15 @@ can hand the reconcilers fakes of those wrappers instead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from nimbus_operator.clients.admin import AdminClient
 from nimbus_operator.clients.s3 import S3Client
 from nimbus_operator.reconcilers.bucket.store_access import StoreAccess
-from nimbus_operator.reconcilers.status import ConditionTuple
+from nimbus_operator.reconcilers.status import Event, Report
 from nimbus_operator.settings import OperatorSettings
 
-Event = tuple[str, str, str]
-"""(type, reason, message), as kopf.event takes them."""
-
-
-@dataclass
-class Report:
-    phase: str
-    fields: dict[str, Any]
-    conditions: list[ConditionTuple]
-    events: list[Event] = field(default_factory=list)
+__all__ = ["Event", "Report", "StoreClients", "connect", "slow_resync_seconds"]
 
 
 @dataclass(frozen=True)
