@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_list_http
 	$(BIN)/python -m bench.bench_compare
 	$(BIN)/python -m bench.bench_operator
+	$(BIN)/python -m bench.bench_compute
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

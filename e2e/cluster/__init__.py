@@ -5,7 +5,8 @@ Python API::
     from e2e.cluster import Cluster, ensure_built
     ensure_built()
     cluster = Cluster()          # a fresh temporary run directory
-    cluster.start()              # etcd, apiserver, controller-manager, scheduler, kwok; 3 nodes
+    cluster.start()              # etcd, apiserver, controller-manager, scheduler, kwok; 3 nodes;
+                                 # KubeVirt/CDI CRDs and the virt-controller stand-in
     ...  # use cluster.kubeconfig
     cluster.stop()
 """
@@ -18,10 +19,11 @@ from e2e.cluster.layout import default_run_dir
 
 
 def ensure_built() -> BinaryPaths:
-    """Build whatever the control plane, kubectl and helm still lack (a no-op when cached)."""
+    """Build whatever the control plane, kubectl, helm and the KubeVirt/CDI CRDs still lack
+    (a no-op when cached)."""
     binaries = BinaryPaths.from_cache()
     if binaries.missing():
-        build_all(["kubernetes", "kubectl", "etcd", "kwok", "helm"])
+        build_all()
     return binaries
 
 

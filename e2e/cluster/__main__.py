@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from e2e.cluster.build import BuildError, build_all, format_seconds
-from e2e.cluster.catalog import COMPONENTS, bin_cache_root
+from e2e.cluster.catalog import COMPONENTS, CRD_SETS, bin_cache_root
 from e2e.cluster.cluster import Cluster, ClusterError
 from e2e.cluster.kubeconfig import export_line
 from e2e.cluster.layout import default_run_dir
@@ -161,14 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    names = [spec.name for spec in COMPONENTS]
+    names = [spec.name for spec in COMPONENTS] + [spec.name for spec in CRD_SETS]
+    pinned = [f"{s.name} {s.version}" for s in COMPONENTS] + [
+        f"{s.name} {s.version}" for s in CRD_SETS
+    ]
     build = sub.add_parser(
         "build",
-        help="build missing binaries into the cache",
+        help="build missing binaries and generated CRDs into the cache",
         description=(
-            f"Build pinned binaries ({', '.join(f'{s.name} {s.version}' for s in COMPONENTS)}) "
+            f"Build pinned binaries and generate the KubeVirt/CDI CRDs ({', '.join(pinned)}) "
             f"into {bin_cache_root()}/<component>-<version>/. Cached binaries that report the "
-            "right version are reused."
+            "right version, and CRDs stamped with the pinned generator, are reused."
         ),
     )
     build.add_argument(

@@ -5,6 +5,10 @@ Components are built one after another (the Go compiler already uses every core)
 writes into a ``.partial`` directory that is renamed into place only when complete, so an
 interrupted build never leaves a binary that looks valid. Build durations are recorded in
 ``<cache>/build-times.json``.
+
+CRD sets are generated after their generator is built, the same way: into a ``.partial``
+directory, checked (each file one CustomResourceDefinition of the expected name), stamped with
+``generated.json`` and renamed into place; a directory whose stamp matches is reused.
 """
 
 from __future__ import annotations
@@ -22,14 +26,34 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
-from e2e.cluster.catalog import COMPONENTS, GoComponent, bin_cache_root, component_dir
+import yaml
+
+from e2e.cluster.catalog import (
+    COMPONENTS,
+    CRD_SETS,
+    CrdSet,
+    GoComponent,
+    bin_cache_root,
+    component,
+    component_dir,
+)
 
 log = logging.getLogger(__name__)
 
 BUILD_TIMES_FILE = "build-times.json"
 PROGRESS_INTERVAL_SECONDS = 20.0
 VERSION_CHECK_TIMEOUT_SECONDS = 30.0
+GENERATE_TIMEOUT_SECONDS = 600.0
+GENERATED_STAMP = "generated.json"
+
+
+class _Versioned(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
 
 
 class BuildError(RuntimeError):
@@ -84,18 +108,32 @@ def build_all(
     cache_root: Path | None = None,
     force: bool = False,
 ) -> list[BuildResult]:
-    """Build every requested component that is missing (all of them when ``names`` is None)."""
+    """Build every requested component or CRD set that is missing (all when ``names`` is None).
+
+    A CRD set brings its generator along: ``build_all(["cdi-crds"])`` builds controller-gen
+    first if it is not cached.
+    """
     root = cache_root or bin_cache_root()
     wanted = set(names) if names is not None else None
-    specs = [spec for spec in COMPONENTS if wanted is None or spec.name in wanted]
-    if wanted is not None and len(specs) != len(wanted):
-        unknown = wanted - {spec.name for spec in specs}
-        raise BuildError(f"unknown component(s): {', '.join(sorted(unknown))}")
+    crd_sets = [spec for spec in CRD_SETS if wanted is None or spec.name in wanted]
+    generators = {spec.generator for spec in crd_sets}
+    specs = [
+        spec
+        for spec in COMPONENTS
+        if wanted is None or spec.name in wanted or spec.name in generators
+    ]
+    if wanted is not None:
+        known = {spec.name for spec in COMPONENTS} | {spec.name for spec in CRD_SETS}
+        unknown = wanted - known
+        if unknown:
+            raise BuildError(f"unknown component(s): {', '.join(sorted(unknown))}")
     root.mkdir(parents=True, exist_ok=True)
     results: list[BuildResult] = []
     with _build_lock(root):
         for spec in specs:
             results.append(_build_one(spec, root, force=force))
+        for crd_spec in crd_sets:
+            results.append(_generate_crds(crd_spec, root, force=force))
     return results
 
 
@@ -133,6 +171,92 @@ def _build_one(spec: GoComponent, root: Path, *, force: bool) -> BuildResult:
         "%s %s: built in %s -> %s", spec.name, spec.version, format_seconds(seconds), directory
     )
     return BuildResult(spec.name, spec.version, directory, True, seconds)
+
+
+def crds_generated(spec: CrdSet, cache_root: Path | None = None) -> bool:
+    """True when the cached CRD set was made by the pinned generator and has every file."""
+    directory = component_dir(spec, cache_root)
+    try:
+        stamp = json.loads((directory / GENERATED_STAMP).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+    tool = component(spec.generator)
+    expected = {"version": spec.version, "generator": tool.name, "generator_version": tool.version}
+    if any(stamp.get(key) != value for key, value in expected.items()):
+        return False
+    return all((directory / name).is_file() for name in spec.files)
+
+
+def _generate_crds(spec: CrdSet, root: Path, *, force: bool) -> BuildResult:
+    directory = component_dir(spec, root)
+    started = time.monotonic()
+    if not force and crds_generated(spec, root):
+        log.info("%s %s: cached in %s", spec.name, spec.version, directory)
+        return BuildResult(spec.name, spec.version, directory, False, time.monotonic() - started)
+    tool = component(spec.generator)
+    binary = component_dir(tool, root) / tool.binaries[0]
+    partial = directory.with_name(directory.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    command = [str(binary), *(arg.replace("{out}", str(partial)) for arg in spec.generator_args)]
+    log.info("%s %s: generating with %s %s", spec.name, spec.version, tool.name, tool.version)
+    try:
+        completed = subprocess.run(
+            command,
+            cwd=spec.module_dir,
+            capture_output=True,
+            text=True,
+            timeout=GENERATE_TIMEOUT_SECONDS,
+            check=False,
+            env={**os.environ, "GOFLAGS": "-mod=readonly -buildvcs=false"},
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise BuildError(f"{spec.name}: `{' '.join(command)}` failed: {error}") from error
+    if completed.returncode != 0:
+        output = (completed.stdout + completed.stderr)[-4000:]
+        raise BuildError(
+            f"{spec.name}: `{' '.join(command)}` failed ({completed.returncode}):\n{output}"
+        )
+    _keep_only(partial, spec.files)
+    for name, crd in zip(spec.files, spec.crds, strict=True):
+        check_crd_file(partial / name, crd)
+    stamp = {
+        "version": spec.version,
+        "generator": tool.name,
+        "generator_version": tool.version,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": [tool.binaries[0], *spec.generator_args],
+    }
+    (partial / GENERATED_STAMP).write_text(json.dumps(stamp, indent=2) + "\n")
+    shutil.rmtree(directory, ignore_errors=True)
+    partial.rename(directory)
+    seconds = time.monotonic() - started
+    record_build_time(root, spec, seconds)
+    log.info(
+        "%s %s: generated in %s -> %s", spec.name, spec.version, format_seconds(seconds), directory
+    )
+    return BuildResult(spec.name, spec.version, directory, True, seconds)
+
+
+def _keep_only(directory: Path, names: tuple[str, ...]) -> None:
+    """Drop what the generator wrote beyond the files we install (controller-gen writes every
+    CRD of the API group)."""
+    for path in directory.iterdir():
+        if path.name not in names:
+            path.unlink()
+
+
+def check_crd_file(path: Path, name: str) -> None:
+    """Fail unless ``path`` holds exactly one CustomResourceDefinition named ``name``."""
+    if not path.is_file():
+        raise BuildError(f"the generator did not write {path.name}")
+    documents = [doc for doc in yaml.load_all(path.read_text(), Loader=_LOADER) if doc]
+    kinds = [(doc.get("kind"), doc.get("metadata", {}).get("name")) for doc in documents]
+    if kinds != [("CustomResourceDefinition", name)]:
+        raise BuildError(f"{path} should hold the CRD {name}, found {kinds}")
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _run_go_with_progress(spec: GoComponent, command: list[str]) -> int:
@@ -189,7 +313,7 @@ def _run_go_with_progress(spec: GoComponent, command: list[str]) -> int:
 
 def record_build_time(
     root: Path,
-    spec: GoComponent,
+    spec: _Versioned,
     seconds: float,
     *,
     packages_compiled: int | None = None,

@@ -47,7 +47,11 @@ SCHEDULER = ClientIdentity("kube-scheduler", "system:kube-scheduler")
 KWOK = ClientIdentity("kwok", "kwok-controller", ("system:masters",))
 # The node agent runs the pods of every node (status, tokens, events, volumes, final deletes).
 NODE_AGENT = ClientIdentity("node-agent", "nimbus-node-agent", ("system:masters",))
-CLIENT_IDENTITIES = (ADMIN, CONTROLLER_MANAGER, SCHEDULER, KWOK, NODE_AGENT)
+# The virt-controller stand-in (e2e/kubevirt_standin) acts for KubeVirt's and CDI's controllers.
+KUBEVIRT_STANDIN = ClientIdentity(
+    "kubevirt-standin", "nimbus-kubevirt-standin", ("system:masters",)
+)
+CLIENT_IDENTITIES = (ADMIN, CONTROLLER_MANAGER, SCHEDULER, KWOK, NODE_AGENT, KUBEVIRT_STANDIN)
 # The API server's identity towards aggregated API servers (signed by the front-proxy CA).
 FRONT_PROXY_CLIENT = ClientIdentity("front-proxy-client", "front-proxy-client")
 

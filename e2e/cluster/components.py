@@ -11,6 +11,8 @@ Choices worth knowing:
   It runs no pod stages: the node agent (``e2e.nodeagent``) is the kubelet of those nodes and
   runs every pod bound to them as local processes, with pod IPs from 127.1.0.0/16 (loopback
   addresses a local process can bind).
+- The KubeVirt stand-in (``e2e.kubevirt_standin``) plays virt-controller and CDI's importer for
+  the real KubeVirt/CDI CRDs ``up`` installs (it starts once they are Established).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ CONTROLLER_MANAGER = "kube-controller-manager"
 SCHEDULER = "kube-scheduler"
 KWOK = "kwok"
 NODE_AGENT = "node-agent"
-START_ORDER = (ETCD, API_SERVER, CONTROLLER_MANAGER, SCHEDULER, KWOK, NODE_AGENT)
+KUBEVIRT_STANDIN = "kubevirt-standin"
+START_ORDER = (ETCD, API_SERVER, CONTROLLER_MANAGER, SCHEDULER, KWOK, NODE_AGENT, KUBEVIRT_STANDIN)
+PYTHON_COMPONENTS = (NODE_AGENT, KUBEVIRT_STANDIN)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -71,8 +75,10 @@ def process_specs(
     *,
     nodes: tuple[str, ...] = (),
     agent_env: dict[str, str] | None = None,
+    standin_port: int = 0,
 ) -> list[ProcessSpec]:
-    """Every process of the control plane, in start order."""
+    """Every process of the control plane, in start order (``standin_port``: the KubeVirt
+    stand-in's health port)."""
     argv = {
         ETCD: etcd_argv(binaries.etcd, layout, ports),
         API_SERVER: api_server_argv(binaries.kube_apiserver, layout, pki, ports),
@@ -82,7 +88,9 @@ def process_specs(
         SCHEDULER: scheduler_argv(binaries.kube_scheduler, layout, ports),
         KWOK: kwok_argv(binaries.kwok, layout, ports),
         NODE_AGENT: node_agent_argv(layout, pki, ports, nodes),
+        KUBEVIRT_STANDIN: kubevirt_standin_argv(layout, standin_port),
     }
+    # The stand-in shares the agent's address block (it maps Service addresses as the agent).
     agent_env = dict(os.environ, **(agent_env or {}))
     agent_env.update(PYTHONPATH=str(REPO_ROOT), PYTHONUNBUFFERED="1")
     return [
@@ -90,7 +98,7 @@ def process_specs(
             name,
             tuple(argv[name]),
             layout.log_file(name),
-            agent_env if name == NODE_AGENT else None,
+            agent_env if name in PYTHON_COMPONENTS else None,
         )
         for name in START_ORDER
     ]
@@ -219,4 +227,14 @@ def node_agent_argv(
         f"--key={client.key}",
         f"--nodes={','.join(nodes)}",
         f"--healthz-port={ports.node_agent}",
+    ]
+
+
+def kubevirt_standin_argv(layout: RunLayout, healthz_port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "e2e.kubevirt_standin",
+        f"--kubeconfig={layout.component_kubeconfig(KUBEVIRT_STANDIN)}",
+        f"--healthz-port={healthz_port}",
     ]

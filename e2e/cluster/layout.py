@@ -110,3 +110,16 @@ class Ports:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+    @classmethod
+    def from_state(cls, recorded: dict[str, int]) -> Ports:
+        """The ports of a state file (which may record more, e.g. ``kubevirt_standin``)."""
+        return cls(**{f.name: recorded[f.name] for f in fields(cls)})
+
+
+def free_port() -> int:
+    """A loopback TCP port that is free now (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -293,5 +293,6 @@ def test_status_reports_every_component_running(e2e_cluster: E2ECluster) -> None
         "kube-scheduler",
         "kwok",
         "node-agent",
+        "kubevirt-standin",
     ]
     assert all(item.alive for item in report), [item.describe() for item in report]

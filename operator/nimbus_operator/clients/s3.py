@@ -40,6 +40,7 @@ def _new_client(endpoint: AdminEndpoint) -> Any:
         region_name=endpoint.region,
         config=Config(
             s3={"addressing_style": "path"},
+            signature_version="s3v4",
             connect_timeout=TIMEOUT_SECONDS,
             read_timeout=TIMEOUT_SECONDS,
             retries={"max_attempts": 1},

@@ -8,7 +8,6 @@ import threading
 from dataclasses import replace
 
 import pytest
-
 from nimbus_operator.clients.leases import LeaseConflict, LeaseRecord
 from nimbus_operator.errors import ApiFailure
 from nimbus_operator.leadership import LeaderElector, Timing
@@ -73,7 +72,8 @@ def test_a_holder_that_keeps_renewing_is_never_replaced() -> None:
         clock.now += 5
         assert first.try_acquire_or_renew()
         assert not second.try_acquire_or_renew()
-    assert leases.record is not None and leases.record.transitions == 0
+    assert leases.record is not None
+    assert leases.record.transitions == 0
 
 
 def test_a_lease_not_renewed_for_its_duration_is_taken_over() -> None:
@@ -110,7 +110,8 @@ def test_a_released_lease_is_taken_at_once() -> None:
     assert not second.try_acquire_or_renew()
 
     first.release()
-    assert leases.record is not None and leases.record.holder == ""
+    assert leases.record is not None
+    assert leases.record.holder == ""
     assert second.try_acquire_or_renew()
 
 
@@ -126,7 +127,8 @@ def test_two_candidates_racing_on_one_read_cannot_both_win() -> None:
     assert second.try_acquire_or_renew()
     with pytest.raises(LeaseConflict):
         leases.write(replace(stale, holder="a"), acquired=True)
-    assert leases.record is not None and leases.record.holder == "b"
+    assert leases.record is not None
+    assert leases.record.holder == "b"
 
 
 def test_a_leader_that_cannot_renew_within_the_deadline_stops_leading() -> None:

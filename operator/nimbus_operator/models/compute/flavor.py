@@ -64,6 +64,7 @@ class FlavorPhase(StrEnum):
     PENDING = "Pending"
     READY = "Ready"
     FAILED = "Failed"
+    DELETING = "Deleting"
 
 
 @model
@@ -200,7 +201,8 @@ class FlavorStatus(StatusModel):
 
     observed_generation: int | None = observed_generation_field()
     phase: FlavorPhase | None = phase_field(
-        FlavorPhase, "A one-word summary: Pending, Ready or Failed."
+        FlavorPhase,
+        "A one-word summary: Pending, Ready, Failed or Deleting (waiting for its users to go).",
     )
     conditions: tuple[Condition, ...] = conditions_field()
     servers: int | None = prop(

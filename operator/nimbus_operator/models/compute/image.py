@@ -53,6 +53,7 @@ class ImagePhase(StrEnum):
     IMPORTING = "Importing"
     READY = "Ready"
     FAILED = "Failed"
+    DELETING = "Deleting"
 
 
 @model
@@ -202,7 +203,9 @@ class ImageStatus(StatusModel):
 
     observed_generation: int | None = observed_generation_field()
     phase: ImagePhase | None = phase_field(
-        ImagePhase, "A one-word summary: Pending, Importing, Ready or Failed."
+        ImagePhase,
+        "A one-word summary: Pending, Importing, Ready, Failed or Deleting (waiting for its "
+        "users to go).",
     )
     conditions: tuple[Condition, ...] = conditions_field()
     source: str | None = prop(

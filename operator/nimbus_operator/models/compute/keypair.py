@@ -53,6 +53,7 @@ class KeyPairPhase(StrEnum):
     PENDING = "Pending"
     READY = "Ready"
     FAILED = "Failed"
+    DELETING = "Deleting"
 
 
 class PublicKey(String):
@@ -98,7 +99,8 @@ class KeyPairStatus(StatusModel):
 
     observed_generation: int | None = observed_generation_field()
     phase: KeyPairPhase | None = phase_field(
-        KeyPairPhase, "A one-word summary: Pending, Ready or Failed."
+        KeyPairPhase,
+        "A one-word summary: Pending, Ready, Failed or Deleting (waiting for its users to go).",
     )
     conditions: tuple[Condition, ...] = conditions_field()
     fingerprint: str | None = prop(

@@ -22,6 +22,7 @@ from nimbus_operator.render.compute.names import (
     IMAGE_ANNOTATION,
     REBUILD_ANNOTATION,
     SERVER_GROUP_LABEL,
+    SERVER_GROUP_SLOT_LABEL,
     SERVER_LABEL,
     cloud_init_secret_name,
     root_data_volume_name,
@@ -93,11 +94,20 @@ class ServerGroupDesign:
     name: str
     policy: ServerGroupPolicy
     max_per_host: int | None = None
+    slot: int = 0
+    """The member's slot (0 <= slot < maxPerHost) in an anti-affinity group of maxPerHost > 1:
+    members of one slot avoid each other's nodes, so a node holds at most maxPerHost."""
 
     @classmethod
-    def of(cls, group: ServerGroup) -> ServerGroupDesign:
+    def of(cls, group: ServerGroup, slot: int = 0) -> ServerGroupDesign:
         """The design of a parsed ServerGroup."""
-        return cls(group.metadata.name, group.spec.policy, group.spec.max_per_host)
+        return cls(group.metadata.name, group.spec.policy, group.spec.max_per_host, slot)
+
+    @property
+    def slot_label(self) -> str | None:
+        """``<group>.<slot>`` when members are spread by slots (anti-affinity, maxPerHost > 1)."""
+        counted = self.policy == ServerGroupPolicy.ANTI_AFFINITY and (self.max_per_host or 1) > 1
+        return f"{self.name}.{self.slot}" if counted else None
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,8 @@ class ServerDesign:
         labels = {**self.extra_labels, MANAGED_BY_LABEL: MANAGED_BY, SERVER_LABEL: self.name}
         if self.server_group is not None:
             labels[SERVER_GROUP_LABEL] = self.server_group.name
+            if self.server_group.slot_label is not None:
+                labels[SERVER_GROUP_SLOT_LABEL] = self.server_group.slot_label
         return labels
 
     def annotations(self) -> dict[str, str]:

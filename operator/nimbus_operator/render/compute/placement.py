@@ -8,14 +8,10 @@ copies from the VM's template to the virt-launcher pod; the topology is the node
   member may go anywhere: the scheduler lets a pod that matches its own term start a group).
 - ``anti-affinity`` with ``maxPerHost`` unset or 1: a required podAntiAffinity term: no two
   members on one node.
-- ``anti-affinity`` with ``maxPerHost`` N > 1: pod anti-affinity cannot count, so this is a
-  topologySpreadConstraint on the node with ``maxSkew`` N and ``whenUnsatisfiable:
-  DoNotSchedule``. The skew is measured against the node with the fewest members, so it
-  holds Nova's "at most N per node" exactly while some eligible node has no member; once every
-  eligible node has one, a node may get up to N more than the emptiest. (Tainted nodes are
-  left out of the count, and so are nodes the flavor's selector or the zone rule out, so they
-  cannot hold the minimum at 0.) The reconciler can check the members' nodes to report a
-  group that went over.
+- ``anti-affinity`` with ``maxPerHost`` N > 1: pod anti-affinity cannot count, so members
+  get a slot 0..N-1 (the reconciler's choice, label ``server-group-slot: <group>.<k>``) and a
+  required podAntiAffinity term on their own slot's label: no two members of one slot share a
+  node, so no node holds more than N members — Nova's max_server_per_host, exactly.
 - ``soft-affinity`` / ``soft-anti-affinity``: the same terms as preferences, weight 100.
 """
 
@@ -25,7 +21,7 @@ from typing import Any
 
 from nimbus_operator.models.compute.servergroup import ServerGroupPolicy
 from nimbus_operator.render.compute.design import ServerDesign, ServerGroupDesign
-from nimbus_operator.render.compute.names import SERVER_GROUP_LABEL
+from nimbus_operator.render.compute.names import SERVER_GROUP_LABEL, SERVER_GROUP_SLOT_LABEL
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
@@ -49,10 +45,6 @@ def _group_term(group: ServerGroupDesign) -> dict[str, Any]:
     }
 
 
-def _spreads_by_count(group: ServerGroupDesign) -> bool:
-    return group.policy == ServerGroupPolicy.ANTI_AFFINITY and (group.max_per_host or 1) > 1
-
-
 def _group_affinity(group: ServerGroupDesign) -> tuple[str, dict[str, Any]] | None:
     """The pod affinity section (podAffinity or podAntiAffinity) of a group's policy."""
     term = _group_term(group)
@@ -60,7 +52,12 @@ def _group_affinity(group: ServerGroupDesign) -> tuple[str, dict[str, Any]] | No
     match group.policy:
         case ServerGroupPolicy.AFFINITY:
             return "podAffinity", {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
-        case ServerGroupPolicy.ANTI_AFFINITY if not _spreads_by_count(group):
+        case ServerGroupPolicy.ANTI_AFFINITY:
+            if group.slot_label is not None:
+                term = {
+                    "labelSelector": {"matchLabels": {SERVER_GROUP_SLOT_LABEL: group.slot_label}},
+                    "topologyKey": HOSTNAME_LABEL,
+                }
             return "podAntiAffinity", {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
         case ServerGroupPolicy.SOFT_AFFINITY:
             return "podAffinity", {"preferredDuringSchedulingIgnoredDuringExecution": preferred}
@@ -80,20 +77,3 @@ def affinity(design: ServerDesign) -> dict[str, Any] | None:
         if section is not None:
             result[section[0]] = section[1]
     return result or None
-
-
-def topology_spread_constraints(design: ServerDesign) -> list[dict[str, Any]]:
-    """An anti-affinity group's ``maxPerHost`` N > 1, as a spread over nodes (see above)."""
-    group = design.server_group
-    if group is None or not _spreads_by_count(group):
-        return []
-    return [
-        {
-            "maxSkew": group.max_per_host,
-            "topologyKey": HOSTNAME_LABEL,
-            "whenUnsatisfiable": "DoNotSchedule",
-            "labelSelector": {"matchLabels": {SERVER_GROUP_LABEL: group.name}},
-            "nodeAffinityPolicy": "Honor",
-            "nodeTaintsPolicy": "Honor",
-        }
-    ]

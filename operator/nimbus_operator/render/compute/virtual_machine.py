@@ -24,7 +24,6 @@ from nimbus_operator.render.compute.names import KUBEVIRT_API_VERSION
 from nimbus_operator.render.compute.placement import (
     affinity,
     node_selector,
-    topology_spread_constraints,
 )
 
 RUN_STRATEGIES = {PowerState.RUNNING: "Always", PowerState.STOPPED: "Halted"}
@@ -95,9 +94,6 @@ def _template_spec(design: ServerDesign) -> dict[str, Any]:
     placement = affinity(design)
     if placement:
         spec["affinity"] = placement
-    spread = topology_spread_constraints(design)
-    if spread:
-        spec["topologySpreadConstraints"] = spread
     return spec
 
 

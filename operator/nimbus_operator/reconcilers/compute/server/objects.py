@@ -72,7 +72,9 @@ def design(
         image=image_design,
         public_keys=resolved.public_keys,
         rebuild_token=rebuild_token,
-        server_group=ServerGroupDesign.of(resolved.group) if resolved.group else None,
+        server_group=(
+            ServerGroupDesign.of(resolved.group, resolved.group_slot) if resolved.group else None
+        ),
     )
 
 

@@ -16,7 +16,7 @@ from nimbus_operator.models.compute.servergroup import ServerGroup
 from nimbus_operator.models.compute.virtualserver import VirtualServer
 from nimbus_operator.models.errors import SpecError
 from nimbus_operator.models.quantity import format_bytes
-from nimbus_operator.reconcilers.compute.refs import COMPUTE_API
+from nimbus_operator.reconcilers.compute.refs import COMPUTE_API, servers
 
 IMAGE_WAIT_SECONDS = 5.0
 
@@ -29,6 +29,9 @@ class Resolved:
     image_status: dict[str, Any]
     public_keys: tuple[str, ...]
     group: ServerGroup | None
+    group_slot: int = 0
+    """The server's slot in an anti-affinity group with maxPerHost N: its rank among the
+    members by creation, modulo N (see render.compute.placement)."""
 
 
 def _get(kube: Kube, kind: str, name: str, namespace: str | None) -> dict[str, Any] | None:
@@ -49,7 +52,22 @@ def resolve(kube: Kube, server: VirtualServer) -> Resolved:
         )
     keys = tuple(_key(kube, namespace, name) for name in spec.key_pairs)
     group = _group(kube, namespace, spec.server_group) if spec.server_group else None
-    return Resolved(flavor, image, server.image_namespace, image_status, keys, group)
+    slot = _slot(kube, server, group) if group is not None else 0
+    return Resolved(flavor, image, server.image_namespace, image_status, keys, group, slot)
+
+
+def _slot(kube: Kube, server: VirtualServer, group: ServerGroup) -> int:
+    slots = group.spec.max_per_host or 1
+    if slots == 1:
+        return 0
+    members = sorted(
+        (str(s["metadata"].get("creationTimestamp") or ""), str(s["metadata"]["name"]))
+        for s in servers(kube, server.metadata.namespace)
+        if (s.get("spec") or {}).get("serverGroup") == group.metadata.name
+    )
+    names = [name for _, name in members]
+    rank = names.index(server.metadata.name) if server.metadata.name in names else len(names)
+    return rank % slots
 
 
 def _parsed(kind: str, name: str, parse: Any, body: dict[str, Any]) -> Any:
