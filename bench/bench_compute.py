@@ -50,9 +50,12 @@ class VmWatcher(threading.Thread):
         stream = self.watch.stream(  # type: ignore[no-untyped-call]
             self.api.list_namespaced_custom_object, *KUBEVIRT, NAMESPACE, "virtualmachines"
         )
-        for event in stream:
-            name = event["object"]["metadata"]["name"]
-            self.seen.setdefault(name, time.monotonic())
+        try:
+            for event in stream:
+                name = event["object"]["metadata"]["name"]
+                self.seen.setdefault(name, time.monotonic())
+        except Exception:  # noqa: BLE001  (the cluster stopping ends the watch)
+            return
 
 
 def shutoff_count(api: client.CustomObjectsApi) -> int:

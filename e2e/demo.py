@@ -5,7 +5,9 @@ starts the local Kubernetes (or reuses a running one), ``helm install``s Nimbus 
 ``helm/nimbus``, applies the manifests in ``examples/`` (a StoragePolicy, an ObjectStore, a
 Bucket, a BucketAccess and an app that uses its bucket), waits for each to be ready, and shows
 them working: the resources as ``kubectl`` lists them, the app's output, and an S3 round trip
-from this machine with the keys of the BucketAccess Secret. ``down`` stops everything.
+from this machine with the keys of the BucketAccess Secret. Then the compute half
+(``e2e.demo_compute``): an Image uploaded to a Bucket, and a VirtualServer that boots it.
+``down`` stops everything.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import boto3
 from e2e.cluster import Cluster, build_all, default_run_dir, export_line
 from e2e.cluster.catalog import BinaryPaths
 from e2e.cluster.state import all_alive, component_health
+from e2e.demo_compute import run_server
 from e2e.nodeagent.logs import LogNotFound, read_log
 from e2e.nodeagent.network import service_local_address
 
@@ -172,6 +175,32 @@ def show(kubeconfig: Path, run_dir: Path) -> dict[str, str]:
     return {"endpoint": endpoint, **credentials}
 
 
+class LocalDemo:
+    """What e2e.demo_compute needs of this demo: kubectl on the local cluster."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = kubeconfig
+
+    def apply(self, manifest: Path) -> None:
+        print(kubectl(self.kubeconfig, "apply", "--server-side", "-f", str(manifest)), end="")
+
+    def wait(
+        self, what: str, kind: str, name: str, ready: Callable[[dict[str, Any]], bool]
+    ) -> dict[str, Any]:
+        wait(what, lambda: ready(status_of(self.kubeconfig, kind, name)))
+        return status_of(self.kubeconfig, kind, name)
+
+    def secret(self, name: str) -> dict[str, str]:
+        return secret_data(self.kubeconfig, name)
+
+    def service_ip(self, name: str) -> str:
+        service = get_json(self.kubeconfig, "service", name, "-n", NAMESPACE)
+        return str(service["spec"]["clusterIP"])
+
+    def kubectl(self, *args: str) -> str:
+        return kubectl(self.kubeconfig, *args)
+
+
 def cmd_up(run_dir: Path) -> int:
     started = time.monotonic()
     build_all(None)
@@ -181,9 +210,11 @@ def cmd_up(run_dir: Path) -> int:
     install_nimbus(kubeconfig)
     apply_examples(kubeconfig)
     used = show(kubeconfig, run_dir)
+    run_server(LocalDemo(kubeconfig))
     print(f"\nReady in {time.monotonic() - started:.0f} s. Use it:")
     print(f"  {export_line(kubeconfig)}")
     print("  kubectl get objectstores,buckets,bucketaccesses -A")
+    print("  kubectl get virtualservers -A")
     print(
         f"  export AWS_ACCESS_KEY_ID={used['AWS_ACCESS_KEY_ID']} "
         f"AWS_SECRET_ACCESS_KEY={used['AWS_SECRET_ACCESS_KEY']} "

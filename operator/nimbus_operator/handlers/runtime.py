@@ -43,9 +43,12 @@ def run_reconcile(
     reconcile: Callable[[], dict[str, Any]],
     *,
     waiting_phase: str = "Progressing",
+    phase_events: bool = True,
 ) -> None:
     """Run ``reconcile`` (which returns the status to publish); bad specs and refusals become
-    Ready=False with the reason, transient failures a retry (status says why meanwhile)."""
+    Ready=False with the reason, transient failures a retry (status says why meanwhile).
+    ``phase_events``: post an Event when the phase changes (kinds whose reconcile posts
+    finer-grained Events of their own turn it off)."""
     previous = dict(body.get("status") or {})
     uid = str(body["metadata"]["uid"])
     with metrics.reconciling(str(body.get("kind", "unknown")), uid) as outcome:
@@ -73,7 +76,7 @@ def run_reconcile(
             raise kopf.TemporaryError(str(error), delay=10) from error
         outcome[0] = "ok"
     publish(patch, status)
-    if status.get("phase") != previous.get("phase"):
+    if phase_events and status.get("phase") != previous.get("phase"):
         kopf.info(body, reason=f"Phase{status.get('phase')}", message=_ready_message(status))
 
 

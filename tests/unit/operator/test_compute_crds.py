@@ -137,7 +137,23 @@ def test_only_the_server_has_root_rules() -> None:
 
 
 def load_examples() -> list[tuple[Path, dict[str, Any]]]:
-    return [(path, yaml.safe_load(path.read_text())) for path in sorted(EXAMPLES.glob("*.yaml"))]
+    """The compute objects of examples/compute/ (images-bucket.yaml holds storage ones)."""
+    return [
+        (path, body)
+        for path in sorted(EXAMPLES.glob("*.yaml"))
+        for body in yaml.safe_load_all(path.read_text())
+        if body and str(body["apiVersion"]).startswith(f"{COMPUTE_GROUP}/")
+    ]
+
+
+def test_the_images_bucket_example_is_a_bucket_and_its_uploader() -> None:
+    from nimbus_operator.models.bucket import Bucket
+    from nimbus_operator.models.bucketaccess import BucketAccess
+
+    bucket, access = yaml.safe_load_all((EXAMPLES / "images-bucket.yaml").read_text())
+    assert Bucket.from_body(bucket).metadata.name == "images"
+    claims = BucketAccess.from_body(access).spec.bucket_claims
+    assert [claim.bucket_claim_name for claim in claims] == ["images"]
 
 
 def test_there_is_one_example_of_each_kind() -> None:

@@ -85,16 +85,19 @@ def apply_objects(
     resolved: Resolved,
     *,
     rebuild_token: str,
-) -> None:
+    fresh: bool,
+) -> dict[str, Any]:
+    """Apply the server's objects; the VirtualMachine as the API server answered. ``fresh``:
+    nothing of the server exists yet (no stale Secret or Service to remove)."""
     plan = design(server, body, resolved, rebuild_token)
     namespace, name = plan.namespace, plan.name
     secret = build_cloud_init_secret(plan)
     if secret is not None:
         kube.apply(secret)
-    else:
+    elif not fresh:
         kube.delete("v1", "Secret", cloud_init_secret_name(name), namespace)
     try:
-        kube.apply(build_virtual_machine(plan))
+        vm = kube.apply(build_virtual_machine(plan))
     except NotFound as error:
         raise RetryLater(
             "KubeVirt is not installed (no kubevirt.io/v1 VirtualMachine API): install it, "
@@ -105,8 +108,9 @@ def apply_objects(
     service = build_service(plan)
     if service is not None:
         kube.apply(service)
-    else:
+    elif not fresh:
         kube.delete("v1", "Service", name, namespace)
+    return vm
 
 
 def observe(kube: Kube, namespace: str, name: str) -> Observed:

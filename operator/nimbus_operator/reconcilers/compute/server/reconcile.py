@@ -18,6 +18,7 @@ from nimbus_operator.reconcilers.compute.server.lifecycle import (
 )
 from nimbus_operator.reconcilers.compute.server.objects import (
     KUBEVIRT_API,
+    Observed,
     apply_objects,
     observe,
     prune_root_disks,
@@ -52,18 +53,20 @@ def reconcile_server(kube: Kube, body: dict[str, Any]) -> Report:
         code = 404 if error.reason in NOT_FOUND_REASONS else 400
         return error_report(previous, error.reason, str(error), code)
 
-    before = observe(kube, namespace, name)
     fields: dict[str, Any] = {}
     task = _running_task(previous) or task_to_start(server.spec, asked, done)
     replaced = str(previous.get("taskInstance") or "")
     if task is not None and not previous.get("taskState"):
-        replaced = before.instance_uid
+        replaced = observe(kube, namespace, name).instance_uid
         fields.update({"taskState": task.value, "taskInstance": replaced})
-    apply_objects(kube, server, body, resolved, rebuild_token=asked.rebuild)
+    # A server seen for the first time has nothing yet: no stale Secret or Service to remove,
+    # no instance to read (this keeps a burst of creates at a few API calls each).
+    first = not previous.get("status")
+    vm = apply_objects(kube, server, body, resolved, rebuild_token=asked.rebuild, fresh=first)
     if "taskState" in fields and replaced:
         # KubeVirt starts a new instance from the (updated) template: the restart itself.
         kube.delete(KUBEVIRT_API, "VirtualMachineInstance", name, namespace)
-    after = observe(kube, namespace, name)
+    after = Observed(vm, None, []) if first else observe(kube, namespace, name)
     pending = None
     if task is not None:
         disks = (root_data_volume_name(name, asked.rebuild),) if _imports(resolved) else ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from nimbus_operator.clients.kube import Kube
@@ -81,11 +82,23 @@ def state_report(
     return Report(phase, fields, conditions, events)
 
 
+_zones: dict[str, tuple[str | None, float]] = {}
+ZONE_CACHE_SECONDS = 60.0
+"""A node's zone label rarely changes: read it at most once a minute, not per server."""
+
+
+def _zone(kube: Kube, node_name: str) -> str | None:
+    cached = _zones.get(node_name)
+    if cached is not None and time.monotonic() - cached[1] < ZONE_CACHE_SECONDS:
+        return cached[0]
+    node = kube.get("v1", "Node", node_name)
+    zone = ((node or {}).get("metadata", {}).get("labels") or {}).get(ZONE_LABEL)
+    _zones[node_name] = (zone, time.monotonic())
+    return zone
+
+
 def _placement(kube: Kube, state: ServerState) -> dict[str, Any]:
-    zone = None
-    if state.node:
-        node = kube.get("v1", "Node", state.node)
-        zone = ((node or {}).get("metadata", {}).get("labels") or {}).get(ZONE_LABEL)
+    zone = _zone(kube, state.node) if state.node else None
     return {
         "addresses": [
             {
