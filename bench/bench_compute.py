@@ -54,7 +54,7 @@ class VmWatcher(threading.Thread):
             for event in stream:
                 name = event["object"]["metadata"]["name"]
                 self.seen.setdefault(name, time.monotonic())
-        except Exception:  # noqa: BLE001  (the cluster stopping ends the watch)
+        except Exception:  # the cluster stopping ends the watch
             return
 
 
