@@ -36,6 +36,9 @@ class ImageEntry:
     path: tuple[str, ...]  # directories, searched in order
     working_dir: str
     description: str
+    content: tuple[str, ...] = ()
+    """Host directories that are the image's files: bound read-only at their own paths after
+    the pod's volumes, so that a volume (an emptyDir at /tmp) cannot hide them."""
 
 
 def _project_path() -> tuple[str, ...]:
@@ -43,6 +46,14 @@ def _project_path() -> tuple[str, ...]:
     # lose the venv's bin directory (where nimbus-storage is installed).
     venv_bin = str(Path(sys.executable).parent)
     return tuple(dict.fromkeys((venv_bin, *_SYSTEM_PATH)))
+
+
+def _project_content() -> tuple[str, ...]:
+    """The checkout (its sources, installed in editable mode) and the virtualenv."""
+    checkout = Path(__file__).resolve().parents[2]
+    venv = Path(sys.prefix)
+    inside = venv == checkout or checkout in venv.parents
+    return (str(checkout),) if inside else (str(checkout), str(venv))
 
 
 IMAGES: tuple[ImageEntry, ...] = (
@@ -53,6 +64,7 @@ IMAGES: tuple[ImageEntry, ...] = (
         path=_project_path(),
         working_dir="/",
         description="the Nimbus image: the project's console scripts from the running virtualenv",
+        content=_project_content(),
     ),
 )
 

@@ -189,9 +189,9 @@ class ContainerRuntime:
             self.restart_count += 1
             attempt = self.attempt_for(self.restart_count)
         attempt.discard_layer()
-        attempt.start(
-            LaunchSpec(prepared.hostname, [program, *argv[1:]], env, working_dir, prepared.mounts)
-        )
+        content = [{"source": p, "target": p, "read_only": True} for p in entry.content]
+        mounts = [*prepared.mounts, *content]
+        attempt.start(LaunchSpec(prepared.hostname, [program, *argv[1:]], env, working_dir, mounts))
         self.attempt, self.env = attempt, env
         self.waiting_reason = self.waiting_message = ""
         self.events.append(("Normal", "Started", f"Started container {self.name}"))

@@ -27,6 +27,7 @@ from tests.e2e.waiting import wait_until
 pytestmark = pytest.mark.e2e
 
 IMAGE = f"{PROJECT_REPOSITORY}:e2e"
+REPO = Path(__file__).resolve().parents[2]
 # Containers start a fresh Python per attempt; on a busy 2-core machine that takes seconds.
 POD_TIMEOUT = 120.0
 
@@ -324,6 +325,43 @@ def test_a_crashing_container_reaches_crash_loop_back_off_with_its_exit_code(
         POD_TIMEOUT,
     )
     assert restarted["lastState"]["terminated"]["exitCode"] == 3
+
+
+def test_a_volume_over_the_checkouts_parent_does_not_hide_the_project_image(
+    api_client: client.ApiClient,
+    core_v1: client.CoreV1Api,
+    namespace: str,
+    e2e_cluster: E2ECluster,
+) -> None:
+    """The image's files are the checkout: an emptyDir on the directory that holds it (a
+    checkout in /tmp, and the operator's emptyDir /tmp) must not hide them."""
+    parent = str(REPO.parent)
+    apply(
+        api_client,
+        namespace,
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: covered}}
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: main
+            image: {IMAGE}
+            command: [sh, -c, "nimbus-storage --help >/dev/null && echo runs && ls {parent}"]
+            volumeMounts: [{{name: scratch, mountPath: {parent}}}]
+          volumes: [{{name: scratch, emptyDir: {{}}}}]
+    """,
+    )
+    wait_until(
+        lambda: (pod(core_v1, namespace, "covered") or {}).get("status", {}).get("phase"),
+        lambda phase: phase in ("Succeeded", "Failed"),
+        "the pod to finish",
+        POD_TIMEOUT,
+    )
+    output = pod_log(e2e_cluster, namespace, "covered")
+    assert output.splitlines()[0] == "runs"
+    assert output.splitlines()[1:] == [REPO.name], "the emptyDir holds only the checkout's mount"
 
 
 SERVICE_ACCOUNT_CHECK = """

@@ -160,3 +160,11 @@ def test_image_path_env_joins_the_directories_in_order() -> None:
 
     assert image_path_env(entry) == "/a/bin:/usr/bin:/bin"
     assert image_path_env(project_entry()).split(":")[0] == str(Path(sys.executable).parent)
+
+
+def test_the_project_images_files_are_the_checkout_and_its_virtualenv() -> None:
+    checkout = Path(__file__).resolve().parents[3]
+    content = [Path(path) for path in project_entry().content]
+
+    assert content[0] == checkout
+    assert any(Path(sys.prefix) == path or path in Path(sys.prefix).parents for path in content)
