@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up down test unit functional e2e probe lint bench clean
+.PHONY: up down test unit functional e2e guest probe lint bench clean host-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,14 @@ up: $(STAMP)
 down: $(STAMP)
 	$(BIN)/python -m e2e.demo down
 
-## test: lint, type-check, import layers, then every test tier (unit, functional, e2e)
-test: lint
+## host-tools: the Debian packages that build and boot real guests (apt-get as root; a no-op
+## when all are installed): mmdebstrap e2fsprogs qemu-utils qemu-system-x86 genisoimage
+## openssh-client. `$(PYTHON) -m e2e.guest.host_tools` only says what is missing.
+host-tools:
+	$(PYTHON) -m e2e.guest.host_tools --install
+
+## test: lint, type-check, import layers, then every test tier (unit, functional, e2e, guest)
+test: lint host-tools
 	$(BIN)/pytest
 
 unit: $(STAMP)
@@ -32,6 +38,9 @@ functional: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
+
+guest: $(STAMP) host-tools
+	$(BIN)/pytest tests/guest
 
 probe: $(STAMP)
 	$(BIN)/pytest tests/probe -s
