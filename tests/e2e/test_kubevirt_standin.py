@@ -59,12 +59,13 @@ def test_a_vm_with_run_strategy_always_runs_on_a_node_with_the_launcher_pods_ip(
     assert vmi is not None
     vmi_status = status(vmi)
     assert vmi_status["phase"] == "Running"
-    assert [step["phase"] for step in vmi_status["phaseTransitionTimestamps"]] == [
-        "Pending",
-        "Scheduling",
-        "Scheduled",
-        "Running",
-    ]
+    # Scheduling may be skipped: on a busy machine the scheduler can bind the launcher pod
+    # before the controller's next look, and the VMI goes from Pending to Scheduled.
+    phases = [step["phase"] for step in vmi_status["phaseTransitionTimestamps"]]
+    assert phases in (
+        ["Pending", "Scheduling", "Scheduled", "Running"],
+        ["Pending", "Scheduled", "Running"],
+    )
     assert vmi_status["nodeName"] in NODES
     owner = vmi["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == (
