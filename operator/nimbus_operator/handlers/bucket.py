@@ -18,8 +18,7 @@ from nimbus_operator.handlers.runtime import (
     generation,
     post_events,
     publish,
-    report_status,
-    run_reconcile,
+    run_report,
 )
 from nimbus_operator.reconcilers.bucket import (
     delete_bucket,
@@ -33,17 +32,10 @@ RESOURCE = (STORAGE_GROUP, API_VERSION, "buckets")
 
 
 def _reconcile(body: kopf.Body, patch: kopf.Patch) -> None:
-    def work() -> dict[str, Any]:
-        report = reconcile_bucket(kube(), dict(body))
-        return report_status(
-            body,
-            phase=report.phase,
-            conditions=report.conditions,
-            fields=report.fields,
-            events=report.events,
-        )
-
-    run_reconcile(body, patch, work, waiting_phase="Pending")  # the phases a Bucket has
+    # waiting_phase: the phases a Bucket has.
+    run_report(
+        body, patch, lambda current: reconcile_bucket(kube(), current), waiting_phase="Pending"
+    )
 
 
 @kopf.on.resume(*RESOURCE)

@@ -19,8 +19,7 @@ from nimbus_operator.handlers.runtime import (
     generation,
     post_events,
     publish,
-    report_status,
-    run_reconcile,
+    run_report,
 )
 from nimbus_operator.reconcilers.bucket import slow_resync_seconds
 from nimbus_operator.reconcilers.bucketaccess import (
@@ -36,18 +35,10 @@ RESOURCE = (STORAGE_GROUP, API_VERSION, "bucketaccesses")
 
 
 def _reconcile(body: kopf.Body, patch: kopf.Patch) -> None:
-    def work() -> dict[str, Any]:
-        report = reconcile_access(kube(), dict(body))
-        return report_status(
-            body,
-            phase=report.phase,
-            conditions=report.conditions,
-            fields=report.fields,
-            events=report.events,
-        )
-
     try:
-        run_reconcile(body, patch, work, waiting_phase="Pending")  # the phases it has
+        run_report(  # waiting_phase: the phases a BucketAccess has
+            body, patch, lambda current: reconcile_access(kube(), current), waiting_phase="Pending"
+        )
     finally:
         publish(patch, readiness(dict(patch.status)))
 

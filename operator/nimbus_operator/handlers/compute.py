@@ -16,8 +16,7 @@ from nimbus_operator.handlers.runtime import (
     forget,
     generation,
     publish,
-    report_status,
-    run_reconcile,
+    run_report,
 )
 from nimbus_operator.reconcilers.compute.catalog import (
     reconcile_flavor,
@@ -45,17 +44,7 @@ def _resource(plural: str) -> tuple[str, str, str]:
 
 
 def _run(body: kopf.Body, patch: kopf.Patch, reconcile: Callable[[dict[str, Any]], Report]) -> None:
-    def work() -> dict[str, Any]:
-        report = reconcile(dict(body))
-        return report_status(
-            body,
-            phase=report.phase,
-            conditions=report.conditions,
-            fields=report.fields,
-            events=report.events,
-        )
-
-    run_reconcile(body, patch, work, waiting_phase="Pending")
+    run_report(body, patch, reconcile, waiting_phase="Pending")
 
 
 def _refuse_while_used(body: kopf.Body, patch: kopf.Patch, kind: str, users: list[str]) -> None:

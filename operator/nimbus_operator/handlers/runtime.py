@@ -13,7 +13,12 @@ import kopf
 from nimbus_operator import metrics
 from nimbus_operator.errors import InvalidSpec, NimbusError, RetryLater
 from nimbus_operator.models.errors import SpecError
-from nimbus_operator.reconcilers.status import ConditionTuple, failure_status, status_body
+from nimbus_operator.reconcilers.status import (
+    ConditionTuple,
+    Report,
+    failure_status,
+    status_body,
+)
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -86,6 +91,30 @@ def forget(body: kopf.Body) -> None:
     metrics.forget(uid)
     with _locks_guard:
         _locks.pop(uid, None)
+
+
+def run_report(
+    body: kopf.Body,
+    patch: kopf.Patch,
+    reconcile: Callable[[dict[str, Any]], Report],
+    *,
+    waiting_phase: str = "Progressing",
+    phase_events: bool = True,
+) -> None:
+    """``run_reconcile`` of a reconciler that returns a ``Report``: its Events are posted and
+    its phase, conditions and fields become the status."""
+
+    def work() -> dict[str, Any]:
+        report = reconcile(dict(body))
+        return report_status(
+            body,
+            phase=report.phase,
+            conditions=report.conditions,
+            fields=report.fields,
+            events=report.events,
+        )
+
+    run_reconcile(body, patch, work, waiting_phase=waiting_phase, phase_events=phase_events)
 
 
 Event = tuple[str, str, str]

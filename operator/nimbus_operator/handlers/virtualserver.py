@@ -9,7 +9,7 @@ from typing import Any
 import kopf
 
 from nimbus_operator.constants import API_VERSION, COMPUTE_GROUP
-from nimbus_operator.handlers.runtime import forget, report_status, run_reconcile
+from nimbus_operator.handlers.runtime import forget, run_report
 from nimbus_operator.reconcilers.compute.server import delete_server, reconcile_server
 from nimbus_operator.reconcilers.context import kube, settings
 
@@ -26,17 +26,13 @@ _last_full: dict[str, float] = {}
 
 
 def _reconcile(body: kopf.Body, patch: kopf.Patch) -> None:
-    def work() -> dict[str, Any]:
-        report = reconcile_server(kube(), dict(body))
-        return report_status(
-            body,
-            phase=report.phase,
-            conditions=report.conditions,
-            fields=report.fields,
-            events=report.events,
-        )
-
-    run_reconcile(body, patch, work, waiting_phase="Pending", phase_events=False)
+    run_report(
+        body,
+        patch,
+        lambda current: reconcile_server(kube(), current),
+        waiting_phase="Pending",
+        phase_events=False,
+    )
     _last_full[str(body["metadata"]["uid"])] = time.monotonic()
 
 

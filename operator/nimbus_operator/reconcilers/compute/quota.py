@@ -15,8 +15,14 @@ from typing import Any
 
 from nimbus_operator.clients.kube import Kube
 from nimbus_operator.errors import ApiFailure, InvalidSpec, RetryLater
-from nimbus_operator.models.compute.quota import ComputeQuota, ComputeQuotaSpec
+from nimbus_operator.models.compute.quota import (
+    ComputeQuota,
+    ComputeQuotaSpec,
+    QuotaUsage,
+    QuotaUsed,
+)
 from nimbus_operator.models.errors import SpecError
+from nimbus_operator.models.modeling import dump_model
 from nimbus_operator.models.quantity import format_bytes
 from nimbus_operator.reconcilers.compute.refs import COMPUTE_API
 from nimbus_operator.reconcilers.status import ConditionTuple, Report, ready
@@ -85,22 +91,17 @@ def _rows(quota: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _ledger_status(spec: ComputeQuotaSpec, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    used = totals(rows)
-    memory = format_bytes(used.memory_bytes)
-    limit_memory = spec.memory if spec.memory is not None else "unlimited"
+    totalled = totals(rows)
+    used = QuotaUsed(
+        instances=totalled.instances,
+        vcpus=totalled.vcpus,
+        memory=format_bytes(totalled.memory_bytes),
+    )
     return {
         "reservations": rows,
-        "used": {"instances": used.instances, "vcpus": used.vcpus, "memory": memory},
-        "usage": {
-            "instances": f"{used.instances}/{_limit(spec.instances)}",
-            "vcpus": f"{used.vcpus}/{_limit(spec.vcpus)}",
-            "memory": f"{memory}/{limit_memory}",
-        },
+        "used": dump_model(used),
+        "usage": dump_model(QuotaUsage.of(used, spec)),
     }
-
-
-def _limit(value: int | None) -> str:
-    return "unlimited" if value is None else str(value)
 
 
 def _write(kube: Kube, quota: dict[str, Any], status: dict[str, Any]) -> bool:
