@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## up: build what is missing, start the local control plane and an S3 endpoint, show them working
-up: $(STAMP)
+## up: build what is missing, start the local control plane, helm install Nimbus, show a bucket
+## in use and a VirtualServer booted from an image in a bucket
+up: $(STAMP) host-tools
 	$(BIN)/python -m e2e.demo up
 
 ## down: stop everything `make up` started
@@ -21,8 +22,8 @@ down: $(STAMP)
 	$(BIN)/python -m e2e.demo down
 
 ## host-tools: the Debian packages that build and boot real guests (apt-get as root; a no-op
-## when all are installed): mmdebstrap e2fsprogs qemu-utils qemu-system-x86 genisoimage
-## openssh-client. `$(PYTHON) -m e2e.guest.host_tools` only says what is missing.
+## when all are installed): mmdebstrap e2fsprogs dosfstools mtools syslinux syslinux-common
+## fdisk qemu-utils qemu-system-x86 genisoimage openssh-client. `$(PYTHON) -m e2e.guest.host_tools` only says what is missing.
 host-tools:
 	$(PYTHON) -m e2e.guest.host_tools --install
 

@@ -49,7 +49,7 @@ class DemoError(RuntimeError):
 
 
 def start_cluster(run_dir: Path) -> Path:
-    cluster = Cluster(run_dir)
+    cluster = Cluster(run_dir, guests="all")
     state = cluster.state()
     if state is not None and all_alive(component_health(state)):
         log.info("local Kubernetes already running in %s; reusing it", run_dir)
@@ -210,11 +210,12 @@ def cmd_up(run_dir: Path) -> int:
     install_nimbus(kubeconfig)
     apply_examples(kubeconfig)
     used = show(kubeconfig, run_dir)
-    run_server(LocalDemo(kubeconfig))
+    ssh = run_server(LocalDemo(kubeconfig), run_dir)
     print(f"\nReady in {time.monotonic() - started:.0f} s. Use it:")
     print(f"  {export_line(kubeconfig)}")
     print("  kubectl get objectstores,buckets,bucketaccesses -A")
     print("  kubectl get virtualservers -A")
+    print(f"  {ssh}")
     print(
         f"  export AWS_ACCESS_KEY_ID={used['AWS_ACCESS_KEY_ID']} "
         f"AWS_SECRET_ACCESS_KEY={used['AWS_SECRET_ACCESS_KEY']} "

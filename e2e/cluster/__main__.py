@@ -50,7 +50,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    cluster = Cluster(args.dir, address_block=args.address_block)
+    cluster = Cluster(args.dir, address_block=args.address_block, guests=args.guests)
     state = cluster.state()
     if state is not None:
         report = component_health(state)
@@ -197,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=int(os.environ.get(ADDRESS_BLOCK_ENV, "0")),
         help="pod and Service address block, for a second cluster on this machine "
         f"(default 0, or ${ADDRESS_BLOCK_ENV}): 0 = pods 127.1.0.0/16, Services 127.3.0.0/24",
+    )
+    up.add_argument(
+        "--guests",
+        choices=("none", "all", "labelled"),
+        default="all",
+        help="which VirtualMachineInstances boot a real QEMU guest (about a minute of a core "
+        "each): none, all, or those in namespaces labelled standin.e2e.nimbus.dev/guests=qemu "
+        "(default: %(default)s; the e2e suite's own cluster uses labelled)",
     )
     up.set_defaults(handler=cmd_up)
 

@@ -67,12 +67,17 @@ class Cluster:
         binaries: BinaryPaths | None = None,
         zones: tuple[str, ...] = ZONES,
         address_block: int = 0,
+        guests: str = "labelled",
     ) -> None:
+        """``guests``: which VMIs the KubeVirt stand-in boots as real QEMU guests (``none``,
+        ``all``, or ``labelled``: those in namespaces labelled for it; see
+        e2e/kubevirt_standin/guests.py)."""
         self.run_dir = run_dir or Path(tempfile.mkdtemp(prefix="nimbus-cluster-"))
         self.layout = RunLayout(self.run_dir)
         self.binaries = binaries or BinaryPaths.from_cache()
         self.zones = zones
         self.address_block = address_block
+        self.guests = guests
 
     @property
     def kubeconfig(self) -> Path:
@@ -133,6 +138,7 @@ class Cluster:
                 nodes=nodes,
                 agent_env=address_env(self.address_block),
                 standin_port=standin_port,
+                guests=self.guests,
             )
             if not crds:  # binaries given without CRDs (tests of start itself): no KubeVirt
                 specs = [spec for spec in specs if spec.name != components.KUBEVIRT_STANDIN]

@@ -76,6 +76,7 @@ def process_specs(
     nodes: tuple[str, ...] = (),
     agent_env: dict[str, str] | None = None,
     standin_port: int = 0,
+    guests: str = "labelled",
 ) -> list[ProcessSpec]:
     """Every process of the control plane, in start order (``standin_port``: the KubeVirt
     stand-in's health port)."""
@@ -88,7 +89,7 @@ def process_specs(
         SCHEDULER: scheduler_argv(binaries.kube_scheduler, layout, ports),
         KWOK: kwok_argv(binaries.kwok, layout, ports),
         NODE_AGENT: node_agent_argv(layout, pki, ports, nodes),
-        KUBEVIRT_STANDIN: kubevirt_standin_argv(layout, standin_port),
+        KUBEVIRT_STANDIN: kubevirt_standin_argv(layout, standin_port, guests),
     }
     # The stand-in shares the agent's address block (it maps Service addresses as the agent).
     agent_env = dict(os.environ, **(agent_env or {}))
@@ -230,11 +231,13 @@ def node_agent_argv(
     ]
 
 
-def kubevirt_standin_argv(layout: RunLayout, healthz_port: int) -> list[str]:
+def kubevirt_standin_argv(layout: RunLayout, healthz_port: int, guests: str) -> list[str]:
     return [
         sys.executable,
         "-m",
         "e2e.kubevirt_standin",
         f"--kubeconfig={layout.component_kubeconfig(KUBEVIRT_STANDIN)}",
         f"--healthz-port={healthz_port}",
+        f"--guests={guests}",
+        f"--state-dir={layout.kubevirt_dir}",
     ]

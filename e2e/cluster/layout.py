@@ -75,6 +75,11 @@ class RunLayout:
         return self.logs_dir / "pods"
 
     @property
+    def kubevirt_dir(self) -> Path:
+        """The KubeVirt stand-in's imported disks and launcher files (e2e/kubevirt_standin)."""
+        return self.root / "kubevirt"
+
+    @property
     def volumes_dir(self) -> Path:
         return self.root / "volumes"
 

@@ -19,6 +19,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+MBR_FILES = ("/usr/lib/syslinux/mbr/mbr.bin", "/usr/lib/SYSLINUX/mbr.bin")
+"""SYSLINUX's MBR boot code (440 bytes): syslinux-common's copy, or the syslinux package's."""
+
 
 @dataclass(frozen=True)
 class Tool:
@@ -29,6 +32,8 @@ class Tool:
     """Any one of these on PATH will do (the first found is used)."""
     package: str
     """The Debian package installed when none is found."""
+    files: tuple[str, ...] = ()
+    """Data files that count as the tool too (any one present will do)."""
 
 
 TOOLS: tuple[Tool, ...] = (
@@ -38,6 +43,11 @@ TOOLS: tuple[Tool, ...] = (
     Tool("boot the guest", ("qemu-system-x86_64",), "qemu-system-x86"),
     Tool("write the cloud-init NoCloud seed (ISO 9660)", ("genisoimage", "xorriso"), "genisoimage"),
     Tool("log into the guest and make key pairs", ("ssh", "ssh-keygen"), "openssh-client"),
+    Tool("write the guest disk's MBR partition table", ("sfdisk",), "fdisk"),
+    Tool("make the guest's FAT boot partition", ("mkfs.vfat",), "dosfstools"),
+    Tool("copy the kernel and initrd into the FAT boot partition", ("mcopy",), "mtools"),
+    Tool("install SYSLINUX into the FAT boot partition (no mount)", ("syslinux",), "syslinux"),
+    Tool("the MBR boot code (mbr.bin)", (), "syslinux-common", MBR_FILES),
 )
 """``ssh`` and ``ssh-keygen`` are both needed; every other entry needs one of its programs."""
 
@@ -45,21 +55,40 @@ ALL_REQUIRED = frozenset({"openssh-client"})
 """Packages whose every program is needed, not just one of them."""
 
 
-def missing_tools(which: Callable[[str], str | None] | None = None) -> list[Tool]:
-    """The tools none of whose programs is on PATH (for ``openssh-client``: any one missing)."""
+def missing_tools(
+    which: Callable[[str], str | None] | None = None,
+    exists: Callable[[str], bool] | None = None,
+) -> list[Tool]:
+    """The tools none of whose programs is on PATH and none of whose files exists (for
+    ``openssh-client``: any one program missing)."""
     which = which or shutil.which
+    exists = exists or os.path.isfile
     missing = []
     for tool in TOOLS:
         found = [program for program in tool.programs if which(program)]
-        needs_all = tool.package in ALL_REQUIRED
-        if (needs_all and len(found) < len(tool.programs)) or not found:
+        partial = tool.package in ALL_REQUIRED and len(found) < len(tool.programs)
+        absent = not found and not any(exists(path) for path in tool.files)
+        if partial or absent:
             missing.append(tool)
     return missing
 
 
-def missing_packages(which: Callable[[str], str | None] | None = None) -> list[str]:
+def missing_packages(
+    which: Callable[[str], str | None] | None = None,
+    exists: Callable[[str], bool] | None = None,
+) -> list[str]:
     """The Debian packages to install, in a stable order, no duplicates."""
-    return list(dict.fromkeys(tool.package for tool in missing_tools(which)))
+    return list(dict.fromkeys(tool.package for tool in missing_tools(which, exists)))
+
+
+def data_file(*paths: str) -> str:
+    """The first of ``paths`` that exists; a `HostToolsMissing` naming its package when none
+    does."""
+    for path in paths:
+        if os.path.isfile(path):
+            return path
+    packages = list(dict.fromkeys(t.package for t in TOOLS if set(paths) & set(t.files)))
+    raise HostToolsMissing(packages or list(paths))
 
 
 def install_commands(packages: list[str]) -> list[list[str]]:

@@ -8,12 +8,15 @@ DataVolumes with the Kubernetes Python client and moves them through KubeVirt's 
 - VirtualMachine: run strategies (Always, RerunOnFailure, Once, Manual, Halted; the deprecated
   ``spec.running``) create and delete the VirtualMachineInstance (named as the VM, owned by it);
   ``status`` as virt-controller writes it (printableStatus, ready, created, conditions,
-  observedGeneration, desiredGeneration, runStrategy).
+  observedGeneration, desiredGeneration, runStrategy, startFailure and CrashLoopBackOff).
 - VirtualMachineInstance: a launcher pod ``virt-launcher-<vmi>-<5 chars>`` that the real
-  scheduler places on a kwok node and the node agent really runs (a sleeping process, not a
-  guest); phase Pending -> Scheduling -> Scheduled -> Running, nodeName, the pod IP as the
-  interface address, the Ready condition; an unschedulable pod's condition.
-- DataVolume: the importer's phases up to Succeeded, or Failed when the source cannot be read.
+  scheduler places on a kwok node and the node agent really runs: a sleeping process, or,
+  where guests boot (`guests`), `launcher`, which boots the guest under QEMU; phase Pending ->
+  Scheduling -> Scheduled -> Running (with a guest: once it is up), nodeName, the pod IP as
+  the interface address, the Ready condition; an unschedulable pod's condition; a guest's
+  failure.
+- DataVolume: the importer's phases up to Succeeded, or Failed when the source cannot be read;
+  where guests boot, the source really copied (`importer`).
 
 What it does not do is listed in e2e/README.md ("KubeVirt in the local cluster"). It is never
 part of the operator or the storage nodes: it exists so that their end-to-end tests meet the

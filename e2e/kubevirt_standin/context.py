@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from e2e.kubevirt_standin.guests import Guests
+from e2e.kubevirt_standin.importer import Importer
 from e2e.kubevirt_standin.informer import Reflector, WorkQueue
 from e2e.kubevirt_standin.kube import Kube
 from e2e.kubevirt_standin.objects import CREATED_BY_LABEL, Obj, labels, namespace_of, uid_of
@@ -21,6 +23,8 @@ class Context:
     dvs: Reflector
     pods: Reflector
     queue: WorkQueue
+    guests: Guests
+    importer: Importer
 
     def launcher_pods(self, vmi: Obj) -> list[Obj]:
         """The launcher pods of this VMI (by uid, so an old VMI's pods never count)."""

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from kubernetes import client
@@ -21,6 +22,8 @@ from kubernetes.client.exceptions import ApiException
 
 from e2e.kubevirt_standin import datavolume, vm, vmi
 from e2e.kubevirt_standin.context import DV_KEY, VM_KEY, VMI_KEY, Context
+from e2e.kubevirt_standin.guests import GuestMode, Guests
+from e2e.kubevirt_standin.importer import Importer
 from e2e.kubevirt_standin.informer import Reflector, WorkQueue
 from e2e.kubevirt_standin.kube import Kube
 from e2e.kubevirt_standin.objects import (
@@ -45,16 +48,20 @@ Key = tuple[str, str, str]
 
 
 class Controller:
-    def __init__(self, api_client: client.ApiClient) -> None:
+    def __init__(
+        self, api_client: client.ApiClient, guest_mode: GuestMode, state_dir: Path
+    ) -> None:
         self.stop = threading.Event()
         kube = Kube(api_client)
         queue = WorkQueue()
         self.queue = queue
+        guests = Guests(guest_mode, state_dir, kube)
+        dvs = Reflector(DVS, kube.list_call(DVS), self._dv_changed, self.stop)
         self.ctx = Context(
             kube=kube,
             vms=Reflector(VMS, kube.list_call(VMS), self._vm_changed, self.stop),
             vmis=Reflector(VMIS, kube.list_call(VMIS), self._vmi_changed, self.stop),
-            dvs=Reflector(DVS, kube.list_call(DVS), self._dv_changed, self.stop),
+            dvs=dvs,
             pods=Reflector(
                 "launcher pods",
                 kube.pod_list_call(f"{APP_LABEL}={LAUNCHER_APP}"),
@@ -62,6 +69,8 @@ class Controller:
                 self.stop,
             ),
             queue=queue,
+            guests=guests,
+            importer=Importer(kube, guests, dvs.get),
         )
         self._failures: dict[Key, int] = {}
         self._handlers: dict[str, Callable[[Context, str, str], None]] = {

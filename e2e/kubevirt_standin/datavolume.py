@@ -6,7 +6,12 @@ ImportInProgress, and a source that cannot be read fails the DataVolume (phase F
 Running=False reason Error), which KubeVirt shows on the VM as DataVolumeError. The check's
 finding (e.g. the object's size) stays in the conditions' messages. On success the claim CDI
 would have filled is created, empty (named as the DataVolume, owned by it, of the size it asks
-for), so that a later clone from it (``source.pvc``) finds it; no bytes are copied.
+for), so that a later clone from it (``source.pvc``) finds it.
+
+Where guests boot (`guests`), the import is real: ``importer`` copies the source into the
+DataVolume's directory while the DataVolume shows ImportInProgress with CDI's ``progress``, and
+a copy that fails fails the DataVolume with the importer's message. Elsewhere no bytes are
+copied.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ log = logging.getLogger(__name__)
 
 STEP_SECONDS = 0.5
 """The next step is queued after this long (sooner when the write's own event arrives)."""
+PROGRESS_SECONDS = 1.0
+"""How often a real import's progress is written."""
 PENDING = "Pending"
 SCHEDULED = "ImportScheduled"
 IN_PROGRESS = "ImportInProgress"
@@ -42,7 +49,10 @@ IN_PROGRESS = "ImportInProgress"
 
 def reconcile(ctx: Context, namespace: str, name: str) -> None:
     dv = ctx.dvs.get(namespace, name)
-    if dv is None or deleting(dv):
+    if dv is None:
+        ctx.guests.forget_datavolume(namespace, name)
+        return
+    if deleting(dv):
         return
     phase = str(status(dv).get("phase") or "")
     if phase in (DV_SUCCEEDED, DV_FAILED):
@@ -54,15 +64,7 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
     elif phase == SCHEDULED:
         check = sources.check_source(ctx.kube, dv)
         if not check.readable:
-            log.info("datavolume %s/%s: import failed: %s", namespace, name, check.message)
-            _write(
-                ctx,
-                dv,
-                DV_FAILED,
-                "N/A",
-                _conditions(bound=True, running=False, reason="Error", message=check.message),
-            )
-            ctx.kube.event(dv, DVS, "Warning", "Error", f"Unable to import: {check.message}")
+            _fail(ctx, dv, check.message)
             return
         _write(
             ctx,
@@ -72,9 +74,25 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
             _conditions(bound=True, running=True, reason="Pod is running", message=check.message),
         )
     elif phase == IN_PROGRESS:
-        ctx.kube.create_claim(_claim(dv))
         checked = (condition(dv, "Running") or {}).get("message", "")
-        message = f"Import Complete; {checked} (stand-in importer: nothing was copied)"
+        if ctx.guests.boot_in(namespace):
+            job = ctx.importer.job(dv)
+            if not job.finished:
+                running = _conditions(
+                    bound=True, running=True, reason="Pod is running", message=checked
+                )
+                _write(ctx, dv, IN_PROGRESS, job.progress(), running)
+                ctx.queue.add_after((DV_KEY, namespace, name), PROGRESS_SECONDS)
+                return
+            if job.error is not None:
+                _fail(ctx, dv, job.error)
+                ctx.importer.forget(dv)
+                return
+            message = f"Import Complete; {job.message}"
+            ctx.importer.forget(dv)
+        else:
+            message = f"Import Complete; {checked} (stand-in importer: nothing was copied)"
+        ctx.kube.create_claim(_claim(dv))
         _write(
             ctx,
             dv,
@@ -87,6 +105,13 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
         )
         return
     ctx.queue.add_after((DV_KEY, namespace, name), STEP_SECONDS)
+
+
+def _fail(ctx: Context, dv: Obj, message: str) -> None:
+    log.info("datavolume %s/%s: import failed: %s", namespace_of(dv), name_of(dv), message)
+    failed = _conditions(bound=True, running=False, reason="Error", message=message)
+    _write(ctx, dv, DV_FAILED, "N/A", failed)
+    ctx.kube.event(dv, DVS, "Warning", "Error", f"Unable to import: {message}")
 
 
 def _claim(dv: Obj) -> Obj:

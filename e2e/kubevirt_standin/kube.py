@@ -181,8 +181,12 @@ class Kube:
                 raise
 
     def read(self, kind: str, namespace: str, name: str) -> Obj | None:
-        """A Secret, ConfigMap, Service or PersistentVolumeClaim as a dict; None if absent."""
-        calls = {
+        """A Secret, ConfigMap, Service, PersistentVolumeClaim or Namespace (``namespace``
+        ignored) as a dict; None if absent."""
+        calls: dict[str, Any] = {
+            "namespace": lambda name, _namespace, **options: self.core.read_namespace(
+                name, **options
+            ),
             "secret": self.core.read_namespaced_secret,
             "configmap": self.core.read_namespaced_config_map,
             "service": self.core.read_namespaced_service,

@@ -5,17 +5,26 @@
 - ``datavolume_for``: CreateDataVolumeManifest — a DataVolumeTemplate's metadata and spec, the
   ``kubevirt.io/created-by`` label, CDI's claim-adoption annotation, owned by the VM.
 - ``launcher_pod``: virt-controller's launcher pod, reduced: the ``compute`` container runs a
-  sleeping process of the project image (the node agent can run it; no guest boots), with the
+  sleeping process of the project image (the node agent can run it; no guest), with the
   VMI's resources, node selector, affinity, tolerations, scheduler and priority class, so the
   real scheduler places it as it would place KubeVirt's.
+- ``guest_launcher_pod``: the same pod running the launcher, which boots the guest.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
+from pathlib import Path
 
+from e2e.kubevirt_standin.launch import (
+    LAUNCH_ENV,
+    POD_IP_ENV,
+    secret_mount,
+    secret_volumes,
+)
 from e2e.kubevirt_standin.objects import (
     ALLOW_CLAIM_ADOPTION_ANNOTATION,
     APP_LABEL,
@@ -48,6 +57,10 @@ LAUNCHER_IMAGE = f"{PROJECT_REPOSITORY}:virt-launcher-standin"
 LAUNCHER_COMMAND = ("sh", "-c", "trap 'exit 0' TERM INT; sleep infinity & wait")
 """PID 1 of the container's PID namespace ignores an untrapped SIGTERM: the shell traps it, so
 a launcher pod stops at once (as virt-launcher does once its guest has shut down)."""
+GUEST_LAUNCHER_COMMAND = ("python", "-m", "e2e.kubevirt_standin.launcher")
+GUEST_LAUNCHER_ANNOTATION = "standin.e2e.nimbus.dev/launcher"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout: the project image's files hold it, and ``e2e`` is not installed."""
 DEFAULT_VMI_GRACE_SECONDS = 180
 """KubeVirt's default terminationGracePeriodSeconds for a VMI; the pod gets 15 s more."""
 LAUNCHER_EXTRA_GRACE_SECONDS = 15
@@ -172,6 +185,40 @@ def launcher_pod(vmi: Obj) -> Obj:
         },
         "spec": pod_spec,
     }
+
+
+def guest_launcher_pod(vmi: Obj, launch: Obj, state_dir: Path) -> Obj:
+    """The launcher pod of a VMI that boots a real guest: the ``compute`` container runs
+    `e2e.kubevirt_standin.launcher` with the launch in its environment, the pod IP from the
+    downward API, the stand-in's state directory (disks and launcher files) mounted at its own
+    path, and each cloud-init Secret mounted where the launch says (as KubeVirt mounts them)."""
+    pod = launcher_pod(vmi)
+    container = pod["spec"]["containers"][0]
+    container["command"] = list(GUEST_LAUNCHER_COMMAND)
+    container["env"] = [
+        {"name": LAUNCH_ENV, "value": json.dumps(launch, sort_keys=True)},
+        {"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "PYTHONPATH", "value": str(REPO_ROOT)},
+    ]
+    volumes: list[Obj] = [
+        {"name": "standin-state", "hostPath": {"path": str(state_dir), "type": "Directory"}}
+    ]
+    mounts: list[Obj] = [{"name": "standin-state", "mountPath": str(state_dir)}]
+    for index, (volume, kind, secret) in enumerate(secret_volumes(vmi)):
+        name = f"cloud-init-secret-{index}"
+        volumes.append({"name": name, "secret": {"secretName": secret}})
+        mounts.append({"name": name, "mountPath": secret_mount(volume, kind), "readOnly": True})
+    container["volumeMounts"] = mounts
+    pod["spec"]["volumes"] = volumes
+    pod["metadata"]["annotations"][STANDIN_ANNOTATION] = (
+        "a QEMU guest runs here, booted by the virt-launcher stand-in (e2e harness)"
+    )
+    pod["metadata"]["annotations"][GUEST_LAUNCHER_ANNOTATION] = "qemu"
+    return pod
+
+
+def is_guest_launcher(pod: Obj) -> bool:
+    return (meta(pod).get("annotations") or {}).get(GUEST_LAUNCHER_ANNOTATION) == "qemu"
 
 
 def launcher_resources(vmi_spec: Obj) -> Obj:

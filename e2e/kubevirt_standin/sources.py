@@ -26,7 +26,9 @@ import http.client
 import ipaddress
 import ssl
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -135,13 +137,28 @@ def _ssl_context(kube: Kube, namespace: str, config_map: str | None) -> ssl.SSLC
     return context
 
 
-def _check_http(kube: Kube, namespace: str, source: Obj) -> SourceCheck:
+@dataclass(frozen=True)
+class HttpTarget:
+    """Where an ``http`` source is read from this machine, and how."""
+
+    url: str
+    connection: http.client.HTTPConnection
+    target: str
+    headers: dict[str, str]
+
+
+class SourceError(Exception):
+    """The source cannot be read (the message says why, for the DataVolume's condition)."""
+
+
+def http_target(kube: Kube, namespace: str, source: Obj) -> HttpTarget:
+    """A connection (not yet open) to an ``http`` source, with CDI's credentials and CA."""
     url = str(source.get("url", ""))
     parts = urlsplit(url)
     host = parts.hostname or ""
     address = local_address(kube, host, namespace)
     if parts.scheme not in ("http", "https") or address is None:
-        return SourceCheck(False, f"{url} is unreachable: only loopback addresses and Services are")
+        raise SourceError(f"{url} is unreachable: only loopback addresses and Services are")
     try:
         credentials = _secret_pair(kube, namespace, source.get("secretRef"))
         headers = {"Host": parts.netloc.rpartition("@")[2], "User-Agent": "cdi-importer-standin"}
@@ -159,18 +176,32 @@ def _check_http(kube: Kube, namespace: str, source: Obj) -> SourceCheck:
             connection = http.client.HTTPConnection(
                 address, parts.port or 80, timeout=TIMEOUT_SECONDS
             )
-        target = parts.path or "/"
-        if parts.query:
-            target += f"?{parts.query}"
+    except (OSError, LookupError, ssl.SSLError) as error:
+        raise SourceError(f"{url}: {error}") from None
+    target = parts.path or "/"
+    if parts.query:
+        target += f"?{parts.query}"
+    return HttpTarget(url, connection, target, headers)
+
+
+def _check_http(kube: Kube, namespace: str, source: Obj) -> SourceCheck:
+    try:
+        found = http_target(kube, namespace, source)
+    except SourceError as error:
+        return SourceCheck(False, str(error))
+    url = found.url
+    try:
         try:
             # CDI's importer GETs the file: a ranged GET reads one byte the same way (a HEAD
             # would be refused by a URL presigned for GET).
-            connection.request("GET", target, headers={**headers, "Range": "bytes=0-0"})
-            response = connection.getresponse()
+            found.connection.request(
+                "GET", found.target, headers={**found.headers, "Range": "bytes=0-0"}
+            )
+            response = found.connection.getresponse()
             response.read()
         finally:
-            connection.close()
-    except (OSError, http.client.HTTPException, LookupError, ssl.SSLError) as error:
+            found.connection.close()
+    except (OSError, http.client.HTTPException, ssl.SSLError) as error:
         return SourceCheck(False, f"{url}: {error}")
     if not 200 <= response.status < 300:
         return SourceCheck(False, f"{url}: HTTP {response.status} {response.reason}")
@@ -182,68 +213,60 @@ def _check_http(kube: Kube, namespace: str, source: Obj) -> SourceCheck:
     )
 
 
-def _check_s3(kube: Kube, namespace: str, source: Obj) -> SourceCheck:
+@contextlib.contextmanager
+def s3_object(kube: Kube, namespace: str, source: Obj) -> Iterator[tuple[Any, str, str]]:
+    """(a boto3 client, bucket, key) for an ``s3`` source, as CDI's importer reads it: the
+    path-style URL ``http(s)://<endpoint>/<bucket>/<key>``, the Secret's keys, the CA."""
     url = str(source.get("url", ""))
     parts = urlsplit(url)
     host = parts.hostname or ""
     bucket, _, key = parts.path.strip("/").partition("/")
     address = local_address(kube, host, namespace)
     if parts.scheme not in ("http", "https") or address is None:
-        return SourceCheck(False, f"{url} is unreachable: only loopback addresses and Services are")
+        raise SourceError(f"{url} is unreachable: only loopback addresses and Services are")
     if not bucket or not key:
-        return SourceCheck(False, f"{url} names no bucket and key (http(s)://host/bucket/key)")
+        raise SourceError(f"{url} names no bucket and key (http(s)://host/bucket/key)")
     try:
         credentials = _secret_pair(kube, namespace, source.get("secretRef"))
+        bundle = None
+        if parts.scheme == "https" and source.get("certConfigMap"):
+            bundle = _ca_bundle(kube, namespace, str(source["certConfigMap"]))
     except LookupError as error:
-        return SourceCheck(False, str(error))
+        raise SourceError(str(error)) from None
     port = f":{parts.port}" if parts.port else ""
     with contextlib.ExitStack() as stack:
         verify: str | None = None
-        if parts.scheme == "https" and source.get("certConfigMap"):
-            try:
-                bundle = _ca_bundle(kube, namespace, str(source["certConfigMap"]))
-            except LookupError as error:
-                return SourceCheck(False, str(error))
+        if bundle is not None:
             handle = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".pem"))
             handle.write(bundle)
             handle.flush()
             verify = handle.name
-        return _head_object(
-            url,
-            endpoint=f"{parts.scheme}://{address}{port}",
-            region=host.split(".")[0] or "us-east-1",
-            credentials=credentials,
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=f"{parts.scheme}://{address}{port}",
+            # CDI takes the region from the endpoint's first label; Nimbus accepts any region.
+            region_name=host.split(".")[0] or "us-east-1",
+            aws_access_key_id=credentials[0] if credentials else None,
+            aws_secret_access_key=credentials[1] if credentials else None,
+            config=Config(
+                s3={"addressing_style": "path"},
+                signature_version="s3v4" if credentials else UNSIGNED,
+                connect_timeout=TIMEOUT_SECONDS,
+                read_timeout=TIMEOUT_SECONDS,
+                retries={"max_attempts": 1},
+            ),
             verify=verify,
         )
+        yield s3, bucket, key
 
 
-def _head_object(
-    url: str,
-    *,
-    endpoint: str,
-    region: str,
-    credentials: tuple[str, str] | None,
-    verify: str | None,
-) -> SourceCheck:
-    bucket, _, key = urlsplit(url).path.strip("/").partition("/")
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        # CDI takes the region from the endpoint's first label; Nimbus accepts any region.
-        region_name=region,
-        aws_access_key_id=credentials[0] if credentials else None,
-        aws_secret_access_key=credentials[1] if credentials else None,
-        config=Config(
-            s3={"addressing_style": "path"},
-            signature_version="s3v4" if credentials else UNSIGNED,
-            connect_timeout=TIMEOUT_SECONDS,
-            read_timeout=TIMEOUT_SECONDS,
-            retries={"max_attempts": 1},
-        ),
-        verify=verify,
-    )
+def _check_s3(kube: Kube, namespace: str, source: Obj) -> SourceCheck:
+    url = str(source.get("url", ""))
     try:
-        head = s3.head_object(Bucket=bucket, Key=key)
+        with s3_object(kube, namespace, source) as (s3, bucket, key):
+            head = s3.head_object(Bucket=bucket, Key=key)
+    except SourceError as error:
+        return SourceCheck(False, str(error))
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         return SourceCheck(False, f"{url}: S3 HeadObject failed: {code or error}")

@@ -37,6 +37,9 @@ from e2e.kubevirt_standin.objects import (
 )
 
 TIMESTAMP_FIELDS = ("lastProbeTime", "lastTransitionTime", "lastHeartbeatTime")
+GUEST_RUNNING = "Running"
+"""A launcher report's phase once the guest is up (`launcher.report.RUNNING`)."""
+GUEST_FAILED = "GuestFailed"
 
 
 # -- conditions ------------------------------------------------------------------------------
@@ -112,8 +115,10 @@ def unschedulable_condition(pod: Obj) -> Obj | None:
 # -- VirtualMachineInstance -------------------------------------------------------------------
 
 
-def next_vmi_phase(vmi: Obj, pod: Obj | None) -> str:
-    """One step of the VMI's phase towards what its launcher pod shows."""
+def next_vmi_phase(vmi: Obj, pod: Obj | None, guest: Obj | None = None) -> str:
+    """One step of the VMI's phase towards what its launcher pod shows. ``guest`` is the
+    report of a launcher that boots a real guest (None for a sleeping launcher): its VMI is
+    Scheduled while the pod runs and Running only once the guest is up."""
     phase = str(status(vmi).get("phase") or "")
     if phase in VMI_FINAL:
         return phase
@@ -124,6 +129,12 @@ def next_vmi_phase(vmi: Obj, pod: Obj | None) -> str:
         return VMI_SUCCEEDED
     if pod_phase == "Failed" or (deleting(pod) and not deleting(vmi)):
         return VMI_FAILED
+    if guest is not None:
+        if pod_phase != "Running":
+            return phase if phase in (VMI_SCHEDULED, VMI_RUNNING) else VMI_SCHEDULING
+        if guest.get("phase") == GUEST_RUNNING and phase in (VMI_SCHEDULED, VMI_RUNNING):
+            return VMI_RUNNING
+        return VMI_RUNNING if phase == VMI_RUNNING else VMI_SCHEDULED
     if pod_ready(pod):
         return VMI_RUNNING if phase in (VMI_SCHEDULED, VMI_RUNNING) else VMI_SCHEDULED
     if phase in (VMI_SCHEDULED, VMI_RUNNING):
@@ -131,9 +142,19 @@ def next_vmi_phase(vmi: Obj, pod: Obj | None) -> str:
     return VMI_SCHEDULING
 
 
-def vmi_status(vmi: Obj, pod: Obj | None, phase: str, now: str, refused: str | None = None) -> Obj:
+def vmi_status(
+    vmi: Obj,
+    pod: Obj | None,
+    phase: str,
+    now: str,
+    *,
+    refused: str | None = None,
+    guest_failure: str | None = None,
+) -> Obj:
     """The whole status of ``vmi`` in ``phase`` with launcher pod ``pod``; ``refused`` is why
-    the API server would not create the pod (condition Synchronized=False, FailedCreate)."""
+    the API server would not create the pod (condition Synchronized=False, FailedCreate);
+    ``guest_failure`` why a real guest could not run (reason GuestFailed, and the Ready
+    condition's message)."""
     current = status(vmi)
     wanted: Obj = {"phase": phase}
     transitions = list(current.get("phaseTransitionTimestamps") or [])
@@ -145,7 +166,13 @@ def vmi_status(vmi: Obj, pod: Obj | None, phase: str, now: str, refused: str | N
         unschedulable = unschedulable_condition(pod)
         if unschedulable is not None:
             conditions.append(unschedulable)
-    conditions.append(_ready_condition(pod, phase))
+    if guest_failure and phase == VMI_FAILED:
+        wanted["reason"] = GUEST_FAILED
+        conditions.append(
+            {"type": "Ready", "status": "False", "reason": GUEST_FAILED, "message": guest_failure}
+        )
+    else:
+        conditions.append(_ready_condition(pod, phase))
     if refused:
         conditions.append(
             {
@@ -314,9 +341,16 @@ def templates_ready(vm: Obj, dvs: dict[str, Obj]) -> bool:
 
 
 def printable_status(
-    vm: Obj, vmi: Obj | None, dvs: dict[str, Obj], *, start_expected: bool, stop_expected: bool
+    vm: Obj,
+    vmi: Obj | None,
+    dvs: dict[str, Obj],
+    *,
+    start_expected: bool,
+    stop_expected: bool,
+    crash_loop: bool = False,
 ) -> str:
-    """setPrintableStatus: the first status that holds, in KubeVirt's order."""
+    """setPrintableStatus: the first status that holds, in KubeVirt's order; ``crash_loop``:
+    a start failure's back-off is running (CrashLoopBackOff)."""
     vmi_phase = str(status(vmi).get("phase") or "") if vmi is not None else ""
     final = vmi_phase in VMI_FINAL
     checks: list[tuple[str, bool]] = [
@@ -328,6 +362,7 @@ def printable_status(
             "ErrorUnschedulable",
             vmi is not None and condition_is(vmi, "PodScheduled", "False", "Unschedulable"),
         ),
+        ("CrashLoopBackOff", crash_loop),
         ("Provisioning", datavolumes_provisioning(vm, dvs)),
         (
             "Starting",

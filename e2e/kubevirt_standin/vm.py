@@ -3,7 +3,10 @@
 As virt-controller's VM controller (``syncRunStrategy``, ``handleDataVolumes``,
 ``updateStatus``), reduced to what the local cluster needs:
 
-- Always: a VMI should exist; a final one is deleted and, once gone, made again. Deleting the
+- Always: a VMI should exist; a final one is deleted and, once gone, made again; one that
+  failed before it ever ran is a start failure (``status.startFailure``): it stays, the VM
+  shows CrashLoopBackOff, until a back-off doubling per consecutive failure has passed
+  (RerunOnFailure too). Deleting the
   VMI therefore restarts the VM (KubeVirt's restart subresource is not served here; a
   ``status.stateChangeRequests`` Stop request with the VMI's uid, as virt-api writes for a
   restart, works too).
@@ -18,12 +21,14 @@ As virt-controller's VM controller (``syncRunStrategy``, ``handleDataVolumes``,
 
 from __future__ import annotations
 
+import datetime
 import logging
+import time
 
 from kubernetes.client.exceptions import ApiException
 
 from e2e.kubevirt_standin import manifests
-from e2e.kubevirt_standin.context import Context
+from e2e.kubevirt_standin.context import VM_KEY, Context
 from e2e.kubevirt_standin.kube import api_message
 from e2e.kubevirt_standin.objects import (
     ALWAYS,
@@ -37,6 +42,7 @@ from e2e.kubevirt_standin.objects import (
     VM_GENERATION_ANNOTATION,
     VMI_FAILED,
     VMI_FINAL,
+    VMI_RUNNING,
     VMI_SUCCEEDED,
     VMIS,
     VMS,
@@ -63,6 +69,9 @@ from e2e.kubevirt_standin.status import (
 )
 
 log = logging.getLogger(__name__)
+
+START_BACKOFF_SECONDS = 10.0
+START_BACKOFF_MAX_SECONDS = 300.0
 
 
 class SyncError(Exception):
@@ -135,6 +144,9 @@ class Plan:
         self.stop_expected = stop_expected
         self.vmi_changed = vmi_changed
         self.add_requests: list[Obj] = []
+        self.start_failure: Obj | None = None
+        """What status.startFailure becomes (None: as it is, or cleared by a running VMI)."""
+        self.crash_loop = False
 
 
 def _ensure_datavolumes(ctx: Context, vm: Obj) -> bool:
@@ -188,6 +200,17 @@ def _sync_run_strategy(
             stop = _stop_requested(vm, vmi)
         elif strategy == HALTED:
             stop = True
+        backoff_applies = strategy in (ALWAYS, RERUN_ON_FAILURE) and not _stop_requested(vm, vmi)
+        if stop and phase == VMI_FAILED and backoff_applies:
+            failure = start_failure(vm, vmi, time.time())
+            if failure is not None:
+                plan = Plan(vmi_changed=False)
+                plan.start_failure = failure
+                wait = _retry_after(failure) - time.time()
+                if wait > 0:
+                    plan.crash_loop = True
+                    ctx.queue.add_after((VM_KEY, namespace_of(vm), name_of(vm)), wait + 0.5)
+                    return plan
         if stop and not deleting(vmi):
             _stop(ctx, vm, vmi)
             plan = Plan(stop_expected=True, vmi_changed=True)
@@ -219,6 +242,39 @@ def _sync_run_strategy(
             + name_of(created),
         )
     return Plan(start_expected=True, vmi_changed=True)
+
+
+def start_failure(vm: Obj, vmi: Obj, now_seconds: float) -> Obj | None:
+    """KubeVirt's ``status.startFailure`` once ``vmi`` failed before it ever ran (None when it
+    had run: that is no start failure): one more consecutive failure, and the time before which
+    the VM is not started again (`START_BACKOFF_SECONDS` doubling per failure, at most
+    `START_BACKOFF_MAX_SECONDS`)."""
+    ran = any(
+        item.get("phase") == VMI_RUNNING
+        for item in status(vmi).get("phaseTransitionTimestamps") or []
+    )
+    if ran:
+        return None
+    current = status(vm).get("startFailure") or {}
+    if current.get("lastFailedVMIUID") == uid_of(vmi):
+        return dict(current)
+    count = int(current.get("consecutiveFailCount") or 0) + 1
+    delay = min(START_BACKOFF_SECONDS * 2 ** (count - 1), START_BACKOFF_MAX_SECONDS)
+    retry = datetime.datetime.fromtimestamp(now_seconds + delay, datetime.UTC)
+    return {
+        "consecutiveFailCount": count,
+        "lastFailedVMIUID": uid_of(vmi),
+        "retryAfterTimestamp": retry.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _retry_after(failure: Obj) -> float:
+    stamp = str(failure.get("retryAfterTimestamp") or "")
+    try:
+        parsed = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return 0.0
+    return parsed.replace(tzinfo=datetime.UTC).timestamp()
 
 
 def _stop(ctx: Context, vm: Obj, vmi: Obj) -> None:
@@ -259,8 +315,19 @@ def _write_status(ctx: Context, vm: Obj, vmi: Obj | None, plan: Plan, failure: s
     wanted: Obj = {k: v for k, v in current.items() if k not in _OWNED_FIELDS}
     dvs = ctx.datavolumes(namespace_of(vm), datavolume_names(vm))
     wanted["printableStatus"] = printable_status(
-        vm, vmi, dvs, start_expected=plan.start_expected, stop_expected=plan.stop_expected
+        vm,
+        vmi,
+        dvs,
+        start_expected=plan.start_expected,
+        stop_expected=plan.stop_expected,
+        crash_loop=plan.crash_loop,
     )
+    if plan.start_failure is not None:
+        wanted["startFailure"] = plan.start_failure
+    elif current.get("startFailure") and not (
+        vmi is not None and status(vmi).get("phase") == VMI_RUNNING
+    ):
+        wanted["startFailure"] = current["startFailure"]
     if vmi is not None:
         wanted["created"] = True
         if condition_is(vmi, "Ready", "True"):
@@ -305,4 +372,5 @@ _OWNED_FIELDS = (
     "runStrategy",
     "stateChangeRequests",
     "conditions",
+    "startFailure",
 )

@@ -14,13 +14,17 @@ from kubernetes.client.exceptions import ApiException
 from e2e.kubevirt_standin import manifests
 from e2e.kubevirt_standin.context import VMI_KEY, Context
 from e2e.kubevirt_standin.kube import api_message
+from e2e.kubevirt_standin.launch import launch_for
+from e2e.kubevirt_standin.launcher import report
 from e2e.kubevirt_standin.objects import (
     NODE_NAME_LABEL,
     VM_CONTROLLER_FINALIZER,
+    VMI_FAILED,
     VMI_FINAL,
     VMI_FINALIZER,
     VMI_PENDING,
     VMI_SCHEDULED,
+    VMI_SCHEDULING,
     VMI_SUCCEEDED,
     VMIS,
     Obj,
@@ -42,6 +46,7 @@ REFUSALS = (400, 403, 404, 422)
 """Pod creations the API server refuses for good (admission, quota, validation); anything else
 is retried with back-off."""
 REFUSED_RETRY_SECONDS = 10.0
+GUEST_POLL_SECONDS = 2.0
 OUR_FINALIZERS = (VMI_FINALIZER, DEPRECATED_VMI_FINALIZER, VM_CONTROLLER_FINALIZER)
 
 
@@ -62,7 +67,7 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
     refused = None
     if pod is None and phase in ("", "Pending"):
         try:
-            created = ctx.kube.create_pod(manifests.launcher_pod(vmi))
+            created = ctx.kube.create_pod(_launcher_pod(ctx, vmi))
         except ApiException as error:
             if error.status not in REFUSALS:
                 raise  # the API server is busy or gone: retry
@@ -79,14 +84,35 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
                 f"Created virtual machine pod {name_of(created)}",
             )
             pod = created
+    guest = None
+    if pod is not None and manifests.is_guest_launcher(pod):
+        guest = report.read(ctx.guests.launcher_dir(vmi)) or {}
     # A new VMI is Pending first (virt-controller's first write), whatever the pod shows.
-    next_phase = VMI_PENDING if phase == "" else next_vmi_phase(vmi, pod)
-    _write_status(ctx, vmi, pod, next_phase, refused)
+    next_phase = VMI_PENDING if phase == "" else next_vmi_phase(vmi, pod, guest)
+    failure = None
+    if guest is not None and next_phase == VMI_FAILED:
+        failure = str(guest.get("message") or "the launcher ended without a report")
+    _write_status(ctx, vmi, pod, next_phase, refused=refused, guest_failure=failure)
     if refused is not None:
         ctx.queue.add_after((VMI_KEY, namespace, name), REFUSED_RETRY_SECONDS)
         return
-    if phase == "" or next_phase == VMI_SCHEDULED:
+    if guest is not None and next_phase in (VMI_SCHEDULING, VMI_SCHEDULED):
+        # The launcher's report is a file, not an API object: look again shortly.
+        ctx.queue.add_after((VMI_KEY, namespace, name), GUEST_POLL_SECONDS)
+    elif phase == "" or next_phase == VMI_SCHEDULED:
         ctx.queue.add((VMI_KEY, namespace, name))  # the next step needs no new event
+
+
+def _launcher_pod(ctx: Context, vmi: Obj) -> Obj:
+    namespace = namespace_of(vmi)
+    if not ctx.guests.boot_in(namespace):
+        return manifests.launcher_pod(vmi)
+    workdir = ctx.guests.launcher_dir(vmi)
+    workdir.mkdir(parents=True, exist_ok=True)
+    launch = launch_for(
+        vmi, workdir, lambda volume: ctx.guests.resolve_disk(namespace, volume, ctx.dvs.get)
+    )
+    return manifests.guest_launcher_pod(vmi, launch, ctx.guests.state_dir)
 
 
 def _wind_down(ctx: Context, vmi: Obj, pods: list[Obj]) -> None:
@@ -112,10 +138,16 @@ def _wind_down(ctx: Context, vmi: Obj, pods: list[Obj]) -> None:
 
 
 def _write_status(
-    ctx: Context, vmi: Obj, pod: Obj | None, phase: str, refused: str | None = None
+    ctx: Context,
+    vmi: Obj,
+    pod: Obj | None,
+    phase: str,
+    *,
+    refused: str | None = None,
+    guest_failure: str | None = None,
 ) -> None:
     current = status(vmi)
-    wanted = vmi_status(vmi, pod, phase, now(), refused)
+    wanted = vmi_status(vmi, pod, phase, now(), refused=refused, guest_failure=guest_failure)
     patch = status_patch(current, wanted)
     body: Obj = {}
     if patch is not None:

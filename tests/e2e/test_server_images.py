@@ -6,24 +6,24 @@ reads it), and servers' root disks are cloned from the imported claim.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client
 
-from tests.e2e.bucket_helpers import bucket_manifest, is_ready
 from tests.e2e.compute_helpers import COMPUTE, Compute, cluster_flavors, server_manifest
+from tests.e2e.image_helpers import bucket_image, images_namespace
 from tests.e2e.operator_install import Operator
-from tests.e2e.test_operator_store import STORE_TIMEOUT, s3_client, store_manifest
+from tests.e2e.test_operator_store import s3_client
 from tests.e2e.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
 IMPORT_TIMEOUT = 120.0
 DISK = b"QFI\xfb" + os.urandom(64 * 1024)
-"""Not a bootable disk: the stand-in importer checks the object can be read, nothing boots."""
+"""Not a bootable disk: in this namespace the stand-in only checks the object can be read and
+nothing boots (tests/e2e/test_server_guests.py boots a real one)."""
 
 
 @pytest.fixture(scope="module")
@@ -31,38 +31,9 @@ def images_bucket(
     nimbus_operator: Operator, core_v1: client.CoreV1Api, custom_objects: client.CustomObjectsApi
 ) -> Iterator[tuple[str, str]]:
     """A namespace with a Ready store and a Ready Bucket ``images``: (namespace, S3 name)."""
-    namespace = f"e2e-img-{uuid.uuid4().hex[:6]}"
-    core_v1.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
-    custom_objects.create_namespaced_custom_object(
-        "storage.nimbus.dev", "v1alpha1", namespace, "objectstores", store_manifest("store")
-    )
-    custom_objects.create_namespaced_custom_object(
-        "storage.nimbus.dev", "v1alpha1", namespace, "buckets", bucket_manifest("images", "store")
-    )
-
-    def read() -> dict[str, Any]:
-        found: Any = custom_objects.get_namespaced_custom_object(
-            "storage.nimbus.dev", "v1alpha1", namespace, "buckets", "images"
-        )
-        return dict(found)
-
-    bucket = wait_until(
-        read,
-        is_ready,
-        "the Bucket images Ready in a Ready store",
-        STORE_TIMEOUT,
-    )
-    yield namespace, str(bucket["status"]["bucketName"])
+    namespace, s3_name = images_namespace(core_v1, custom_objects, "e2e-img")
+    yield namespace, s3_name
     core_v1.delete_namespace(namespace)
-
-
-def bucket_image(name: str, key: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "/".join(COMPUTE),
-        "kind": "Image",
-        "metadata": {"name": name},
-        "spec": {"source": {"bucket": {"name": "images", "key": key}}, "minDisk": "1Gi"},
-    }
 
 
 def image_status(compute: Compute, name: str) -> dict[str, Any]:

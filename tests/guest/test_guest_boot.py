@@ -1,8 +1,10 @@
-"""A real guest, booted once: cloud-init applies the user data and the key, SSH logs in, a QMP
-reset reboots it (new boot id, disk intact) and an ACPI power-down stops QEMU.
+"""A real guest, booted by the firmware from its disk as any cloud image (SeaBIOS, the MBR,
+SYSLINUX, the kernel): cloud-init applies the user data and the key and grows the root
+partition to the bigger virtual disk, SSH logs in, a QMP reset reboots it (new boot id, disk
+intact) and an ACPI power-down stops QEMU.
 
 One boot plus one reboot: about two minutes under TCG on 2 cores. Every wait is a poll with a
-deadline derived from `TCG_BOOT_SECONDS` (e2e/guest/qemu.py).
+deadline derived from `TCG_BOOT_SECONDS` (e2e/guest/spec.py).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 TEST_TIMEOUT_SECONDS = 2 * BOOT_DEADLINE_SECONDS + SHUTDOWN_DEADLINE_SECONDS + 60
 """Two boots and a power-down, each at its deadline, and a margin."""
 MARKER_FILE = "/var/lib/nimbus-e2e/hello.txt"
+DISK_SIZE = "4G"
+"""Bigger than the image's 2 GiB: cloud-init's growpart grows the root partition."""
+GROWN_ROOT_BYTES = 3 * 1024**3
 
 
 def _user_data(public_key: str, token: str) -> str:
@@ -61,10 +66,13 @@ def test_guest_boots_with_user_data_resets_and_powers_down(
         user_data=_user_data(public_key, token),
         cpus=1,
         memory_mib=1024,
+        disk_size=DISK_SIZE,
     )
+    assert spec.kernel is None, "for_image boots the disk through the firmware"
     workdir = tmp_path / "guest"
     with Guest(spec, workdir) as guest:
         boot = guest.start()
+        assert "-kernel" not in boot.command
         assert boot.accel in {"kvm", "tcg"}
         if boot.accel == "tcg" and spec.accel == "auto" and not os.environ.get(ACCEL_ENV):
             assert boot.kvm_error, "TCG without saying why KVM was not used"
@@ -83,13 +91,7 @@ def test_guest_boots_with_user_data_resets_and_powers_down(
         assert content == token
         assert hostname == "e2e-guest"
         cloud_init_seconds = guest.wait_for_cloud_init(BOOT_DEADLINE_SECONDS)
-        status = ssh_run(host, port, key, "cloud-init status --long")
-        assert "status: done" in status.stdout, status.stdout + status.stderr
-        # The image's root file system writes data with each journal commit (its superblock's
-        # default mount options, which /proc/mounts does not show), so the reset below does
-        # not leave cloud-init's fresh files, the SSH host keys among them, empty.
-        options = ssh_run(host, port, key, "cat /proc/fs/ext4/vda/options").stdout.split()
-        assert "nodelalloc" in options, options
+        _check_booted_from_its_disk(guest, workdir, host, port, key)
 
         guest.reset()
         reset_at = time.monotonic()
@@ -106,6 +108,7 @@ def test_guest_boots_with_user_data_resets_and_powers_down(
         assert second_boot_id != first_boot_id
         assert content_after == token, "the disk lost the file across the reset"
         reboot_seconds = time.monotonic() - reset_at
+        assert guest.boot_failure() is None
 
         powerdown_at = time.monotonic()
         guest.powerdown()
@@ -126,3 +129,25 @@ def test_guest_boots_with_user_data_resets_and_powers_down(
     log.info("guest timings: %s", timings)
     # The overlay disk is the only large file; the logs stay with pytest's tmp_path.
     (workdir / "disk.qcow2").unlink()
+
+
+def _check_booted_from_its_disk(
+    guest: Guest, workdir: Path, host: str, port: int, key: Path
+) -> None:
+    """Up, through the firmware and SYSLINUX, cloud-init done, the root partition grown."""
+    assert guest.is_up()
+    assert guest.boot_failure() is None
+    firmware = (workdir / "firmware.log").read_text(errors="replace")
+    assert "Booting from Hard Disk" in firmware, firmware[-2000:]
+    assert "SYSLINUX" in guest.console_log()
+    status = ssh_run(host, port, key, "cloud-init status --long")
+    assert "status: done" in status.stdout, status.stdout + status.stderr
+    # The root is partition 2, found by its label, grown to the bigger disk.
+    root = ssh_run(host, port, key, "findmnt -bno SOURCE,SIZE /").stdout.split()
+    assert root[0] == "/dev/vda2", root
+    assert int(root[1]) > GROWN_ROOT_BYTES, root
+    # The image's root file system writes data with each journal commit (its superblock's
+    # default mount options, which /proc/mounts does not show), so the reset that follows
+    # does not leave cloud-init's fresh files, the SSH host keys among them, empty.
+    options = ssh_run(host, port, key, "cat /proc/fs/ext4/vda2/options").stdout.split()
+    assert "nodelalloc" in options, options

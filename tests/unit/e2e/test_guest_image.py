@@ -1,8 +1,10 @@
-"""Pure parts of e2e.guest.image and e2e.guest.host_tools: apt sources, the cache key, the
-mmdebstrap command, progress counting, the rootfs configuration, mounts (no build, no root)."""
+"""Pure parts of the image build (e2e.guest.image and the modules it is made of) and of
+e2e.guest.host_tools: apt sources, the cache key, the mmdebstrap command, progress counting,
+the rootfs configuration, mounts (no build, no root)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from e2e.guest import host_tools, image
+from e2e.guest import rootfs as rootfs_module
 from e2e.guest.image import (
     PACKAGES,
     AptSource,
@@ -145,7 +148,7 @@ def test_mmdebstrap_command_asks_for_the_variant_and_every_package(tmp_path: Pat
 
 
 def test_progress_counts_phases_downloads_and_packages() -> None:
-    counts = image._Counts()
+    counts = rootfs_module.Counts()
     for line in (
         "I: downloading packages with apt...",
         "Get:1 http://deb.debian.org/debian bookworm/main amd64 udev amd64 252 [1 kB]",
@@ -154,7 +157,7 @@ def test_progress_counts_phases_downloads_and_packages() -> None:
         "Setting up udev (252.39-1~deb12u2) ...",
         "I: /vmlinuz is now a symlink to boot/vmlinuz-6.1.0-57-cloud-amd64",
     ):
-        image._count(line, counts)
+        rootfs_module.count_progress(line, counts)
     assert (counts.fetched, counts.unpacked, counts.set_up, counts.planned) == (1, 1, 1, 42)
     assert counts.phase == "downloading packages with apt"
     assert counts.latest == "udev"
@@ -177,7 +180,7 @@ def test_configure_rootfs_makes_a_cloud_guest(
         ran.append(command)
         return ""
 
-    monkeypatch.setattr(image, "_run", run)
+    monkeypatch.setattr(rootfs_module, "run", run)
 
     image.configure_rootfs(rootfs)
 
@@ -186,6 +189,9 @@ def test_configure_rootfs_makes_a_cloud_guest(
     assert "en_US.UTF-8 UTF-8" in (etc / "locale.gen").read_text()
     assert (etc / "default/locale").read_text() == "LANG=en_US.UTF-8\n"
     assert (etc / "fstab").read_text().startswith(f"LABEL={image.ROOT_LABEL} / ext4 ")
+    # The root is found by the same label by the kernel's command line (SYSLINUX's and a
+    # direct kernel boot's alike).
+    assert f"root=LABEL={image.ROOT_LABEL}" in image.BOOT_APPEND.split()
     assert sorted(p.name for p in (etc / "ssh").iterdir()) == ["sshd_config"]
     assert (etc / "machine-id").read_text() == ""
     assert not (rootfs / "var/lib/dbus/machine-id").exists()
@@ -234,11 +240,20 @@ def test_image_is_complete_only_with_every_file(tmp_path: Path) -> None:
 
 def test_host_tools_say_which_packages_to_install() -> None:
     present = {"mmdebstrap", "mkfs.ext4", "qemu-img", "xorriso", "ssh"}
+    present |= {"sfdisk", "mkfs.vfat", "mcopy", "syslinux"}
 
     def which(name: str) -> str | None:
         return f"/usr/bin/{name}" if name in present else None
 
-    assert host_tools.missing_packages(which) == ["qemu-system-x86", "openssh-client"]
+    def exists(path: str) -> bool:
+        return path == host_tools.MBR_FILES[-1]
+
+    assert host_tools.missing_packages(which, exists) == ["qemu-system-x86", "openssh-client"]
+    # mbr.bin is a data file: syslinux-common is missing only when no copy of it is there.
+    missing = host_tools.missing_packages(which, lambda path: False)
+    assert missing == ["qemu-system-x86", "openssh-client", "syslinux-common"]
+    without_fat = host_tools.missing_packages(lambda n: None if n == "mkfs.vfat" else "/x", exists)
+    assert without_fat == ["dosfstools"]
     commands = host_tools.install_commands(["qemu-system-x86"])
     assert commands == [
         ["apt-get", "update"],
@@ -253,10 +268,13 @@ def test_host_tools_check_exits_nonzero_and_prints_the_command(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(os.path, "isfile", lambda path: False)
     assert host_tools.main([]) == 1
     err = capsys.readouterr().err
     assert "apt-get install -y --no-install-recommends mmdebstrap e2fsprogs" in err
+    assert "fdisk dosfstools mtools syslinux syslinux-common" in err
     monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(os.path, "isfile", lambda path: True)
     assert host_tools.main(["--install"]) == 0  # nothing missing: no apt-get
 
 

@@ -42,6 +42,13 @@ def cond(type_: str, status: str, reason: str = "", message: str = "") -> Obj:
     return found
 
 
+def guest_failed_vmi(message: str) -> Obj:
+    """A VMI whose guest failed before it ran: Ready=False says why."""
+    failed = vmi("Failed", ready=False)
+    failed["status"]["conditions"][0] = cond("Ready", "False", "GuestFailed", message)
+    return failed
+
+
 def vmi(
     phase: str = "Running",
     *,
@@ -243,6 +250,16 @@ ROWS: dict[str, Row] = {
         expect=ServerStatus.ERROR,
         reason="CrashLoop",
         has=("3 times in a row", T1),
+    ),
+    "crash loop: the failed attempt says why": Row(
+        vm(
+            "CrashLoopBackOff",
+            startFailure={"consecutiveFailCount": 1, "retryAfterTimestamp": T1},
+        ),
+        guest_failed_vmi("the guest did not boot: the firmware found no bootable disk"),
+        expect=ServerStatus.ERROR,
+        reason="CrashLoop",
+        has=("failed to start:", "found no bootable disk", T1),
     ),
     "unknown (node lost)": Row(
         vm("Unknown"), vmi("Unknown"), expect=ServerStatus.ERROR, reason="StateUnknown"

@@ -312,6 +312,17 @@ def _data_volume_fault(data_volumes: Iterable[Obj]) -> tuple[str, Fault] | None:
     return None
 
 
+def _failed_vmi_message(vmi: Obj | None) -> str | None:
+    """Why the failed VMI (the last start attempt, kept during the back-off) failed, as its
+    Ready condition says it; None when it says nothing beyond the pod going away."""
+    if vmi is None or _status(vmi).get("phase") != "Failed":
+        return None
+    ready = _condition(vmi, "Ready") or {}
+    if ready.get("reason") in (None, "", "PodTerminating", "PodNotExists"):
+        return None
+    return str(ready.get("message") or "") or None
+
+
 def _printable_fault(
     vm: Obj, vmi: Obj | None, vm_status: str, data_volumes: list[Obj]
 ) -> tuple[str, Fault]:
@@ -355,13 +366,17 @@ def _printable_fault(
         failure = _status(vm).get("startFailure") or {}
         count = failure.get("consecutiveFailCount")
         lead = "The server keeps failing to start"
-        if count:
+        if count == 1:
+            lead = "The server failed to start"
+        elif count:
             lead = f"The server failed to start {count} times in a row"
         retry = failure.get("retryAfterTimestamp")
-        detail = f"KubeVirt tries again after {retry}" if retry else None
+        details = [_failed_vmi_message(vmi)]
+        if retry:
+            details.append(f"KubeVirt tries again after {retry}")
         message = _sentence(
             lead,
-            detail,
+            "; ".join(detail for detail in details if detail) or None,
             "Look at the events of its VirtualMachineInstance and virt-launcher pod; a "
             "flavor the nodes cannot give (hugepages, dedicated CPUs, devices) is a common "
             "cause.",

@@ -1,6 +1,6 @@
 """Pure parts of the KubeVirt stand-in (no cluster): KubeVirt's status precedence, run
-strategies, the objects it builds. They sit beside the e2e tests that exercise the same code
-against a real API server; they need no ``e2e`` marker."""
+strategies, the objects it builds. tests/e2e/test_kubevirt_standin.py exercises the same code
+against a real API server."""
 
 from __future__ import annotations
 
