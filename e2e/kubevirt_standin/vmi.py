@@ -23,6 +23,7 @@ from e2e.kubevirt_standin.objects import (
     VMI_FINAL,
     VMI_FINALIZER,
     VMI_PENDING,
+    VMI_RUNNING,
     VMI_SCHEDULED,
     VMI_SCHEDULING,
     VMI_SUCCEEDED,
@@ -37,7 +38,7 @@ from e2e.kubevirt_standin.objects import (
     spec,
     status,
 )
-from e2e.kubevirt_standin.status import next_vmi_phase, status_patch, vmi_status
+from e2e.kubevirt_standin.status import GUEST_FAILED, next_vmi_phase, status_patch, vmi_status
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
     if guest is not None and next_phase == VMI_FAILED:
         failure = str(guest.get("message") or "the launcher ended without a report")
     _write_status(ctx, vmi, pod, next_phase, refused=refused, guest_failure=failure)
+    if guest is not None and next_phase != phase and next_phase in (VMI_RUNNING, VMI_FAILED):
+        kind, reason, message = guest_event(guest, next_phase, failure)
+        ctx.kube.event(vmi, VMIS, kind, reason, message)
     if refused is not None:
         ctx.queue.add_after((VMI_KEY, namespace, name), REFUSED_RETRY_SECONDS)
         return
@@ -101,6 +105,18 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
         ctx.queue.add_after((VMI_KEY, namespace, name), GUEST_POLL_SECONDS)
     elif phase == "" or next_phase == VMI_SCHEDULED:
         ctx.queue.add((VMI_KEY, namespace, name))  # the next step needs no new event
+
+
+def guest_event(guest: Obj, phase: str, failure: str | None) -> tuple[str, str, str]:
+    """(type, reason, message) of the Event a real guest's Running or Failed is told by: which
+    accelerator runs it, and why not KVM."""
+    accel = str(guest.get("accel") or "?")
+    why = f" (KVM not used: {guest['kvmError']})" if guest.get("kvmError") else ""
+    if phase == VMI_RUNNING:
+        up = guest.get("upSeconds")
+        after = f" after {float(up):.0f} s" if up is not None else ""
+        return "Normal", "GuestUp", f"The guest is up{after}, under {accel}{why}"
+    return "Warning", GUEST_FAILED, str(failure)
 
 
 def _launcher_pod(ctx: Context, vmi: Obj) -> Obj:

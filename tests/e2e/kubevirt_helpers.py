@@ -184,6 +184,16 @@ class StatusRecorder:
         self._ready.wait(STEP_TIMEOUT)
         return self
 
+    def wait_until_last(self, printable: str, timeout: float = STEP_TIMEOUT) -> None:
+        """Wait for the watch to catch up: the last status seen is ``printable`` (a GET can
+        see a status before the watch delivers it, on a busy machine)."""
+        wait_until(
+            lambda: self.seen[-1:],
+            lambda last: last == [printable],
+            f"the watch to see printableStatus {printable}",
+            timeout,
+        )
+
     def __exit__(self, *_exc: object) -> None:
         self._stopped.set()
         self._watch.stop()  # type: ignore[no-untyped-call]

@@ -4,10 +4,10 @@ Nimbus Bucket and imported through the Image's bucket source.
 
 One server lives through Nova's actions, each checked inside the guest over SSH with the
 KeyPair's private key at the server's documented address (``status.ip``, port 22): the user
-data's file, a reboot (new boot id, disk kept), a stop and a start (disk kept), a rebuild (a
-fresh disk from the image). A disk that does not boot ends in ERROR with the firmware's words.
-Each boot is about a minute of TCG on 2 cores: every wait derives from the guest tier's
-BOOT_DEADLINE_SECONDS.
+data's file, a reboot (new boot id, disk kept), a stop and a start (disk kept), a rebuild on
+another Image (the guest image as a containerDisk: a fresh disk of that image's own size). A
+disk that does not boot ends in ERROR with the firmware's words. Each boot is about a minute
+of TCG on 2 cores: every wait derives from the guest tier's BOOT_DEADLINE_SECONDS.
 """
 
 from __future__ import annotations
@@ -22,9 +22,16 @@ from kubernetes import client
 
 from e2e.guest.image import ensure_image
 from e2e.guest.qemu import BOOT_DEADLINE_SECONDS, SHUTDOWN_DEADLINE_SECONDS
+from e2e.guest.recipe import DISK_SIZE_BYTES
 from e2e.guest.ssh import SshError, keygen, ssh_run, ssh_until
-from e2e.kubevirt_standin.guests import GUESTS_LABEL, GUESTS_LABEL_VALUE
-from tests.e2e.compute_helpers import COMPUTE, Compute, cluster_flavors, server_manifest
+from e2e.kubevirt_standin.guests import GUEST_CONTAINER_DISK, GUESTS_LABEL, GUESTS_LABEL_VALUE
+from tests.e2e.compute_helpers import (
+    COMPUTE,
+    Compute,
+    cluster_flavors,
+    image_manifest,
+    server_manifest,
+)
 from tests.e2e.image_helpers import bucket_image, images_namespace
 from tests.e2e.operator_install import Operator
 from tests.e2e.test_operator_store import s3_client
@@ -139,12 +146,13 @@ def test_a_server_boots_its_image_from_a_bucket_and_lives_through_nova_actions(
         address,
         key,
         f"cat {MARKER}; echo; hostname; cat /proc/sys/kernel/random/boot_id; "
-        "lsblk -bdno SIZE /dev/disk/by-id/virtio-data",
+        "lsblk -bdno SIZE /dev/disk/by-id/virtio-data; lsblk -bdno SIZE /dev/vda",
     )
-    found_token, hostname, boot_1, data_bytes = first.splitlines()
+    found_token, hostname, boot_1, data_bytes, root_bytes = first.splitlines()
     assert found_token == token
     assert hostname == "vm-1"
     assert int(data_bytes) == 1 << 30, "the blank 1Gi volume, by its serial"
+    assert int(root_bytes) == 10 << 30, "the root disk: a clone of the image, the flavor's size"
     _in_guest(address, key, f"echo kept | sudo tee {KEPT} >/dev/null && sync")
 
     # Reboot: REBOOT, then ACTIVE with a new boot id and the disk as it was.
@@ -178,17 +186,24 @@ def test_a_server_boots_its_image_from_a_bucket_and_lives_through_nova_actions(
     assert kept == "kept"
     assert boot_3 not in (boot_1, boot_2)
 
-    # Rebuild: a fresh root disk from the image: the user data ran again, the SSH file is gone.
+    # Rebuild on another Image (the guest image as a containerDisk): a fresh root disk of that
+    # image's own size; the user data ran again, the file written over SSH is gone.
+    compute.create("images", image_manifest("debian-cd", f"{GUEST_CONTAINER_DISK}:latest"))
     before = compute.server_status("vm-1")
-    compute.patch_server("vm-1", {"rebuild": {"request": "2030-01-02T00:00:00Z"}})
+    compute.patch_server(
+        "vm-1",
+        {"image": {"name": "debian-cd"}, "rebuild": {"request": "2030-01-02T00:00:00Z"}},
+    )
     address = _active_again(compute, before, IMPORT_TIMEOUT + STOP_TIMEOUT + BOOT_TIMEOUT)
+    assert compute.server_status("vm-1")["image"] == f"{namespace}/debian-cd"
     rebuilt = _in_guest(
         address,
         key,
-        f"cat {MARKER}; echo; test -e {KEPT} && echo still-there || echo gone",
+        f"cat {MARKER}; echo; test -e {KEPT} && echo still-there || echo gone; "
+        "lsblk -bdno SIZE /dev/vda",
         BOOT_TIMEOUT,
     )
-    assert rebuilt.splitlines() == [token, "gone"]
+    assert rebuilt.splitlines() == [token, "gone", str(DISK_SIZE_BYTES)]
 
     compute.delete("virtualservers", "vm-1")
     wait_until(lambda: compute.vm("vm-1"), lambda vm: vm is None, "the VM to go", STOP_TIMEOUT)

@@ -12,6 +12,7 @@ from e2e.kubevirt_standin import manifests, status
 from e2e.kubevirt_standin.guests import GuestMode, Guests
 from e2e.kubevirt_standin.launch import LAUNCH_ENV, launch_for, secret_mount
 from e2e.kubevirt_standin.vm import start_failure
+from e2e.kubevirt_standin.vmi import guest_event
 
 Obj = dict[str, Any]
 
@@ -217,3 +218,14 @@ def test_only_labelled_namespaces_boot_guests_in_labelled_mode(tmp_path: Path) -
     assert not Guests(GuestMode.NONE, tmp_path).boot_in("apps")
     assert Guests(GuestMode.ALL, tmp_path).boot_in("apps")
     assert not Guests(GuestMode.LABELLED, tmp_path).boot_in("apps")  # no API: not labelled
+
+
+def test_a_guest_s_start_and_failure_are_told_with_the_accelerator_and_why_not_kvm() -> None:
+    guest = {"accel": "tcg", "kvmError": "failed to set MSR 0x10a", "upSeconds": 41.6}
+    assert guest_event(guest, "Running", None) == (
+        "Normal",
+        "GuestUp",
+        "The guest is up after 42 s, under tcg (KVM not used: failed to set MSR 0x10a)",
+    )
+    failed = guest_event({"accel": "kvm"}, "Failed", "the guest did not boot: x")
+    assert failed == ("Warning", "GuestFailed", "the guest did not boot: x")
