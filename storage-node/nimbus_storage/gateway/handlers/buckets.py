@@ -1,4 +1,5 @@
-"""Bucket lifecycle: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation."""
+"""Bucket lifecycle: ListBuckets (paginated), CreateBucket, HeadBucket, DeleteBucket,
+GetBucketLocation."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from nimbus_storage.errors import AccessDenied, BucketNotEmpty, InvalidArgument,
 from nimbus_storage.gateway import uploads
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.handlers.listing import decode_token, encode_token
 from nimbus_storage.gateway.headers import iso8601
 from nimbus_storage.gateway.naming import validate_bucket_name
 from nimbus_storage.gateway.policies import POLICY_HEADER
@@ -27,23 +29,67 @@ def owner_tree(access_key: str) -> dict[str, s3xml.XmlValue]:
     return {"ID": access_key, "DisplayName": access_key}
 
 
+MAX_BUCKETS_LIMIT = 10_000
+"""ListBuckets' ``max-buckets`` range: 1 to 10,000, as AWS accepts."""
+LIST_BUCKETS_PARAMETERS = ("max-buckets", "continuation-token", "prefix", "bucket-region")
+
+
+def _max_buckets(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_BUCKETS_LIMIT:
+        raise InvalidArgument(
+            f"Argument max-buckets must be an integer between 1 and {MAX_BUCKETS_LIMIT}",
+            ArgumentName="max-buckets",
+            ArgumentValue=text,
+        )
+    return int(text)
+
+
 @s3_operation("ListBuckets")
 async def list_buckets(request: S3Request) -> web.StreamResponse:
+    """The caller's buckets by name; paginated (``max-buckets``, ``continuation-token``) and
+    filtered (``prefix``, ``bucket-region``) as AWS's ListBuckets is, with each bucket's
+    region when any of those is given."""
     credential = request.credential
     if credential is None:
         raise AccessDenied()
     owner = None if credential.is_admin else credential.access_key
-    prefix = request.query.get("prefix", "")
-    buckets = [
-        {"Name": bucket.name, "CreationDate": iso8601(bucket.created)}
-        for bucket in await request.services.catalog.list_buckets(owner)
-        if bucket.name.startswith(prefix)
-    ]
+    query = request.query
+    prefix = query.get("prefix", "")
+    wanted_region = query.get("bucket-region")
+    limit = _max_buckets(query.get("max-buckets"))
+    token = query.get("continuation-token")
+    after = decode_token(token) if token is not None else ""
+    default_region = request.services.config.region
+    found = sorted(
+        (
+            bucket
+            for bucket in await request.services.catalog.list_buckets(owner)
+            if bucket.name.startswith(prefix)
+            and bucket.name > after
+            and (wanted_region is None or (bucket.region or default_region) == wanted_region)
+        ),
+        key=lambda bucket: bucket.name,
+    )
+    page = found if limit is None else found[:limit]
+    with_region = any(name in query for name in LIST_BUCKETS_PARAMETERS)
+    buckets: list[s3xml.XmlValue] = []
+    for bucket in page:
+        entry: dict[str, s3xml.XmlValue] = {
+            "Name": bucket.name,
+            "CreationDate": iso8601(bucket.created),
+        }
+        if with_region:
+            entry["BucketRegion"] = bucket.region or default_region
+        buckets.append(entry)
+    truncated = limit is not None and len(found) > limit
     return xml_response(
         "ListAllMyBucketsResult",
         {
-            "Owner": owner_tree(credential.access_key),
             "Buckets": {"Bucket": buckets},
+            "Owner": owner_tree(credential.access_key),
+            "ContinuationToken": encode_token(page[-1].name) if truncated else None,
             "Prefix": prefix or None,
         },
     )
