@@ -10,8 +10,17 @@ import boto3
 import pytest
 from botocore.config import Config
 from mypy_boto3_s3 import S3Client
+from mypy_boto3_s3.type_defs import CreateBucketConfigurationTypeDef
+from nimbus_storage.gateway.config import GatewayConfig
 
-from tests.functional.conftest import ROOT_ACCESS_KEY, ROOT_SECRET_KEY, GatewayHandle, error_code
+from tests.functional.conftest import (
+    ROOT_ACCESS_KEY,
+    ROOT_SECRET_KEY,
+    GatewayHandle,
+    error_code,
+    start_in_thread,
+    stop_in_thread,
+)
 
 
 def unique(prefix: str = "b") -> str:
@@ -49,8 +58,46 @@ def test_invalid_bucket_names(s3: S3Client, name: str) -> None:
     assert error_code(lambda: s3.create_bucket(Bucket=name)) == ("InvalidBucketName", 400)
 
 
-def test_create_twice_is_already_owned(s3: S3Client, bucket: str) -> None:
-    assert error_code(lambda: s3.create_bucket(Bucket=bucket)) == ("BucketAlreadyOwnedByYou", 409)
+def test_creating_your_own_bucket_again_in_us_east_1_is_200_and_resets_its_acl(
+    s3_in_each_mode: S3Client,
+) -> None:
+    """AWS's legacy us-east-1 answer (elsewhere: BucketAlreadyOwnedByYou, below)."""
+    s3 = s3_in_each_mode
+    name = unique()
+    s3.create_bucket(Bucket=name, ACL="public-read")
+    assert len(s3.get_bucket_acl(Bucket=name)["Grants"]) == 2
+    again = s3.create_bucket(Bucket=name)
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert again["Location"] == f"/{name}"
+    grants = s3.get_bucket_acl(Bucket=name)["Grants"]
+    assert [grant["Permission"] for grant in grants] == ["FULL_CONTROL"], "reset to private"
+    s3.delete_bucket(Bucket=name)
+
+
+def test_creating_your_own_bucket_again_elsewhere_is_already_owned(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    handle = start_in_thread(
+        GatewayConfig(
+            data_dir=tmp_path_factory.mktemp("eu"), port=0, fsync=False, region="eu-west-1"
+        )
+    )
+    try:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=handle.endpoint,
+            aws_access_key_id=ROOT_ACCESS_KEY,
+            aws_secret_access_key=ROOT_SECRET_KEY,
+            region_name="eu-west-1",
+            config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+        )
+        where: CreateBucketConfigurationTypeDef = {"LocationConstraint": "eu-west-1"}
+        s3.create_bucket(Bucket="mine", CreateBucketConfiguration=where)
+        assert error_code(
+            lambda: s3.create_bucket(Bucket="mine", CreateBucketConfiguration=where)
+        ) == ("BucketAlreadyOwnedByYou", 409)
+    finally:
+        stop_in_thread(handle)
 
 
 def test_delete_non_empty_bucket(s3: S3Client, bucket: str) -> None:

@@ -23,6 +23,7 @@ from nimbus_storage.gateway import admin, cors
 from nimbus_storage.gateway.addressing import parse_query, resolve_target, split_raw_path
 from nimbus_storage.gateway.authentication import authenticate_request
 from nimbus_storage.gateway.authorize import ExplicitDeny, authorize
+from nimbus_storage.gateway.bucket_owner import EXPECTED_OWNER, check_expected_owner
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.encryption import OBJECT_READS, refuse_encryption
 from nimbus_storage.gateway.handlers import load_all
@@ -74,6 +75,8 @@ async def _prepare(http: web.Request, services: Services, request_id: str) -> S3
         request.credential = credential
     if target.bucket:
         request.bucket = await catalog.get_bucket(target.bucket)
+        if request.bucket is not None:
+            check_expected_owner(http.headers, request.bucket, EXPECTED_OWNER)
     return request
 
 

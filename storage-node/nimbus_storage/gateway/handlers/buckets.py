@@ -6,7 +6,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from nimbus_storage import s3xml
-from nimbus_storage.errors import AccessDenied, BucketNotEmpty, InvalidArgument, S3Error
+from nimbus_storage.errors import (
+    AccessDenied,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    InvalidArgument,
+    S3Error,
+)
 from nimbus_storage.gateway import uploads
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.context import S3Request
@@ -29,6 +35,8 @@ def owner_tree(access_key: str) -> dict[str, s3xml.XmlValue]:
     return {"ID": access_key, "DisplayName": access_key}
 
 
+LEGACY_REGION = "us-east-1"
+"""Where re-creating a bucket you own answers 200 (elsewhere BucketAlreadyOwnedByYou)."""
 MAX_BUCKETS_LIMIT = 10_000
 """ListBuckets' ``max-buckets`` range: 1 to 10,000, as AWS accepts."""
 LIST_BUCKETS_PARAMETERS = ("max-buckets", "continuation-token", "prefix", "bucket-region")
@@ -121,9 +129,16 @@ async def create_bucket(request: S3Request) -> web.StreamResponse:
     # Nimbus's own header, as Ceph RGW's placement targets: the policy holding the data.
     storage_policy = request.services.policies.resolve(request.headers.get(POLICY_HEADER, ""))
     catalog = request.services.catalog
-    await catalog.create_bucket(
-        request.bucket_name, request.principal, storage_policy=storage_policy
-    )
+    try:
+        await catalog.create_bucket(
+            request.bucket_name, request.principal, storage_policy=storage_policy
+        )
+    except BucketAlreadyOwnedByYou:
+        if region != LEGACY_REGION:
+            raise
+        # AWS's legacy answer in us-east-1: 200 OK, and the bucket's ACL is reset.
+        await catalog.set_acl(request.bucket_name, acl)
+        return empty_response(headers={"Location": f"/{request.bucket_name}"})
     if acl != "private":
         await catalog.set_acl(request.bucket_name, acl)
     return empty_response(headers={"Location": f"/{request.bucket_name}"})

@@ -19,6 +19,7 @@ from nimbus_storage.errors import (
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.body import declared_size, require_size, verified_payload
+from nimbus_storage.gateway.bucket_owner import SOURCE_EXPECTED_OWNER, check_expected_owner
 from nimbus_storage.gateway.conditional import check_preconditions
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.headers import (
@@ -153,6 +154,7 @@ async def open_copy_source(
     source_bucket = await catalog.get_bucket(source.bucket)
     if source_bucket is None:
         raise NoSuchBucket(BucketName=source.bucket)
+    check_expected_owner(request.headers, source_bucket, SOURCE_EXPECTED_OWNER)
     await check_access(request, source_bucket, copy_source_action(source.version_id), source.key)
     version = await catalog.index(source_bucket.name).get(source.key, source.version_id)
     if version is None or version.delete_marker:

@@ -1,0 +1,19 @@
+"""``x-amz-expected-bucket-owner`` and ``x-amz-source-expected-bucket-owner``: a request that
+names the owner it expects fails with 403 AccessDenied when the bucket's owner is another
+(the owner ID is what ListBuckets and GetBucketAcl show as ``Owner/ID``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from nimbus_storage.errors import AccessDenied
+from nimbus_storage.store.api import Bucket
+
+EXPECTED_OWNER = "x-amz-expected-bucket-owner"
+SOURCE_EXPECTED_OWNER = "x-amz-source-expected-bucket-owner"
+
+
+def check_expected_owner(headers: Mapping[str, str], bucket: Bucket, header: str) -> None:
+    expected = headers.get(header)
+    if expected is not None and expected != bucket.owner:
+        raise AccessDenied()
