@@ -17,6 +17,7 @@ copied.
 from __future__ import annotations
 
 import logging
+import time
 
 from e2e.kubevirt_standin import sources
 from e2e.kubevirt_standin.context import DV_KEY, Context
@@ -78,10 +79,14 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
         if ctx.guests.boot_in(namespace):
             job = ctx.importer.job(dv)
             if not job.finished:
-                running = _conditions(
-                    bound=True, running=True, reason="Pod is running", message=checked
-                )
-                _write(ctx, dv, IN_PROGRESS, job.progress(), running)
+                # Each write's own event queues the DataVolume again: write at most once per
+                # PROGRESS_SECONDS, however often that is.
+                if time.monotonic() - job.reported >= PROGRESS_SECONDS:
+                    job.reported = time.monotonic()
+                    running = _conditions(
+                        bound=True, running=True, reason="Pod is running", message=checked
+                    )
+                    _write(ctx, dv, IN_PROGRESS, job.progress(), running, restarts=job.restarts)
                 ctx.queue.add_after((DV_KEY, namespace, name), PROGRESS_SECONDS)
                 return
             if job.error is not None:
@@ -89,7 +94,6 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
                 ctx.importer.forget(dv)
                 return
             message = f"Import Complete; {job.message}"
-            ctx.importer.forget(dv)
         else:
             message = f"Import Complete; {checked} (stand-in importer: nothing was copied)"
         ctx.kube.create_claim(_claim(dv))
@@ -103,6 +107,7 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
         ctx.kube.event(
             dv, DVS, "Normal", "ImportSucceeded", f"Successfully imported into PVC {name}"
         )
+        ctx.importer.forget(dv)  # only now: a failed write above retries without a new import
         return
     ctx.queue.add_after((DV_KEY, namespace, name), STEP_SECONDS)
 
@@ -160,13 +165,21 @@ def _conditions(
     ]
 
 
-def _write(ctx: Context, dv: Obj, phase: str, progress: str, conditions: list[Obj]) -> None:
+def _write(
+    ctx: Context,
+    dv: Obj,
+    phase: str,
+    progress: str,
+    conditions: list[Obj],
+    *,
+    restarts: int | None = None,
+) -> None:
     current = status(dv)
     wanted = {
         "phase": phase,
         "progress": progress,
         "claimName": name_of(dv),
-        "restartCount": int(current.get("restartCount") or 0),
+        "restartCount": int(current.get("restartCount") or 0) if restarts is None else restarts,
         "conditions": merge_conditions(current.get("conditions") or [], conditions, now()),
     }
     patch = status_patch(current, wanted)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
+from kubernetes.client.exceptions import ApiException
 
 from e2e.kubevirt_standin import guests, sources
 from e2e.kubevirt_standin.kube import Kube
@@ -43,6 +44,12 @@ LOG_EVERY_SECONDS = 10.0
 QEMU_IMG_SECONDS = 600.0
 """A flattening clone of a few GiB on a busy machine."""
 DEFAULT_CLAIM_SIZE = "1Gi"
+ATTEMPTS = 3
+RETRY_SECONDS = 2.0
+"""Wait before attempt N+1: N times this."""
+DOWNLOAD_TIMEOUT_SECONDS = 60.0
+"""A socket read of the download may wait this long (a busy gateway); the source check's
+5 s stays for the first byte."""
 
 
 class ImportFailed(Exception):
@@ -59,6 +66,10 @@ class ImportJob:
     finished: bool = False
     error: str | None = None
     message: str = ""
+    restarts: int = 0
+    """Attempts that failed and were started again (CDI's restartCount)."""
+    reported: float = 0.0
+    """When the DataVolume's progress was last written (``time.monotonic()``)."""
     started: float = field(default_factory=time.monotonic)
 
     def progress(self) -> str:
@@ -97,14 +108,24 @@ class Importer:
             self._jobs.pop(uid_of(dv), None)
 
     def _run(self, dv: Obj, job: ImportJob) -> None:
+        """Import, again after a failure (CDI restarts its importer pod), up to `ATTEMPTS`."""
         where = f"{namespace_of(dv)}/{name_of(dv)}"
-        try:
-            job.message = self._import(dv, job)
-        except ImportFailed as error:
-            job.error = str(error)
-        except Exception as error:  # a bug must fail this import, not the stand-in
-            log.exception("datavolume %s: import failed", where)
-            job.error = f"import failed: {error!r}"
+        for attempt in range(1, ATTEMPTS + 1):
+            job.copied, job.total, job.error = 0, None, None
+            try:
+                job.message = self._import(dv, job)
+            except ImportFailed as error:
+                job.error = str(error)
+            except ApiException as error:
+                job.error = f"the API server answered {error.status} {error.reason}"
+            except Exception as error:  # a bug must fail this import, not the stand-in
+                log.exception("datavolume %s: import failed", where)
+                job.error = f"import failed: {error!r}"
+            if job.error is None or attempt == ATTEMPTS:
+                break
+            job.restarts += 1
+            log.info("datavolume %s: attempt %d failed (%s); again", where, attempt, job.error)
+            time.sleep(RETRY_SECONDS * attempt)
         job.finished = True
         seconds = time.monotonic() - job.started
         if job.error:
@@ -145,6 +166,8 @@ class Importer:
         info = _image_info(target)
         if info.get("backing-filename"):
             raise ImportFailed("the image has a backing file, which CDI refuses")
+        if _data_file(info):
+            raise ImportFailed("the image names an external data file, which is refused")
         virtual = int(str(info.get("virtual-size") or 0))
         if virtual > claim_bytes:
             raise ImportFailed(
@@ -170,6 +193,7 @@ class Importer:
             found = sources.http_target(self._kube, namespace, source)
         except sources.SourceError as error:
             raise ImportFailed(str(error)) from None
+        found.connection.timeout = DOWNLOAD_TIMEOUT_SECONDS
         try:
             found.connection.request("GET", found.target, headers=found.headers)
             response = found.connection.getresponse()
@@ -187,7 +211,9 @@ class Importer:
     def _download_s3(self, namespace: str, source: Obj, partial: Path, job: ImportJob) -> str:
         url = str(source.get("url", ""))
         try:
-            with sources.s3_object(self._kube, namespace, source) as (s3, bucket, key):
+            with sources.s3_object(
+                self._kube, namespace, source, read_timeout=DOWNLOAD_TIMEOUT_SECONDS
+            ) as (s3, bucket, key):
                 answer = s3.get_object(Bucket=bucket, Key=key)
                 job.total = int(answer["ContentLength"])
                 with contextlib.closing(answer["Body"]) as body:
@@ -247,6 +273,14 @@ def _qemu_img(*arguments: str) -> str:
     if done.returncode != 0:
         raise ImportFailed(f"qemu-img {arguments[0]}: {done.stderr.strip() or done.returncode}")
     return done.stdout
+
+
+def _data_file(info: dict[str, object]) -> str | None:
+    """A qcow2's external data file (QEMU would open it with the image), if it names one."""
+    specific = info.get("format-specific")
+    data = specific.get("data") if isinstance(specific, dict) else None
+    found = data.get("data-file") if isinstance(data, dict) else None
+    return str(found) if found else None
 
 
 def _image_info(path: Path) -> dict[str, object]:

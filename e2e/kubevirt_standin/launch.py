@@ -20,6 +20,7 @@ stand-in turns it into a *launch*, a JSON document the launcher pod gets in `LAU
 from __future__ import annotations
 
 import base64
+import binascii
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -33,6 +34,8 @@ POD_IP_ENV = "STANDIN_POD_IP"
 SECRET_MOUNT_ROOT = "/var/run/kubevirt-private/secret"
 DEFAULT_PORTS = ({"port": 22, "protocol": "TCP"},)
 MIB = 1 << 20
+DEFAULT_GRACE_SECONDS = 180
+"""KubeVirt's terminationGracePeriodSeconds when a VMI does not say."""
 DiskResolver = Callable[[Obj], Mapping[str, Any] | str]
 """A VMI volume -> ``{"path": ...}`` or ``{"base": ..., "format": ...}``, or a problem."""
 
@@ -43,6 +46,20 @@ def secret_mount(volume_name: str, kind: str) -> str:
 
 
 def launch_for(vmi: Obj, workdir: Path, resolve_disk: DiskResolver) -> Obj:
+    """The launch of ``vmi``; what cannot be read from its spec (no webhook checked it here)
+    is one of its ``problems``, never an exception."""
+    try:
+        return _launch(vmi, workdir, resolve_disk)
+    except (ValueError, TypeError, KeyError, binascii.Error) as error:
+        return {
+            "name": name_of(vmi),
+            "namespace": namespace_of(vmi),
+            "workdir": str(workdir),
+            "problems": [f"the VMI's spec cannot be launched: {error}"],
+        }
+
+
+def _launch(vmi: Obj, workdir: Path, resolve_disk: DiskResolver) -> Obj:
     vmi_spec = spec(vmi)
     domain = vmi_spec.get("domain") or {}
     devices = domain.get("devices") or {}
@@ -63,6 +80,9 @@ def launch_for(vmi: Obj, workdir: Path, resolve_disk: DiskResolver) -> Obj:
         if isinstance(resolved, str):
             problems.append(resolved)
             continue
+        if disks and "path" not in resolved:
+            problems.append(f"disk {name}: a containerDisk is booted only as the root disk")
+            continue
         disks.append({"name": name, "serial": disk.get("serial") or "", **resolved})
     if not disks:
         problems.append("the VMI has no disk the launcher can boot")
@@ -80,9 +100,15 @@ def launch_for(vmi: Obj, workdir: Path, resolve_disk: DiskResolver) -> Obj:
         "cloudInit": cloud_init,
         "ports": ports(devices),
         "workdir": str(workdir),
-        "graceSeconds": int(vmi_spec.get("terminationGracePeriodSeconds") or 0),
+        "graceSeconds": _grace(vmi_spec),
         "problems": problems,
     }
+
+
+def _grace(vmi_spec: Obj) -> int:
+    """The VMI's termination grace period: KubeVirt's default when unset; 0 means at once."""
+    grace = vmi_spec.get("terminationGracePeriodSeconds")
+    return DEFAULT_GRACE_SECONDS if grace is None else int(grace)
 
 
 def secret_volumes(vmi: Obj) -> list[tuple[str, str, str]]:

@@ -214,7 +214,9 @@ def _check_http(kube: Kube, namespace: str, source: Obj) -> SourceCheck:
 
 
 @contextlib.contextmanager
-def s3_object(kube: Kube, namespace: str, source: Obj) -> Iterator[tuple[Any, str, str]]:
+def s3_object(
+    kube: Kube, namespace: str, source: Obj, *, read_timeout: float = TIMEOUT_SECONDS
+) -> Iterator[tuple[Any, str, str]]:
     """(a boto3 client, bucket, key) for an ``s3`` source, as CDI's importer reads it: the
     path-style URL ``http(s)://<endpoint>/<bucket>/<key>``, the Secret's keys, the CA."""
     url = str(source.get("url", ""))
@@ -252,7 +254,7 @@ def s3_object(kube: Kube, namespace: str, source: Obj) -> Iterator[tuple[Any, st
                 s3={"addressing_style": "path"},
                 signature_version="s3v4" if credentials else UNSIGNED,
                 connect_timeout=TIMEOUT_SECONDS,
-                read_timeout=TIMEOUT_SECONDS,
+                read_timeout=read_timeout,
                 retries={"max_attempts": 1},
             ),
             verify=verify,

@@ -322,11 +322,18 @@ def _write_status(ctx: Context, vm: Obj, vmi: Obj | None, plan: Plan, failure: s
         stop_expected=plan.stop_expected,
         crash_loop=plan.crash_loop,
     )
+    try:
+        strategy: str | None = run_strategy(vm)
+    except SyncError:
+        strategy = None
     if plan.start_failure is not None:
         wanted["startFailure"] = plan.start_failure
-    elif current.get("startFailure") and not (
-        vmi is not None and status(vmi).get("phase") == VMI_RUNNING
+    elif (
+        current.get("startFailure")
+        and strategy in (ALWAYS, RERUN_ON_FAILURE)
+        and not (vmi is not None and status(vmi).get("phase") == VMI_RUNNING)
     ):
+        # shouldClearStartFailure: a running VMI, or a run strategy that does not restart.
         wanted["startFailure"] = current["startFailure"]
     if vmi is not None:
         wanted["created"] = True
@@ -338,10 +345,6 @@ def _write_status(ctx: Context, vm: Obj, vmi: Obj | None, plan: Plan, failure: s
     elif "observedGeneration" in current:
         wanted["observedGeneration"] = current["observedGeneration"]
     wanted["desiredGeneration"] = int(meta(vm).get("generation", 1))
-    try:
-        strategy: str | None = run_strategy(vm)
-    except SyncError:
-        strategy = None
     if strategy is not None and (current.get("runStrategy") or vmi is not None):
         wanted["runStrategy"] = strategy
     requests = _state_change_requests(vm, vmi, plan)

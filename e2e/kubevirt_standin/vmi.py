@@ -92,7 +92,7 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
     next_phase = VMI_PENDING if phase == "" else next_vmi_phase(vmi, pod, guest)
     failure = None
     if guest is not None and next_phase == VMI_FAILED:
-        failure = str(guest.get("message") or "the launcher ended without a report")
+        failure = guest_failure(guest, pod)
     _write_status(ctx, vmi, pod, next_phase, refused=refused, guest_failure=failure)
     if guest is not None and next_phase != phase and next_phase in (VMI_RUNNING, VMI_FAILED):
         kind, reason, message = guest_event(guest, next_phase, failure)
@@ -105,6 +105,17 @@ def reconcile(ctx: Context, namespace: str, name: str) -> None:
         ctx.queue.add_after((VMI_KEY, namespace, name), GUEST_POLL_SECONDS)
     elif phase == "" or next_phase == VMI_SCHEDULED:
         ctx.queue.add((VMI_KEY, namespace, name))  # the next step needs no new event
+
+
+def guest_failure(guest: Obj, pod: Obj | None) -> str:
+    """Why a guest's VMI failed: the launcher's own words when it reported a failure, else
+    what became of its pod (deleted, killed, or ended without a report)."""
+    if guest.get("phase") == report.FAILED and guest.get("message"):
+        return str(guest["message"])
+    was = str(guest.get("phase") or "starting").lower()
+    if pod is not None and deleting(pod):
+        return f"the launcher pod was deleted while the guest was {was}"
+    return f"the launcher pod ended while the guest was {was}, without a report of why"
 
 
 def guest_event(guest: Obj, phase: str, failure: str | None) -> tuple[str, str, str]:

@@ -541,3 +541,30 @@ def test_current_time_condition(
     }
     s3.put_bucket_policy(Bucket=bucket, Policy=policy(bucket, statement))
     assert anonymous(gateway, f"{bucket}/timed")[0] == expected_status
+
+
+def test_re_creating_a_bucket_resets_its_acl_only_where_put_bucket_acl_is_allowed(
+    s3: S3Client, user: tuple[str, S3Client]
+) -> None:
+    """us-east-1's 200 for your own bucket resets its ACL: a policy that denies PutBucketAcl
+    denies that too (it must not be a way around the policy)."""
+    key, client = user
+    name = f"mine-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=name)
+    deny = {
+        "Sid": "NoAcl",
+        "Effect": "Deny",
+        "Principal": {"AWS": key},
+        "Action": "s3:PutBucketAcl",
+        "Resource": f"arn:aws:s3:::{name}",
+    }
+    s3.put_bucket_policy(Bucket=name, Policy=policy(name, deny))
+    assert error_code(lambda: client.create_bucket(Bucket=name, ACL="public-read")) == (
+        "AccessDenied",
+        403,
+    )
+    assert len(s3.get_bucket_acl(Bucket=name)["Grants"]) == 1, "still private"
+    s3.delete_bucket_policy(Bucket=name)
+    client.create_bucket(Bucket=name, ACL="public-read")
+    assert len(s3.get_bucket_acl(Bucket=name)["Grants"]) == 2
+    s3.delete_bucket(Bucket=name)

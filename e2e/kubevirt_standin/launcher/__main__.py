@@ -32,13 +32,13 @@ def main() -> int:
     launch = json.loads(os.environ[LAUNCH_ENV])
     pod_ip = os.environ.get(POD_IP_ENV) or "127.0.0.1"
     logging.info(
-        "launching %s/%s: %d vCPU, %d MiB, %d disk(s), ports %s on %s",
-        launch["namespace"],
-        launch["name"],
-        launch["cpus"],
-        launch["memoryMiB"],
-        len(launch["disks"]),
-        [port["port"] for port in launch["ports"]],
+        "launching %s/%s: %s vCPU, %s MiB, %d disk(s), ports %s on %s",
+        launch.get("namespace"),
+        launch.get("name"),
+        launch.get("cpus"),
+        launch.get("memoryMiB"),
+        len(launch.get("disks") or []),
+        [port["port"] for port in launch.get("ports") or []],
         pod_ip,
     )
     return run(launch, pod_ip, stop).exit_code

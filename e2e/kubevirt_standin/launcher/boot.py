@@ -93,6 +93,18 @@ def run(launch: dict[str, Any], pod_ip: str, stop: threading.Event) -> Outcome:
         spec = guest_spec(launch, pod_ip)
     except LaunchError as error:
         return _report(workdir, report.FAILED, str(error), 1)
+    try:
+        return _boot(spec, launch, workdir, stop)
+    except Exception as error:  # whatever it was, the VMI must learn why it failed
+        log.exception("launcher failed")
+        return _report(workdir, report.FAILED, f"the launcher failed: {error!r}", 1)
+    finally:
+        if spec.disk_path is None:
+            # A containerDisk's overlay: what the guest wrote goes with the instance.
+            (workdir / "disk.qcow2").unlink(missing_ok=True)
+
+
+def _boot(spec: GuestSpec, launch: dict[str, Any], workdir: Path, stop: threading.Event) -> Outcome:
     with Guest(spec, workdir) as guest:
         report.write(workdir, report.BOOTING, message="starting QEMU")
         try:
@@ -154,16 +166,19 @@ def _shut_down(
     guest: Guest, workdir: Path, launch: dict[str, Any], facts: dict[str, Any]
 ) -> Outcome:
     """SIGTERM: the ACPI power button, then QEMU killed once the grace period is over."""
-    grace = float(launch.get("graceSeconds") or 0) or SHUTDOWN_DEADLINE_SECONDS
-    grace = min(grace, SHUTDOWN_DEADLINE_SECONDS)
+    grace = min(float(launch.get("graceSeconds", 0)), SHUTDOWN_DEADLINE_SECONDS)
     report.write(workdir, report.RUNNING, message="shutting down", **facts)
     how = "shut down"
-    try:
-        guest.powerdown()
-        guest.wait_for_exit(grace)
-    except GuestError as error:
-        how = f"killed ({_first_line(error)})"
+    if grace <= 0:
+        how = "stopped at once (grace period 0)"
         guest.kill()
+    else:
+        try:
+            guest.powerdown()
+            guest.wait_for_exit(grace)
+        except GuestError as error:
+            how = f"killed ({_first_line(error)})"
+            guest.kill()
     return _report(workdir, report.STOPPED, f"the guest was {how} on request", 0, **facts)
 
 

@@ -75,8 +75,6 @@ async def _prepare(http: web.Request, services: Services, request_id: str) -> S3
         request.credential = credential
     if target.bucket:
         request.bucket = await catalog.get_bucket(target.bucket)
-        if request.bucket is not None:
-            check_expected_owner(http.headers, request.bucket, EXPECTED_OWNER)
     return request
 
 
@@ -98,6 +96,8 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
             if operation not in _OBJECT_ACL_OPERATIONS or isinstance(denied, ExplicitDeny):
                 raise
             request.object_acl_required = True
+        if request.bucket is not None and operation != "CreateBucket":
+            check_expected_owner(http.headers, request.bucket, EXPECTED_OWNER)
         if operation not in OBJECT_READS:  # a read is checked once its object is found
             refuse_encryption(operation, http.headers)
         response = await HANDLERS[operation](request)

@@ -12,7 +12,7 @@ from e2e.kubevirt_standin import manifests, status
 from e2e.kubevirt_standin.guests import GuestMode, Guests
 from e2e.kubevirt_standin.launch import LAUNCH_ENV, launch_for, secret_mount
 from e2e.kubevirt_standin.vm import start_failure
-from e2e.kubevirt_standin.vmi import guest_event
+from e2e.kubevirt_standin.vmi import guest_event, guest_failure
 
 Obj = dict[str, Any]
 
@@ -229,3 +229,29 @@ def test_a_guest_s_start_and_failure_are_told_with_the_accelerator_and_why_not_k
     )
     failed = guest_event({"accel": "kvm"}, "Failed", "the guest did not boot: x")
     assert failed == ("Warning", "GuestFailed", "the guest did not boot: x")
+
+
+def test_a_spec_that_cannot_be_read_is_a_problem_not_a_crash() -> None:
+    vmi = _vmi()
+    vmi["spec"]["volumes"][1]["cloudInitNoCloud"]["networkDataBase64"] = "%%% not base64"
+    vmi["spec"]["domain"]["memory"]["guest"] = "lots"
+    launch = launch_for(vmi, Path("/w"), _resolve)
+    assert len(launch["problems"]) == 1
+    assert "cannot be launched" in launch["problems"][0]
+
+
+def test_the_grace_period_is_kubevirt_s_default_unless_given_and_zero_stays_zero() -> None:
+    assert launch_for(_vmi(), Path("/w"), _resolve)["graceSeconds"] == 180
+    given = launch_for(_vmi(terminationGracePeriodSeconds=0), Path("/w"), _resolve)
+    assert given["graceSeconds"] == 0
+
+
+def test_a_failed_guest_says_its_own_words_else_what_became_of_its_pod() -> None:
+    failed = {"phase": "Failed", "message": "the guest did not boot: x"}
+    assert guest_failure(failed, _pod("Failed")) == "the guest did not boot: x"
+    deleted = _pod("Running")
+    deleted["metadata"]["deletionTimestamp"] = "now"
+    assert guest_failure({"phase": "Booting", "message": "booting under tcg"}, deleted) == (
+        "the launcher pod was deleted while the guest was booting"
+    )
+    assert "without a report" in guest_failure({}, _pod("Failed"))

@@ -14,6 +14,7 @@ from nimbus_storage.errors import (
     S3Error,
 )
 from nimbus_storage.gateway import uploads
+from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.handlers.listing import decode_token, encode_token
@@ -134,9 +135,12 @@ async def create_bucket(request: S3Request) -> web.StreamResponse:
             request.bucket_name, request.principal, storage_policy=storage_policy
         )
     except BucketAlreadyOwnedByYou:
-        if region != LEGACY_REGION:
+        existing = await catalog.get_bucket(request.bucket_name)
+        if region != LEGACY_REGION or existing is None:
             raise
-        # AWS's legacy answer in us-east-1: 200 OK, and the bucket's ACL is reset.
+        # AWS's legacy answer in us-east-1: 200 OK, and the bucket's ACL is reset, which
+        # needs what PutBucketAcl needs (a bucket policy may deny it).
+        await check_access(request, existing, "s3:PutBucketAcl", "")
         await catalog.set_acl(request.bucket_name, acl)
         return empty_response(headers={"Location": f"/{request.bucket_name}"})
     if acl != "private":

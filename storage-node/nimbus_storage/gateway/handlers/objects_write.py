@@ -154,8 +154,8 @@ async def open_copy_source(
     source_bucket = await catalog.get_bucket(source.bucket)
     if source_bucket is None:
         raise NoSuchBucket(BucketName=source.bucket)
-    check_expected_owner(request.headers, source_bucket, SOURCE_EXPECTED_OWNER)
     await check_access(request, source_bucket, copy_source_action(source.version_id), source.key)
+    check_expected_owner(request.headers, source_bucket, SOURCE_EXPECTED_OWNER)
     version = await catalog.index(source_bucket.name).get(source.key, source.version_id)
     if version is None or version.delete_marker:
         if source.version_id is not None and version is not None:
