@@ -204,7 +204,7 @@ def _sync_run_strategy(
         if stop and phase == VMI_FAILED and backoff_applies:
             failure = start_failure(vm, vmi, time.time())
             if failure is not None:
-                plan = Plan(vmi_changed=False)
+                plan = Plan()
                 plan.start_failure = failure
                 wait = _retry_after(failure) - time.time()
                 if wait > 0:

@@ -134,10 +134,10 @@ def _launcher_pod(ctx: Context, vmi: Obj) -> Obj:
     namespace = namespace_of(vmi)
     if not ctx.guests.boot_in(namespace):
         return manifests.launcher_pod(vmi)
-    workdir = ctx.guests.launcher_dir(vmi)
-    workdir.mkdir(parents=True, exist_ok=True)
     launch = launch_for(
-        vmi, workdir, lambda volume: ctx.guests.resolve_disk(namespace, volume, ctx.dvs.get)
+        vmi,
+        ctx.guests.launcher_dir(vmi),
+        lambda volume: ctx.guests.resolve_disk(namespace, volume, ctx.dvs.get),
     )
     return manifests.guest_launcher_pod(vmi, launch, ctx.guests.state_dir)
 

@@ -8,7 +8,7 @@ from typing import Any
 from kubernetes import client
 
 from tests.e2e.bucket_helpers import bucket_manifest, is_ready
-from tests.e2e.compute_helpers import COMPUTE
+from tests.e2e.compute_helpers import COMPUTE, Compute
 from tests.e2e.test_operator_store import STORE_TIMEOUT, store_manifest
 from tests.e2e.waiting import wait_until
 
@@ -42,6 +42,10 @@ def images_namespace(
 
     bucket = wait_until(read, is_ready, "the Bucket images Ready in a Ready store", STORE_TIMEOUT)
     return namespace, str(bucket["status"]["bucketName"])
+
+
+def image_status(compute: Compute, name: str) -> dict[str, Any]:
+    return dict((compute.get("images", name) or {}).get("status") or {})
 
 
 def bucket_image(name: str, key: str, min_disk: str = "1Gi") -> dict[str, Any]:

@@ -32,7 +32,7 @@ from tests.e2e.compute_helpers import (
     image_manifest,
     server_manifest,
 )
-from tests.e2e.image_helpers import bucket_image, images_namespace
+from tests.e2e.image_helpers import bucket_image, image_status, images_namespace
 from tests.e2e.operator_install import Operator
 from tests.e2e.test_operator_store import s3_client
 from tests.e2e.waiting import wait_until
@@ -120,7 +120,7 @@ def test_a_server_boots_its_image_from_a_bucket_and_lives_through_nova_actions(
     compute.create("keypairs", keypair("tester", keygen(key)))
     compute.create("images", bucket_image("debian", "debian.qcow2", "3Gi"))
     wait_until(
-        lambda: dict((compute.get("images", "debian") or {}).get("status") or {}),
+        lambda: image_status(compute, "debian"),
         lambda seen: seen.get("phase") == "Ready",
         "the Image imported from the bucket",
         IMPORT_TIMEOUT,

@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client
 
 from tests.e2e.compute_helpers import COMPUTE, Compute, cluster_flavors, server_manifest
-from tests.e2e.image_helpers import bucket_image, images_namespace
+from tests.e2e.image_helpers import bucket_image, image_status, images_namespace
 from tests.e2e.operator_install import Operator
 from tests.e2e.test_operator_store import s3_client
 from tests.e2e.waiting import wait_until
@@ -34,10 +34,6 @@ def images_bucket(
     namespace, s3_name = images_namespace(core_v1, custom_objects, "e2e-img")
     yield namespace, s3_name
     core_v1.delete_namespace(namespace)
-
-
-def image_status(compute: Compute, name: str) -> dict[str, Any]:
-    return dict((compute.get("images", name) or {}).get("status") or {})
 
 
 def test_an_image_in_a_bucket_is_imported_and_servers_clone_their_disk_from_it(
