@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from nimbus_storage.store.api import ListPage, ObjectVersion
-from nimbus_storage.store.index import BucketIndex
+from nimbus_storage.meta.api import ListPage, ObjectVersion
+from nimbus_storage.meta.index import BucketIndex
 
 DAYS = ("22", "23", "24", "25")
 FILES_PER_HOST = 100

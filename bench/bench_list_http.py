@@ -26,10 +26,10 @@ from urllib.parse import quote
 
 import aiohttp
 import boto3
+from nimbus_storage.meta.catalog import Catalog
+from nimbus_storage.meta.db_names import bucket_db
+from nimbus_storage.meta.index import BucketIndex
 from nimbus_storage.ring import Ring
-from nimbus_storage.store.catalog import Catalog
-from nimbus_storage.store.db_names import bucket_db
-from nimbus_storage.store.index import BucketIndex
 
 from bench.bench_index import DAYS, generate, percentile
 from bench.bench_s3 import ACCESS_KEY, SECRET_KEY, ClusterServer, Server, Signer

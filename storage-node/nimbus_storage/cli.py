@@ -19,7 +19,6 @@ from pathlib import Path
 
 import uvloop
 
-from nimbus_storage.errors import ServiceUnavailable
 from nimbus_storage.gateway.config import (
     CLIENT_BODY_TIMEOUT,
     CLIENT_HEADER_TIMEOUT,
@@ -27,16 +26,17 @@ from nimbus_storage.gateway.config import (
     NODE_TIMEOUT,
     GatewayConfig,
 )
-from nimbus_storage.gateway.policies import DEFAULT_POLICY, PolicySpec
 from nimbus_storage.gateway.server import (
     RootCredential,
     RunningGateway,
     ensure_root_credential,
     start_gateway,
 )
+from nimbus_storage.gateway.storage_policies import DEFAULT_POLICY, PolicySpec
 from nimbus_storage.logs import add_format_argument, configure_logging
 from nimbus_storage.node import cli as node_cli
 from nimbus_storage.ring import cli as ring_cli
+from nimbus_storage.s3errors import ServiceUnavailable
 
 ACCESS_KEY_ENV = "NIMBUS_ROOT_ACCESS_KEY"
 SECRET_KEY_ENV = "NIMBUS_ROOT_SECRET_KEY"

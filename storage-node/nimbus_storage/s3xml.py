@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from xml.sax.saxutils import escape
 
-from nimbus_storage.errors import MalformedXML, MaxMessageLengthExceeded
+from nimbus_storage.s3errors import MalformedXML, MaxMessageLengthExceeded
 
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'

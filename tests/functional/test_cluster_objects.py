@@ -2,7 +2,7 @@
 
 Checksums a client sends in an aws-chunked trailer (boto3's default) are kept as by a standalone
 gateway: the gateway only knows them once the body is in, so they reach the storage nodes in the
-PUT's meta footer (store/meta_footer.py). Reads: a GET starts reading the blob as it opens it
+PUT's meta footer (protocol/footer.py). Reads: a GET starts reading the blob as it opens it
 (``BlobStore.open(read_from=...)``), so every kind of range and condition is checked here."""
 
 from __future__ import annotations

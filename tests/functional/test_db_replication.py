@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from nimbus_storage.blobs.layout import StoreIdentity
+from nimbus_storage.meta.api import ObjectVersion
+from nimbus_storage.meta.catalog import CatalogDB
+from nimbus_storage.meta.index import BucketIndex
 from nimbus_storage.node.config import NodeConfig
 from nimbus_storage.node.databases import Databases
 from nimbus_storage.node.db_api import DATABASES
 from nimbus_storage.node.db_replicator import DBReplicator, DBReplicatorSettings
 from nimbus_storage.node.server import RunningNode, start_node
-from nimbus_storage.proxy.node_client import NodeClient, Placement
+from nimbus_storage.protocol.client import NodeClient, Placement
 from nimbus_storage.ring import Ring, RingBuilder
-from nimbus_storage.store.api import ObjectVersion
-from nimbus_storage.store.catalog import CatalogDB
-from nimbus_storage.store.index import BucketIndex
-from nimbus_storage.store.layout import StoreIdentity
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from nimbus_storage.errors import ServiceUnavailable
-from nimbus_storage.proxy.ec_blobs import ECBlobStore
-from nimbus_storage.proxy.ec_layout import ECPolicy
-from nimbus_storage.proxy.node_client import NodeClient
-from nimbus_storage.proxy.ring_file import RingFile
+from nimbus_storage.cluster.ec_blobs import ECBlobStore
+from nimbus_storage.cluster.ec_layout import ECPolicy
+from nimbus_storage.protocol.client import NodeClient
 from nimbus_storage.ring import Ring
+from nimbus_storage.ring.watch import RingFile
+from nimbus_storage.s3errors import ServiceUnavailable
 
 from e2e.storage_cluster import StorageCluster
 

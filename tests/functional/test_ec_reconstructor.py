@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from nimbus_storage.blobs.diskfile import DiskBlobStore, normalize_timestamp
+from nimbus_storage.blobs.layout import StoreIdentity
+from nimbus_storage.cluster.ec_blobs import ECBlobStore
+from nimbus_storage.cluster.ec_layout import EC_META, ECFacts, ECPolicy
 from nimbus_storage.node.config import NodeConfig
 from nimbus_storage.node.reconstructor import (
     ReconstructionReport,
@@ -26,12 +30,8 @@ from nimbus_storage.node.reconstructor import (
     ReconstructorSettings,
 )
 from nimbus_storage.node.server import RunningNode, start_node
-from nimbus_storage.proxy.ec_blobs import ECBlobStore
-from nimbus_storage.proxy.ec_layout import EC_META, ECFacts, ECPolicy
-from nimbus_storage.proxy.node_client import NodeClient, Placement
+from nimbus_storage.protocol.client import NodeClient, Placement
 from nimbus_storage.ring import Ring, RingBuilder
-from nimbus_storage.store.diskfile import DiskBlobStore, normalize_timestamp
-from nimbus_storage.store.layout import StoreIdentity
 
 pytestmark = pytest.mark.timeout(60)
 

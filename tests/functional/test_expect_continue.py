@@ -27,15 +27,15 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
+from nimbus_storage.blobs.api import BlobStore
+from nimbus_storage.blobs.diskfile import normalize_timestamp
+from nimbus_storage.blobs.layout import StoreIdentity
+from nimbus_storage.cluster.ec_blobs import ECBlobStore
+from nimbus_storage.cluster.ec_layout import ECPolicy
+from nimbus_storage.cluster.ring_blobs import RingBlobStore
 from nimbus_storage.node.config import NodeConfig, SpaceReserve
 from nimbus_storage.node.server import RunningNode, start_node
-from nimbus_storage.proxy.ec_blobs import ECBlobStore
-from nimbus_storage.proxy.ec_layout import ECPolicy
-from nimbus_storage.proxy.node_client import NodeClient, NodeTimeouts
-from nimbus_storage.proxy.ring_blobs import RingBlobStore
-from nimbus_storage.store.api import BlobStore
-from nimbus_storage.store.diskfile import normalize_timestamp
-from nimbus_storage.store.layout import StoreIdentity
+from nimbus_storage.protocol.client import NodeClient, NodeTimeouts
 
 from e2e.storage_cluster import in_tmpfs
 

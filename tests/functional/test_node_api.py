@@ -12,12 +12,12 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
+from nimbus_storage.blobs.diskfile import normalize_timestamp
+from nimbus_storage.blobs.layout import StoreIdentity
 from nimbus_storage.node.auditor import AuditorSettings
 from nimbus_storage.node.config import NodeConfig
 from nimbus_storage.node.server import MAX_FIELD_SIZE, RunningNode, start_node
-from nimbus_storage.store.diskfile import normalize_timestamp
-from nimbus_storage.store.layout import StoreIdentity
-from nimbus_storage.store.meta_footer import encode_footer
+from nimbus_storage.protocol.footer import encode_footer
 from prometheus_client import CollectorRegistry
 
 RING = StoreIdentity("functional-prefix", "functional-suffix", 3)
@@ -236,7 +236,7 @@ async def test_start_removes_temp_files_of_crashed_writes(start: StartNode, tmp_
     assert not leftover.exists()
 
 
-# --- the meta footer (store/meta_footer.py): meta sent after the blob, as the gateway sends
+# --- the meta footer (protocol/footer.py): meta sent after the blob, as the gateway sends
 # a checksum that came in the client's aws-chunked trailer --------------------------------
 
 BLOB = b"the blob's own bytes " * 5000  # ~100 KiB: the footer arrives in a later chunk

@@ -11,13 +11,13 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
+from nimbus_storage.blobs.layout import StoreIdentity
+from nimbus_storage.meta import rows
+from nimbus_storage.meta.api import ObjectVersion, Part, Upload
 from nimbus_storage.node.config import NodeConfig
 from nimbus_storage.node.server import RunningNode, start_node
-from nimbus_storage.proxy.node_client import DatabaseMissing, NodeClient, Placement
-from nimbus_storage.store import rows
-from nimbus_storage.store.api import ObjectVersion, Part, Upload
-from nimbus_storage.store.db_wire import list_page
-from nimbus_storage.store.layout import StoreIdentity
+from nimbus_storage.protocol.client import DatabaseMissing, NodeClient, Placement
+from nimbus_storage.protocol.db_wire import list_page
 
 IDENTITY = StoreIdentity("db-api-prefix", "db-api-suffix", 4)
 TOKEN = "db-api-token"

@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
-from nimbus_storage.store.diskfile import normalize_timestamp
-from nimbus_storage.store.layout import StoreIdentity
+from nimbus_storage.blobs.diskfile import normalize_timestamp
+from nimbus_storage.blobs.layout import StoreIdentity
 
 TOKEN = "full-disk-token"
 RING = StoreIdentity("fd-prefix", "fd-suffix", 3)

@@ -7,9 +7,9 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+from nimbus_storage.blobs.layout import StoreIdentity
 from nimbus_storage.node.config import NodeConfig
 from nimbus_storage.node.server import start_node
-from nimbus_storage.store.layout import StoreIdentity
 
 HEADER_TIMEOUT = 1.0
 CLOSED_WITHIN = HEADER_TIMEOUT + 60.0  # a ceiling for a busy machine, not a measurement

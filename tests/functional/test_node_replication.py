@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from nimbus_storage.blobs.diskfile import DiskBlobStore, normalize_timestamp
+from nimbus_storage.blobs.layout import StoreIdentity
 from nimbus_storage.node.config import NodeConfig
 from nimbus_storage.node.replicator import Replicator, ReplicatorSettings
 from nimbus_storage.node.server import RunningNode, start_node
-from nimbus_storage.proxy.node_client import NodeClient, Placement
+from nimbus_storage.protocol.client import NodeClient, Placement
 from nimbus_storage.ring import Ring, RingBuilder
-from nimbus_storage.store.diskfile import DiskBlobStore, normalize_timestamp
-from nimbus_storage.store.layout import StoreIdentity
 
 pytestmark = pytest.mark.timeout(20)
 

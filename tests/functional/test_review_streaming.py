@@ -8,8 +8,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from mypy_boto3_s3 import S3Client
+from nimbus_storage.blobs.diskfile import normalize_timestamp
 from nimbus_storage.gateway import objects
-from nimbus_storage.store.diskfile import normalize_timestamp
 
 from tests.functional.conftest import GatewayHandle
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from mypy_boto3_s3 import S3Client
 from nimbus_storage.gateway.config import GatewayConfig
-from nimbus_storage.gateway.policies import POLICY_HEADER, PolicySpec
+from nimbus_storage.gateway.storage_policies import POLICY_HEADER, PolicySpec
 
 from tests.functional.conftest import (
     GatewayHandle,

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nimbus_storage.proxy.ec_layout import EC_META, ECFacts
+from nimbus_storage.cluster.ec_layout import EC_META, ECFacts
 from nimbus_storage.ring import Ring
 
 from e2e.storage_cluster import StorageCluster

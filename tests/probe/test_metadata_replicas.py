@@ -18,9 +18,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from mypy_boto3_s3 import S3Client
-from nimbus_storage.proxy.node_client import DatabaseMissing, NodeClient, NodeUnavailable, Placement
+from nimbus_storage.meta.db_names import bucket_db
+from nimbus_storage.protocol.client import DatabaseMissing, NodeClient, NodeUnavailable, Placement
 from nimbus_storage.ring import Ring
-from nimbus_storage.store.db_names import bucket_db
 
 from e2e.storage_cluster import StorageCluster
 from tests.probe.cluster_checks import Tally, lost_writes, write_stream

@@ -22,7 +22,7 @@ import crc32c
 from nimbus_storage.auth.canonical import lower_case_headers
 from nimbus_storage.auth.crc64nvme import crc64nvme
 from nimbus_storage.auth.streams import one_step_behind
-from nimbus_storage.errors import (
+from nimbus_storage.s3errors import (
     BadDigest,
     InvalidChecksum,
     InvalidDigest,

@@ -44,7 +44,7 @@ from nimbus_storage.auth.sigv4 import (
     trailer_string_to_sign,
 )
 from nimbus_storage.auth.streams import one_step_behind
-from nimbus_storage.errors import (
+from nimbus_storage.s3errors import (
     IncompleteBody,
     InvalidRequest,
     MalformedTrailerError,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeAlias
 
-from nimbus_storage.errors import (
+from nimbus_storage.s3errors import (
     AuthorizationHeaderMalformed,
     AuthorizationQueryParametersError,
 )

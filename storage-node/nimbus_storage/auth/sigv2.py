@@ -37,7 +37,7 @@ from urllib.parse import unquote
 
 from nimbus_storage.auth import canonical
 from nimbus_storage.auth.sigv4 import AMZ_DATE_FORMAT, MAX_SKEW, UNSIGNED_PAYLOAD, AuthContext
-from nimbus_storage.errors import (
+from nimbus_storage.s3errors import (
     AccessDenied,
     ExpiredToken,
     InvalidAccessKeyId,

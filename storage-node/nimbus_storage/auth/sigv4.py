@@ -32,7 +32,7 @@ from nimbus_storage.auth.credentials import (
     parse_authorization_header,
     parse_presigned_query,
 )
-from nimbus_storage.errors import (
+from nimbus_storage.s3errors import (
     AccessDenied,
     AuthorizationHeaderMalformed,
     AuthorizationQueryParametersError,

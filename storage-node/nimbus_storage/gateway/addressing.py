@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-from nimbus_storage.errors import InvalidRequest, InvalidURI, KeyTooLongError
+from nimbus_storage.s3errors import InvalidRequest, InvalidURI, KeyTooLongError
 
 MAX_KEY_BYTES = 1024
 

@@ -16,15 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
-from nimbus_storage.errors import AccessDenied, S3Error
+from nimbus_storage.bucket_config.acl import parse_canned_acl
+from nimbus_storage.bucket_config.bucket_policy import parse_policy
 from nimbus_storage.gateway import objects, uploads
 from nimbus_storage.gateway.addressing import split_raw_path
 from nimbus_storage.gateway.authentication import authenticate_request
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.gateway.naming import bucket_name_problem
-from nimbus_storage.policy.acl import parse_canned_acl
-from nimbus_storage.policy.bucket_policy import parse_policy
-from nimbus_storage.store.api import Bucket, ObjectVersion
+from nimbus_storage.meta.api import Bucket, ObjectVersion
+from nimbus_storage.s3errors import AccessDenied, S3Error
 
 PREFIX = "/_nimbus/admin/v1/"
 GRANT_PERMISSIONS = ("RO", "RW", "WO")

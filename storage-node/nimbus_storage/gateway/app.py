@@ -12,13 +12,6 @@ import time
 
 from aiohttp import web
 
-from nimbus_storage.errors import (
-    AccessDenied,
-    InternalError,
-    InvalidAccessKeyId,
-    NotImplementedError_,
-    S3Error,
-)
 from nimbus_storage.gateway import admin, cors
 from nimbus_storage.gateway.addressing import parse_query, resolve_target, split_raw_path
 from nimbus_storage.gateway.authentication import authenticate_request
@@ -30,6 +23,13 @@ from nimbus_storage.gateway.handlers import load_all
 from nimbus_storage.gateway.registry import HANDLERS
 from nimbus_storage.gateway.responses import error_response, new_request_id
 from nimbus_storage.gateway.routing import resolve_operation
+from nimbus_storage.s3errors import (
+    AccessDenied,
+    InternalError,
+    InvalidAccessKeyId,
+    NotImplementedError_,
+    S3Error,
+)
 
 log = logging.getLogger("nimbus.gateway")
 SERVICES_KEY = web.AppKey("services", Services)

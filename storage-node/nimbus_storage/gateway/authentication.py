@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from nimbus_storage.auth.sigv4 import AuthContext, authenticate
-from nimbus_storage.store.api import Credential
-from nimbus_storage.store.services import CatalogService
+from nimbus_storage.meta.api import Credential
+from nimbus_storage.meta.services import CatalogService
 
 
 class _OtherKey(Exception):

@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from nimbus_storage.errors import AccessDenied
+from nimbus_storage.bucket_config.acl import acl_allows
+from nimbus_storage.bucket_config.actions import action_for
+from nimbus_storage.bucket_config.bucket_policy import BucketPolicy, Decision, parse_policy
 from nimbus_storage.gateway.context import S3Request
-from nimbus_storage.policy.acl import acl_allows
-from nimbus_storage.policy.actions import action_for
-from nimbus_storage.policy.bucket_policy import BucketPolicy, Decision, parse_policy
-from nimbus_storage.store.api import Bucket
+from nimbus_storage.meta.api import Bucket
+from nimbus_storage.s3errors import AccessDenied
 
 # Actions a BucketAccess permission covers on its bucket.
 _READ_ACTIONS = frozenset(

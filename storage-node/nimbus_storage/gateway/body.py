@@ -18,14 +18,14 @@ from aiohttp import StreamReader
 from nimbus_storage.auth.checksums import PayloadVerifier, checksum_header_name
 from nimbus_storage.auth.chunked import AwsChunkedDecoder
 from nimbus_storage.auth.sigv4 import STREAMING_PAYLOADS, UNSIGNED_PAYLOAD
-from nimbus_storage.errors import (
+from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.s3errors import (
     EntityTooLarge,
     InvalidArgument,
     MaxMessageLengthExceeded,
     MissingContentLength,
     RequestTimeout,
 )
-from nimbus_storage.gateway.context import S3Request
 
 READ_CHUNK = 256 * 1024
 T = TypeVar("T")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nimbus_storage.errors import AccessDenied
-from nimbus_storage.store.api import Bucket
+from nimbus_storage.meta.api import Bucket
+from nimbus_storage.s3errors import AccessDenied
 
 EXPECTED_OWNER = "x-amz-expected-bucket-owner"
 SOURCE_EXPECTED_OWNER = "x-amz-source-expected-bucket-owner"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from nimbus_storage.errors import InvalidRange, NotModified, PreconditionFailed
 from nimbus_storage.gateway.headers import parse_http_date
+from nimbus_storage.s3errors import InvalidRange, NotModified, PreconditionFailed
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from nimbus_storage.gateway.policies import DEFAULT_POLICY, PolicySpec
+from nimbus_storage.gateway.storage_policies import DEFAULT_POLICY, PolicySpec
 
 NODE_CONNECT_TIMEOUT = 2.0
 NODE_TIMEOUT = 10.0

@@ -20,13 +20,13 @@ import logging
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 
-from nimbus_storage.errors import (
+from nimbus_storage.gateway.responses import error_response, new_request_id
+from nimbus_storage.s3errors import (
     BadRequest,
     InternalError,
     RequestHeaderSectionTooLarge,
     S3Error,
 )
-from nimbus_storage.gateway.responses import error_response, new_request_id
 
 log = logging.getLogger("nimbus.gateway")
 # aiohttp's limits for a request line or header line, and for the number of headers.

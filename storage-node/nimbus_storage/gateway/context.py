@@ -8,16 +8,17 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from nimbus_storage.errors import NoSuchBucket
+from nimbus_storage.s3errors import NoSuchBucket
 
 if TYPE_CHECKING:
     from nimbus_storage.auth.sigv4 import AuthContext
+    from nimbus_storage.blobs.api import BlobStore
     from nimbus_storage.gateway.config import GatewayConfig
     from nimbus_storage.gateway.metrics import GatewayMetrics
-    from nimbus_storage.gateway.policies import Policies
-    from nimbus_storage.proxy.node_client import NodeClient
-    from nimbus_storage.store.api import BlobStore, Bucket, Credential
-    from nimbus_storage.store.services import CatalogService, IndexService
+    from nimbus_storage.gateway.storage_policies import Policies
+    from nimbus_storage.meta.api import Bucket, Credential
+    from nimbus_storage.meta.services import CatalogService, IndexService
+    from nimbus_storage.protocol.client import NodeClient
 
 
 @dataclass

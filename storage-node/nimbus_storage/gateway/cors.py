@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from nimbus_storage.bucket_config import cors
 from nimbus_storage.gateway.context import S3Request
-from nimbus_storage.policy import cors
 
 
 async def add_actual_request_headers(request: S3Request, response: web.StreamResponse) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nimbus_storage.errors import InvalidArgument, InvalidRequest, NotImplementedError_
+from nimbus_storage.s3errors import InvalidArgument, InvalidRequest, NotImplementedError_
 
 # Every SSE request header starts with one of these: x-amz-server-side-encryption,
 # ...-aws-kms-key-id, ...-context, ...-bucket-key-enabled, ...-customer-algorithm,

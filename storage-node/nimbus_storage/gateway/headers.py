@@ -6,7 +6,7 @@ import email.utils
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from nimbus_storage.errors import InvalidStorageClass, MetadataTooLarge
+from nimbus_storage.s3errors import InvalidStorageClass, MetadataTooLarge
 
 # Request headers that are stored with an object and returned on GET/HEAD unchanged.
 STORED_HEADERS = (

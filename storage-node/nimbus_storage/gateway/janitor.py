@@ -17,11 +17,11 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from nimbus_storage.bucket_config import lifecycle
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.context import Services
-from nimbus_storage.policy import lifecycle
-from nimbus_storage.store.api import Bucket, ObjectVersion
-from nimbus_storage.store.services import IndexService
+from nimbus_storage.meta.api import Bucket, ObjectVersion
+from nimbus_storage.meta.services import IndexService
 
 log = logging.getLogger("nimbus.janitor")
 

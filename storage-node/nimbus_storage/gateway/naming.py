@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from nimbus_storage.errors import InvalidBucketName
+from nimbus_storage.s3errors import InvalidBucketName
 
 _ALLOWED = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_ADDRESS = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")

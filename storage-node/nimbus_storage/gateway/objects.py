@@ -14,18 +14,12 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
-from nimbus_storage.errors import NoSuchKey, NoSuchVersion, QuotaExceeded
+from nimbus_storage.blobs.api import BlobInfo, BlobReader, BlobStore
+from nimbus_storage.blobs.diskfile import normalize_timestamp
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.headers import META_MANIFEST
-from nimbus_storage.store.api import (
-    NULL_VERSION,
-    BlobInfo,
-    BlobReader,
-    BlobStore,
-    Bucket,
-    ObjectVersion,
-)
-from nimbus_storage.store.diskfile import normalize_timestamp
+from nimbus_storage.meta.api import NULL_VERSION, Bucket, ObjectVersion
+from nimbus_storage.s3errors import NoSuchKey, NoSuchVersion, QuotaExceeded
 
 STREAM_CHUNK = 1024 * 1024
 

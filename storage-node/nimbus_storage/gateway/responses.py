@@ -7,7 +7,7 @@ import uuid
 from aiohttp import web
 
 from nimbus_storage import s3xml
-from nimbus_storage.errors import S3Error
+from nimbus_storage.s3errors import S3Error
 
 XML_CONTENT_TYPE = "application/xml"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from nimbus_storage.errors import MethodNotAllowed, NotImplementedError_
+from nimbus_storage.s3errors import MethodNotAllowed, NotImplementedError_
 
 # Sub-resources Nimbus answers on a bucket, by method. Order matters only for readability.
 _BUCKET_SUBRESOURCES: dict[str, dict[str, str]] = {

@@ -11,27 +11,27 @@ from pathlib import Path
 
 from aiohttp import web
 
-from nimbus_storage.errors import EntityAlreadyExists
+from nimbus_storage.blobs.api import BlobStore
+from nimbus_storage.blobs.diskfile import DiskBlobStore
+from nimbus_storage.cluster.db_replicas import DatabaseReplicas
+from nimbus_storage.cluster.ec_blobs import ECBlobStore
+from nimbus_storage.cluster.ec_layout import ECPolicy
+from nimbus_storage.cluster.ring_blobs import RingBlobStore
+from nimbus_storage.cluster.ring_catalog import RingCatalogService
 from nimbus_storage.gateway import janitor
 from nimbus_storage.gateway.app import build_app
 from nimbus_storage.gateway.config import SHUTDOWN_TIMEOUT, GatewayConfig
 from nimbus_storage.gateway.connections import MAX_HEADERS, MAX_LINE_SIZE, S3AppRunner
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.gateway.metrics import GatewayMetrics
-from nimbus_storage.gateway.policies import DEFAULT_POLICY, Policies, PolicySpec
-from nimbus_storage.proxy.db_replicas import DatabaseReplicas
-from nimbus_storage.proxy.ec_blobs import ECBlobStore
-from nimbus_storage.proxy.ec_layout import ECPolicy
-from nimbus_storage.proxy.node_client import NodeClient, NodeTimeouts
-from nimbus_storage.proxy.ring_blobs import RingBlobStore
-from nimbus_storage.proxy.ring_catalog import RingCatalogService
-from nimbus_storage.proxy.ring_file import RingFile
+from nimbus_storage.gateway.storage_policies import DEFAULT_POLICY, Policies, PolicySpec
+from nimbus_storage.meta.catalog import Catalog
+from nimbus_storage.meta.local_services import LocalCatalogService
+from nimbus_storage.meta.services import CatalogService
+from nimbus_storage.protocol.client import NodeClient, NodeTimeouts
 from nimbus_storage.ring import Ring
-from nimbus_storage.store.api import BlobStore
-from nimbus_storage.store.catalog import Catalog
-from nimbus_storage.store.diskfile import DiskBlobStore
-from nimbus_storage.store.local_services import LocalCatalogService
-from nimbus_storage.store.services import CatalogService
+from nimbus_storage.ring.watch import RingFile
+from nimbus_storage.s3errors import EntityAlreadyExists
 
 ROOT_KEY_READ_ATTEMPTS = 20
 ROOT_KEY_READ_PAUSE = 0.25

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import time
 
+from nimbus_storage.blobs.layout import normalize_timestamp
 from nimbus_storage.gateway.context import Services
-from nimbus_storage.store.api import Bucket
-from nimbus_storage.store.layout import normalize_timestamp
+from nimbus_storage.meta.api import Bucket
 
 
 async def abort_upload(services: Services, bucket: Bucket, upload_id: str) -> None:

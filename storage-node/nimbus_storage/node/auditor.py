@@ -23,11 +23,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nimbus_storage.blobs.blocks import BlockDigests, CorruptBlob
+from nimbus_storage.blobs.diskfile import DiskBlobStore
+from nimbus_storage.blobs.layout import DATA_EXT, META_EXT, OnDiskFile, newest_state
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.pacing import Pacer
-from nimbus_storage.store.blocks import BlockDigests, CorruptBlob
-from nimbus_storage.store.diskfile import DiskBlobStore
-from nimbus_storage.store.layout import DATA_EXT, META_EXT, OnDiskFile, newest_state
 
 log = logging.getLogger("nimbus.auditor")
 

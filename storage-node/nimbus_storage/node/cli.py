@@ -23,15 +23,15 @@ from pathlib import Path
 
 import uvloop
 
+from nimbus_storage.blobs.layout import IDENTITY_FILE, StoreIdentity
 from nimbus_storage.logs import add_format_argument, configure_logging
 from nimbus_storage.node.auditor import AuditorSettings
 from nimbus_storage.node.config import CLIENT_HEADER_TIMEOUT, NodeConfig, SpaceReserve
 from nimbus_storage.node.db_replicator import DBReplicatorSettings
+from nimbus_storage.node.node_ring import load_node_ring
 from nimbus_storage.node.reconstructor import ReconstructorSettings
 from nimbus_storage.node.replicator import ReplicatorSettings
-from nimbus_storage.node.ringfile import load_node_ring
 from nimbus_storage.node.server import start_node
-from nimbus_storage.store.layout import IDENTITY_FILE, StoreIdentity
 
 TOKEN_ENV = "NIMBUS_CLUSTER_TOKEN"
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from aiohttp import web
 
+from nimbus_storage.blobs.layout import StoreIdentity
 from nimbus_storage.node.auditor import AuditorSettings
 from nimbus_storage.node.db_replicator import DBReplicatorSettings
 from nimbus_storage.node.devices import LocalDevices
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.reconstructor import ReconstructorSettings
 from nimbus_storage.node.replicator import ReplicatorSettings
-from nimbus_storage.store.layout import StoreIdentity
 
 CLIENT_HEADER_TIMEOUT = 60.0
 SHUTDOWN_TIMEOUT = 25.0

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from nimbus_storage.store.catalog import CatalogDB
-from nimbus_storage.store.db_names import CATALOG, valid_name
-from nimbus_storage.store.index import BucketIndex
-from nimbus_storage.store.replicated_db import ReplicatedDB
+from nimbus_storage.meta.catalog import CatalogDB
+from nimbus_storage.meta.db_names import CATALOG, valid_name
+from nimbus_storage.meta.index import BucketIndex
+from nimbus_storage.meta.replicated_db import ReplicatedDB
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,13 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
+from nimbus_storage.meta.db_names import CATALOG
+from nimbus_storage.meta.replicated_db import ReplicatedDB
 from nimbus_storage.node.config import NODE
 from nimbus_storage.node.databases import Databases
 from nimbus_storage.node.objects import insufficient_storage
-from nimbus_storage.node.protocol import BadRequest, parse_target
-from nimbus_storage.store.db_names import CATALOG
-from nimbus_storage.store.db_wire import to_json
-from nimbus_storage.store.replicated_db import ReplicatedDB
+from nimbus_storage.node.requests import BadRequest, parse_target
+from nimbus_storage.protocol.db_wire import to_json
 
 DATABASES = web.AppKey("nimbus_databases", Databases)
 

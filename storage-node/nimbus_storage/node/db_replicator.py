@@ -27,17 +27,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from nimbus_storage.meta.replicated_db import ReplicatedDB
 from nimbus_storage.node.databases import Databases, LocalDB
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.periodic import PassRunner
-from nimbus_storage.proxy.node_client import (
+from nimbus_storage.protocol.client import (
     DatabaseMissing,
     NodeClient,
     NodeUnavailable,
     Placement,
 )
 from nimbus_storage.ring import Ring
-from nimbus_storage.store.replicated_db import ReplicatedDB
 
 __all__ = ["DBReplicationReport", "DBReplicator", "DBReplicatorSettings"]
 

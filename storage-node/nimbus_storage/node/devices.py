@@ -6,8 +6,8 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from nimbus_storage.store.diskfile import DiskBlobStore
-from nimbus_storage.store.layout import StoreIdentity
+from nimbus_storage.blobs.diskfile import DiskBlobStore
+from nimbus_storage.blobs.layout import StoreIdentity
 
 log = logging.getLogger("nimbus.node")
 

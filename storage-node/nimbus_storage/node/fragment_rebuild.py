@@ -5,7 +5,7 @@ The other primaries and the first ``k+m`` handoffs are asked (HEAD) for archives
 timestamp. When a handoff holds the lost fragment itself nothing is rebuilt: that handoff's own
 pass moves it home, a plain copy. Otherwise ``k`` archives of distinct fragment indexes (the
 local one included, read back from this node like any other) are streamed side by side
-(proxy/ec_fragments), pyeclib's ``reconstruct`` computes the lost fragment of each segment, and
+(cluster/ec_fragments.py), pyeclib's ``reconstruct`` computes the lost fragment of each segment, and
 the result is streamed as a PUT to the primary with the blob's name, timestamp and meta (its
 ``nimbus-ec`` naming the rebuilt index). Memory per rebuild: ``k`` fragments of one segment and
 one rebuilt fragment, plus the streams' buffers, whatever the object's size.
@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 from pyeclib.ec_iface import ECDriverError
 
-from nimbus_storage.errors import ServiceUnavailable
+from nimbus_storage.cluster.ec_blobs import driver, layout_of
+from nimbus_storage.cluster.ec_fragments import FragmentHolders, FragmentStream, read_fragments
+from nimbus_storage.cluster.ec_layout import ArchiveLayout
 from nimbus_storage.node.fragment_states import Archive, Seen
-from nimbus_storage.proxy.ec_blobs import driver, layout_of
-from nimbus_storage.proxy.ec_fragments import FragmentHolders, FragmentStream, read_fragments
-from nimbus_storage.proxy.ec_layout import ArchiveLayout
-from nimbus_storage.proxy.node_client import Placement
+from nimbus_storage.protocol.client import Placement
+from nimbus_storage.s3errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from nimbus_storage.node.reconstruction_pass import ReconstructionPass

@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from nimbus_storage.proxy.ec_layout import EC_META, ECFacts
-from nimbus_storage.proxy.node_client import META_HEADER, NodeAnswer
+from nimbus_storage.cluster.ec_layout import EC_META, ECFacts
+from nimbus_storage.protocol.client import NodeAnswer
+from nimbus_storage.protocol.headers import META_HEADER
 
 DOWN = "down"  # unreachable, or answered neither 200 nor 404 (507: device missing)
 ABSENT = "absent"

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from aiohttp import HttpVersion11, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from nimbus_storage.errors import IncompleteBody
+from nimbus_storage.blobs.blocks import CorruptBlob
+from nimbus_storage.blobs.diskfile import DiskBlobReader, DiskBlobStore
+from nimbus_storage.blobs.layout import TOMBSTONE_EXT
 from nimbus_storage.node.config import NodeContext
-from nimbus_storage.node.protocol import (
-    META_HEADER,
-    SIZE_HEADER,
-    TIMESTAMP_HEADER,
+from nimbus_storage.node.requests import (
     BadRequest,
     RangeNotSatisfiable,
     encode_meta,
@@ -38,10 +37,9 @@ from nimbus_storage.node.protocol import (
     parse_range,
     parse_timestamp,
 )
-from nimbus_storage.store.blocks import CorruptBlob
-from nimbus_storage.store.diskfile import DiskBlobReader, DiskBlobStore
-from nimbus_storage.store.layout import TOMBSTONE_EXT
-from nimbus_storage.store.meta_footer import FOOTER_HEADER, decode_footer, footer_size
+from nimbus_storage.protocol.footer import FOOTER_HEADER, decode_footer, footer_size
+from nimbus_storage.protocol.headers import META_HEADER, SIZE_HEADER, TIMESTAMP_HEADER
+from nimbus_storage.s3errors import IncompleteBody
 
 log = logging.getLogger("nimbus.node")
 

@@ -6,9 +6,9 @@ import asyncio
 
 from aiohttp import web
 
-from nimbus_storage.node.protocol import BadRequest, parse_suffixes
-from nimbus_storage.store.diskfile import DiskBlobStore
-from nimbus_storage.store.suffixes import is_suffix
+from nimbus_storage.blobs.diskfile import DiskBlobStore
+from nimbus_storage.blobs.suffixes import is_suffix
+from nimbus_storage.node.requests import BadRequest, parse_suffixes
 
 
 async def replicate(store: DiskBlobStore, partition: int, suffixes: str | None) -> web.Response:

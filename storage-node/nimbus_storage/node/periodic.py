@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar, Generic, Protocol, TypeVar
 
 from nimbus_storage.node.metrics import NodeMetrics
-from nimbus_storage.proxy.node_client import NodeClient
+from nimbus_storage.protocol.client import NodeClient
 from nimbus_storage.ring import Ring
 
 Report = TypeVar("Report")

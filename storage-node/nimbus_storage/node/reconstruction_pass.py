@@ -9,17 +9,17 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING
 
+from nimbus_storage.blobs.blocks import CorruptBlob
+from nimbus_storage.blobs.diskfile import DiskBlobReader, DiskBlobStore, SuffixEntry
+from nimbus_storage.blobs.layout import DATA_EXT, TOMBSTONE_EXT
+from nimbus_storage.cluster.ec_layout import EC_META, ECFacts
 from nimbus_storage.node.fragment_rebuild import rebuild_fragment
 from nimbus_storage.node.fragment_states import DATA, DOWN, Archive, Seen
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.pacing import Pacer
 from nimbus_storage.node.replication_plan import TOMBSTONE
-from nimbus_storage.proxy.ec_layout import EC_META, ECFacts
-from nimbus_storage.proxy.node_client import NodeAnswer, NodeClient, NodeUnavailable, Placement
+from nimbus_storage.protocol.client import NodeAnswer, NodeClient, NodeUnavailable, Placement
 from nimbus_storage.ring import Ring
-from nimbus_storage.store.blocks import CorruptBlob
-from nimbus_storage.store.diskfile import DiskBlobReader, DiskBlobStore, SuffixEntry
-from nimbus_storage.store.layout import DATA_EXT, TOMBSTONE_EXT
 
 if TYPE_CHECKING:
     from nimbus_storage.node.reconstructor import ReconstructionReport, ReconstructorSettings

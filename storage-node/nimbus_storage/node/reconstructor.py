@@ -59,13 +59,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from nimbus_storage.blobs.diskfile import DiskBlobStore
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.periodic import PassRunner
 from nimbus_storage.node.reconstruction_pass import ReconstructionPass
 from nimbus_storage.node.replication_disk import local_partitions
-from nimbus_storage.proxy.node_client import NodeClient
+from nimbus_storage.protocol.client import NodeClient
 from nimbus_storage.ring import Ring
-from nimbus_storage.store.diskfile import DiskBlobStore
 
 __all__ = ["ReconstructionReport", "Reconstructor", "ReconstructorSettings"]
 

@@ -7,10 +7,10 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from nimbus_storage.blobs.diskfile import DiskBlobStore, SuffixEntry
+from nimbus_storage.blobs.layout import DATA_EXT, TOMBSTONE_EXT, OnDiskFile, newest_state
 from nimbus_storage.node.replication_plan import TOMBSTONE
 from nimbus_storage.ring import Ring
-from nimbus_storage.store.diskfile import DiskBlobStore, SuffixEntry
-from nimbus_storage.store.layout import DATA_EXT, TOMBSTONE_EXT, OnDiskFile, newest_state
 
 log = logging.getLogger("nimbus.node")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from nimbus_storage.store.diskfile import SuffixEntry
+from nimbus_storage.blobs.diskfile import SuffixEntry
 
 DATA = "data"
 TOMBSTONE = "tombstone"

@@ -13,6 +13,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from nimbus_storage.blobs.blocks import CorruptBlob
+from nimbus_storage.blobs.diskfile import DiskBlobReader, DiskBlobStore, SuffixEntry
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.pacing import Pacer
 from nimbus_storage.node.replication_plan import (
@@ -21,9 +23,7 @@ from nimbus_storage.node.replication_plan import (
     plan_pushes,
     push_accepted,
 )
-from nimbus_storage.proxy.node_client import NodeClient, NodeUnavailable, Placement
-from nimbus_storage.store.blocks import CorruptBlob
-from nimbus_storage.store.diskfile import DiskBlobReader, DiskBlobStore, SuffixEntry
+from nimbus_storage.protocol.client import NodeClient, NodeUnavailable, Placement
 
 log = logging.getLogger("nimbus.replicator")
 

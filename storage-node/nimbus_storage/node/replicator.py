@@ -23,6 +23,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+from nimbus_storage.blobs.diskfile import DiskBlobStore, SuffixEntry
+from nimbus_storage.blobs.layout import normalize_timestamp
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.pacing import Pacer
 from nimbus_storage.node.periodic import PassRunner
@@ -33,10 +35,8 @@ from nimbus_storage.node.replication_disk import (
     remove_replicated,
 )
 from nimbus_storage.node.replication_sync import PeerSync, ReplicationReport
-from nimbus_storage.proxy.node_client import NodeClient, Placement
+from nimbus_storage.protocol.client import NodeClient, Placement
 from nimbus_storage.ring import Device, Ring
-from nimbus_storage.store.diskfile import DiskBlobStore, SuffixEntry
-from nimbus_storage.store.layout import normalize_timestamp
 
 __all__ = ["ReplicationReport", "Replicator", "ReplicatorSettings"]
 

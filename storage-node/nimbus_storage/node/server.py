@@ -32,6 +32,7 @@ from nimbus_storage.node.db_api import DATABASES, handle_db
 from nimbus_storage.node.db_replicator import DBReplicator, DBReplicatorSettings
 from nimbus_storage.node.devices import LocalDevices
 from nimbus_storage.node.metrics import NodeMetrics
+from nimbus_storage.node.node_ring import watch_ring
 from nimbus_storage.node.objects import (
     delete_object,
     expect_continue_later,
@@ -40,11 +41,11 @@ from nimbus_storage.node.objects import (
     put_object,
 )
 from nimbus_storage.node.partitions import list_suffix, replicate
-from nimbus_storage.node.protocol import TOKEN_HEADER, BadRequest, Target, parse_target
 from nimbus_storage.node.reconstructor import Reconstructor, ReconstructorSettings
 from nimbus_storage.node.replicator import Replicator, ReplicatorSettings
-from nimbus_storage.node.ringfile import watch_ring
-from nimbus_storage.proxy.node_client import NodeClient
+from nimbus_storage.node.requests import BadRequest, Target, parse_target
+from nimbus_storage.protocol.client import NodeClient
+from nimbus_storage.protocol.headers import TOKEN_HEADER
 from nimbus_storage.ring import Ring
 
 log = logging.getLogger("nimbus.node")

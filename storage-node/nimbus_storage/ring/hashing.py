@@ -1,4 +1,4 @@
-"""How a name becomes a partition: shared by the ring and the disk layout (``store/layout.py``).
+"""How a name becomes a partition: shared by the ring and the disk layout (``blobs/layout.py``).
 
 ``md5(hash_prefix + name + hash_suffix)`` as hex; the partition is the top ``part_power`` bits of
 its first 32 bits. The random prefix and suffix keep clients from choosing names that pile up in

@@ -12,16 +12,14 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from nimbus_storage.proxy.node_client import (
-    META_HEADER,
-    SIZE_HEADER,
-    TIMESTAMP_HEADER,
+from nimbus_storage.protocol.client import (
     NodeAnswer,
     NodeClient,
     NodeUnavailable,
     OpenRead,
     Placement,
 )
+from nimbus_storage.protocol.headers import META_HEADER, SIZE_HEADER, TIMESTAMP_HEADER
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from nimbus_storage.auth.checksums import (
     header_algorithm,
     new_checksum,
 )
-from nimbus_storage.errors import (
+from nimbus_storage.s3errors import (
     BadDigest,
     InvalidChecksum,
     InvalidDigest,

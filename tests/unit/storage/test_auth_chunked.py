@@ -20,7 +20,7 @@ from nimbus_storage.auth.sigv4 import (
     AuthContext,
     authenticate,
 )
-from nimbus_storage.errors import (
+from nimbus_storage.s3errors import (
     BadDigest,
     IncompleteBody,
     InvalidChecksum,

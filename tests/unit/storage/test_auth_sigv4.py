@@ -17,7 +17,7 @@ from nimbus_storage.auth.sigv4 import (
     authenticate,
     derive_signing_key,
 )
-from nimbus_storage.errors import (
+from nimbus_storage.s3errors import (
     AccessDenied,
     AuthorizationHeaderMalformed,
     AuthorizationQueryParametersError,

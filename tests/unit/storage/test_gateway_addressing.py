@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from nimbus_storage.errors import InvalidRequest, InvalidURI, KeyTooLongError
 from nimbus_storage.gateway.addressing import (
     MAX_KEY_BYTES,
     Target,
@@ -12,6 +11,7 @@ from nimbus_storage.gateway.addressing import (
     resolve_target,
     split_raw_path,
 )
+from nimbus_storage.s3errors import InvalidRequest, InvalidURI, KeyTooLongError
 
 DOMAINS = ("s3.example.com", "s3.local")
 

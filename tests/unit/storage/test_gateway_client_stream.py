@@ -9,9 +9,9 @@ from unittest import mock
 import pytest
 from aiohttp import StreamReader
 from aiohttp.http_exceptions import BadHttpMessage, BadStatusLine, LineTooLong
-from nimbus_storage.errors import RequestTimeout
 from nimbus_storage.gateway.body import ClientStream
 from nimbus_storage.gateway.connections import parse_error
+from nimbus_storage.s3errors import RequestTimeout
 
 STALL = 0.05  # seconds: any stall will do, the data never comes
 

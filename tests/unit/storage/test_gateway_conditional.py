@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from nimbus_storage.errors import InvalidRange, NotModified, PreconditionFailed
 from nimbus_storage.gateway.conditional import ByteRange, check_preconditions, parse_range
 from nimbus_storage.gateway.headers import http_date
+from nimbus_storage.s3errors import InvalidRange, NotModified, PreconditionFailed
 
 SIZE = 100
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from multidict import CIMultiDict
-from nimbus_storage.errors import InvalidArgument, InvalidRequest, NotImplementedError_
 from nimbus_storage.gateway.encryption import refuse_encryption, requested_encryption
+from nimbus_storage.s3errors import InvalidArgument, InvalidRequest, NotImplementedError_
 
 SSE_HEADERS = [
     "x-amz-server-side-encryption",

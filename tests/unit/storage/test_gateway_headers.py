@@ -6,7 +6,6 @@ import re
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
-from nimbus_storage.errors import InvalidStorageClass, MetadataTooLarge
 from nimbus_storage.gateway.headers import (
     DEFAULT_CONTENT_TYPE,
     MAX_USER_METADATA_BYTES,
@@ -17,6 +16,7 @@ from nimbus_storage.gateway.headers import (
     parse_http_date,
     user_metadata,
 )
+from nimbus_storage.s3errors import InvalidStorageClass, MetadataTooLarge
 
 MOMENT = 1_700_000_000  # 2023-11-14 22:13:20 UTC, a Tuesday
 

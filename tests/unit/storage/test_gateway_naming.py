@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from nimbus_storage.errors import InvalidBucketName
 from nimbus_storage.gateway.naming import bucket_name_problem, validate_bucket_name
+from nimbus_storage.s3errors import InvalidBucketName
 
 LENGTH = "between 3 and 63"
 CHARACTERS = "lowercase letters, numbers, dots and hyphens"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
-from nimbus_storage.errors import MethodNotAllowed, NotImplementedError_
 from nimbus_storage.gateway.routing import resolve_operation
+from nimbus_storage.s3errors import MethodNotAllowed, NotImplementedError_
 
 COPY = {"x-amz-copy-source": "/src/key"}
 

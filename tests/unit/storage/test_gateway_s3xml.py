@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from nimbus_storage import s3xml
-from nimbus_storage.errors import MalformedXML, MaxMessageLengthExceeded
+from nimbus_storage.s3errors import MalformedXML, MaxMessageLengthExceeded
 
 NS = s3xml.S3_NS
 

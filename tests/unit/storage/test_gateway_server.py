@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nimbus_storage.errors import EntityAlreadyExists
+from nimbus_storage.cluster.ec_blobs import ECBlobStore
+from nimbus_storage.cluster.ec_layout import ECPolicy
 from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.server import ensure_root_credential, open_services
-from nimbus_storage.proxy.ec_blobs import ECBlobStore
-from nimbus_storage.proxy.ec_layout import ECPolicy
-from nimbus_storage.proxy.node_client import NodeTimeouts
+from nimbus_storage.protocol.client import NodeTimeouts
 from nimbus_storage.ring import RingBuilder
+from nimbus_storage.s3errors import EntityAlreadyExists
 
 
 async def test_start_removes_temp_files_of_interrupted_writes(tmp_path: Path) -> None:

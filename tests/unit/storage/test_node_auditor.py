@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from nimbus_storage.blobs.blocks import BLOCK_SIZE
+from nimbus_storage.blobs.diskfile import DiskBlobStore, normalize_timestamp
+from nimbus_storage.blobs.layout import StoreIdentity
 from nimbus_storage.node.auditor import AuditorSettings, run_pass
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.pacing import Pacer
-from nimbus_storage.store.blocks import BLOCK_SIZE
-from nimbus_storage.store.diskfile import DiskBlobStore, normalize_timestamp
-from nimbus_storage.store.layout import StoreIdentity
 
 T1, T2 = normalize_timestamp(1700000001.0), normalize_timestamp(1700000002.0)
 RING = StoreIdentity("p", "s", 4)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from nimbus_storage import cli as top_cli
+from nimbus_storage.blobs.layout import IDENTITY_FILE, StoreIdentity
 from nimbus_storage.node import cli
-from nimbus_storage.node.protocol import BadRequest, parse_range, parse_target, parse_timestamp
+from nimbus_storage.node.requests import BadRequest, parse_range, parse_target, parse_timestamp
 from nimbus_storage.ring import RingBuilder
-from nimbus_storage.store.layout import IDENTITY_FILE, StoreIdentity
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -11,11 +11,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from nimbus_storage.blobs.blocks import BLOCK_SIZE
+from nimbus_storage.blobs.diskfile import normalize_timestamp
+from nimbus_storage.blobs.layout import StoreIdentity
 from nimbus_storage.node.config import NodeConfig, NodeContext
 from nimbus_storage.node.server import MAX_FIELD_SIZE, build_app, make_context
-from nimbus_storage.store.blocks import BLOCK_SIZE
-from nimbus_storage.store.diskfile import normalize_timestamp
-from nimbus_storage.store.layout import StoreIdentity
 
 T1 = normalize_timestamp(1700000001.0)
 RING = StoreIdentity("p", "s", 4)

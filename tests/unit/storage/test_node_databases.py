@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from nimbus_storage.meta.api import ObjectVersion
+from nimbus_storage.meta.index import BucketIndex
 from nimbus_storage.node.databases import Databases
-from nimbus_storage.store.api import ObjectVersion
-from nimbus_storage.store.index import BucketIndex
 
 
 def test_least_recently_used_replicas_are_closed_beyond_the_limit(tmp_path: Path) -> None:

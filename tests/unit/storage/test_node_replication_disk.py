@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from nimbus_storage.blobs.diskfile import DiskBlobStore, SuffixEntry, normalize_timestamp
+from nimbus_storage.blobs.layout import StoreIdentity
 from nimbus_storage.node.replication_disk import (
     list_partition,
     reclaim_tombstones,
     remove_replicated,
 )
-from nimbus_storage.store.diskfile import DiskBlobStore, SuffixEntry, normalize_timestamp
-from nimbus_storage.store.layout import StoreIdentity
 
 RING = StoreIdentity("p", "s", 2)
 T1, T2 = normalize_timestamp(1700000001.0), normalize_timestamp(1700000002.0)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from nimbus_storage.blobs.diskfile import SuffixEntry
 from nimbus_storage.node.replication_plan import (
     differing_suffixes,
     plan_pushes,
     push_accepted,
 )
-from nimbus_storage.store.diskfile import SuffixEntry
 
 OLD, MID, NEW = "1700000001.00000", "1700000002.00000", "1700000003.00000"
 CUTOFF = "1600000000.00000"  # nothing here is old enough to reclaim unless said so

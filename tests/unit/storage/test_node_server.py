@@ -12,10 +12,10 @@ from urllib.parse import quote
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from nimbus_storage.blobs.diskfile import normalize_timestamp
+from nimbus_storage.blobs.layout import StoreIdentity
 from nimbus_storage.node.config import NodeConfig, NodeContext
 from nimbus_storage.node.server import MAX_FIELD_SIZE, build_app, make_context
-from nimbus_storage.store.diskfile import normalize_timestamp
-from nimbus_storage.store.layout import StoreIdentity
 
 T1, T2, T3 = (normalize_timestamp(t) for t in (1700000001.0, 1700000002.0, 1700000003.0))
 RING = StoreIdentity("p", "s", 4)

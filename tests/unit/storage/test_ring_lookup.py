@@ -6,8 +6,8 @@ import dataclasses
 import hashlib
 
 import pytest
+from nimbus_storage.blobs.layout import StoreIdentity
 from nimbus_storage.ring import Device, Ring
-from nimbus_storage.store.layout import StoreIdentity
 
 from tests.unit.storage.ring_layouts import builder_with, grid
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nimbus_storage.errors import (
-    NotImplementedError_,
-    ServerSideEncryptionConfigurationNotFoundError,
-)
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response
+from nimbus_storage.s3errors import (
+    NotImplementedError_,
+    ServerSideEncryptionConfigurationNotFoundError,
+)
 
 
 @s3_operation("GetBucketEncryption")

@@ -6,13 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from nimbus_storage import s3xml
-from nimbus_storage.errors import (
-    AccessDenied,
-    BucketAlreadyOwnedByYou,
-    BucketNotEmpty,
-    InvalidArgument,
-    S3Error,
-)
+from nimbus_storage.bucket_config.acl import parse_canned_acl
 from nimbus_storage.gateway import uploads
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.body import read_small_body
@@ -20,10 +14,16 @@ from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.handlers.listing import decode_token, encode_token
 from nimbus_storage.gateway.headers import iso8601
 from nimbus_storage.gateway.naming import validate_bucket_name
-from nimbus_storage.gateway.policies import POLICY_HEADER
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response, xml_response
-from nimbus_storage.policy.acl import parse_canned_acl
+from nimbus_storage.gateway.storage_policies import POLICY_HEADER
+from nimbus_storage.s3errors import (
+    AccessDenied,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    InvalidArgument,
+    S3Error,
+)
 
 
 class IllegalLocationConstraint(S3Error):

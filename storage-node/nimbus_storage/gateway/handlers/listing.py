@@ -10,12 +10,12 @@ from urllib.parse import quote_plus
 from aiohttp import web
 
 from nimbus_storage import s3xml
-from nimbus_storage.errors import InvalidArgument, InvalidEncodingType
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.headers import iso8601
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import xml_response
-from nimbus_storage.store.api import ObjectVersion
+from nimbus_storage.meta.api import ObjectVersion
+from nimbus_storage.s3errors import InvalidArgument, InvalidEncodingType
 
 MAX_KEYS = 1000
 

@@ -14,17 +14,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from nimbus_storage import s3xml
-from nimbus_storage.errors import (
-    EntityTooSmall,
-    InvalidArgument,
-    InvalidPart,
-    InvalidPartOrder,
-    InvalidRange,
-    MalformedXML,
-    NoSuchUpload,
-    OperationAborted,
-    TooManyParts,
-)
+from nimbus_storage.blobs.diskfile import normalize_timestamp
 from nimbus_storage.gateway import objects, uploads
 from nimbus_storage.gateway.body import read_small_body, require_size, verified_payload
 from nimbus_storage.gateway.context import S3Request
@@ -43,8 +33,18 @@ from nimbus_storage.gateway.headers import (
 )
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response, xml_response
-from nimbus_storage.store.api import Part, Upload
-from nimbus_storage.store.diskfile import normalize_timestamp
+from nimbus_storage.meta.api import Part, Upload
+from nimbus_storage.s3errors import (
+    EntityTooSmall,
+    InvalidArgument,
+    InvalidPart,
+    InvalidPartOrder,
+    InvalidRange,
+    MalformedXML,
+    NoSuchUpload,
+    OperationAborted,
+    TooManyParts,
+)
 
 MAX_PARTS = 10_000
 # Complete rebuilds its manifest when a part is re-uploaded meanwhile; this often, then 409.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from nimbus_storage.bucket_config import tagging
+from nimbus_storage.bucket_config.acl import parse_acl_body, parse_canned_acl, render_acl
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response
-from nimbus_storage.policy import tagging
-from nimbus_storage.policy.acl import parse_acl_body, parse_canned_acl, render_acl
 
 MAX_TAGGING_BODY = 64 * 1024
 

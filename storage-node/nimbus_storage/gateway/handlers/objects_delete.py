@@ -5,14 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from nimbus_storage import s3xml
-from nimbus_storage.errors import MalformedXML, S3Error
+from nimbus_storage.bucket_config.actions import action_for
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.objects import DeleteOutcome, delete_object
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response, xml_response
-from nimbus_storage.policy.actions import action_for
+from nimbus_storage.s3errors import MalformedXML, S3Error
 
 MAX_DELETE_KEYS = 1000
 MAX_DELETE_BODY = 2 * 1024 * 1024

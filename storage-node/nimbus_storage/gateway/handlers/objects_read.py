@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nimbus_storage.errors import (
-    AccessDenied,
-    InvalidArgument,
-    InvalidPartNumber,
-    InvalidRange,
-    MethodNotAllowed,
-    NoSuchKey,
-    NotModified,
-)
+from nimbus_storage.bucket_config.acl import acl_allows
+from nimbus_storage.bucket_config.lifecycle import expiration_header, from_json
 from nimbus_storage.gateway import cors, objects
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.conditional import ByteRange, check_preconditions, parse_range
@@ -25,9 +18,16 @@ from nimbus_storage.gateway.headers import (
     user_metadata,
 )
 from nimbus_storage.gateway.registry import s3_operation
-from nimbus_storage.policy.acl import acl_allows
-from nimbus_storage.policy.lifecycle import expiration_header, from_json
-from nimbus_storage.store.api import ObjectVersion
+from nimbus_storage.meta.api import ObjectVersion
+from nimbus_storage.s3errors import (
+    AccessDenied,
+    InvalidArgument,
+    InvalidPartNumber,
+    InvalidRange,
+    MethodNotAllowed,
+    NoSuchKey,
+    NotModified,
+)
 
 # Query parameters that override response headers on a signed GET (AWS: not for anonymous).
 _OVERRIDES = {

@@ -8,14 +8,9 @@ from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
-from nimbus_storage.errors import (
-    InvalidArgument,
-    InvalidRequest,
-    NoSuchBucket,
-    NoSuchKey,
-    NoSuchVersion,
-    PreconditionFailed,
-)
+from nimbus_storage.bucket_config.acl import parse_canned_acl
+from nimbus_storage.bucket_config.actions import copy_source_action
+from nimbus_storage.bucket_config.tagging import parse_tagging_header
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.body import declared_size, require_size, verified_payload
@@ -29,10 +24,15 @@ from nimbus_storage.gateway.headers import (
 )
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response, xml_response
-from nimbus_storage.policy.acl import parse_canned_acl
-from nimbus_storage.policy.actions import copy_source_action
-from nimbus_storage.policy.tagging import parse_tagging_header
-from nimbus_storage.store.api import Bucket, ObjectVersion
+from nimbus_storage.meta.api import Bucket, ObjectVersion
+from nimbus_storage.s3errors import (
+    InvalidArgument,
+    InvalidRequest,
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchVersion,
+    PreconditionFailed,
+)
 
 MAX_COPY_SIZE = 5 * 1024**3
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nimbus_storage.errors import CORSForbidden, InvalidRequest, S3Error
+from nimbus_storage.bucket_config import cors
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response
-from nimbus_storage.policy import cors
+from nimbus_storage.s3errors import CORSForbidden, InvalidRequest, S3Error
 
 
 class PreflightBadRequest(S3Error):

@@ -1,0 +1,214 @@
+"""The catalog replicated on the storage nodes: ``CatalogService`` over ``DatabaseReplicas``.
+
+Changes are rows computed here from a quorum read and merged into a quorum of the catalog's
+replicas (``catalog_rows`` says how rows merge). Buckets, credentials and bucket documents are
+read on almost every request, so lookups are cached for ``cache_ttl`` seconds: a change made
+through another gateway shows here within that time (AWS documents the same delay for bucket
+and IAM changes); this gateway's own changes drop its cache at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from nimbus_storage.cluster.db_replicas import MISSING, DatabaseReplicas
+from nimbus_storage.cluster.ring_index import RingIndexService
+from nimbus_storage.meta import catalog_rows as cr
+from nimbus_storage.meta import rows
+from nimbus_storage.meta.api import Bucket, Credential
+from nimbus_storage.meta.catalog import FILE_SAFE_NAME, new_credential
+from nimbus_storage.meta.db_names import CATALOG
+from nimbus_storage.meta.rows import Row
+from nimbus_storage.meta.services import CatalogService
+from nimbus_storage.s3errors import (
+    BucketAlreadyExists,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    EntityAlreadyExists,
+    IllegalVersioningConfiguration,
+    InvalidBucketName,
+    NoSuchBucket,
+)
+
+T = TypeVar("T")
+
+
+class RingCatalogService(CatalogService):
+    def __init__(self, replicas: DatabaseReplicas, *, cache_ttl: float = 1.0) -> None:
+        self.replicas = replicas
+        self.cache_ttl = cache_ttl
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    def index(self, name: str) -> RingIndexService:
+        return RingIndexService(self.replicas, name)
+
+    async def close(self) -> None:
+        self._cache.clear()
+
+    async def _cached(self, key: tuple[str, str], load: Callable[[], Awaitable[T]]) -> T:
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self.cache_ttl:
+            return hit[1]  # type: ignore[no-any-return]
+        value = await load()
+        self._cache[key] = (now, value)
+        return value
+
+    def _forget(self, kind: str, name: str) -> None:
+        self._cache.pop((kind, name), None)
+
+    async def _rows(
+        self, op: str, args: Mapping[str, Any], table: str, *, degraded: bool = False
+    ) -> list[Row]:
+        answers = await self.replicas.read_all(CATALOG, op, args, degraded=degraded)
+        return rows.merge_rows((a for a in answers if a is not MISSING), cr.IDENTITY[table])
+
+    async def _write(self, batch: Mapping[str, list[Row]]) -> None:
+        await self.replicas.write(CATALOG, batch)
+
+    # --- buckets ------------------------------------------------------------------------------
+
+    async def _live_bucket_row(self, name: str, *, degraded: bool = False) -> Row | None:
+        found = await self._rows("bucket_rows", {"name": name}, "buckets", degraded=degraded)
+        return cr.live_bucket(found)
+
+    async def create_bucket(
+        self,
+        name: str,
+        owner: str,
+        *,
+        region: str = "",
+        acl: str = "private",
+        storage_policy: str = "",
+    ) -> Bucket:
+        if not FILE_SAFE_NAME.fullmatch(name):
+            raise InvalidBucketName(BucketName=name)
+        existing = await self._live_bucket_row(name)
+        if existing is not None:
+            if existing[1] == owner:
+                raise BucketAlreadyOwnedByYou(BucketName=name)
+            raise BucketAlreadyExists(BucketName=name)
+        bucket = Bucket(name, owner, time.time(), "", None, None, acl, region, storage_policy)
+        await self._write({"buckets": [cr.bucket_row(bucket, rows.now_ns())]})
+        self._forget("bucket", name)
+        return bucket
+
+    async def get_bucket(self, name: str) -> Bucket | None:
+        async def load() -> Bucket | None:
+            live = await self._live_bucket_row(name, degraded=True)
+            return None if live is None else cr.bucket_of(live)
+
+        return await self._cached(("bucket", name), load)
+
+    async def list_buckets(self, owner: str | None = None) -> list[Bucket]:
+        by_name: dict[str, list[Row]] = {}
+        for row in await self._rows("all_bucket_rows", {}, "buckets"):
+            by_name.setdefault(row[0], []).append(row)
+        found = [cr.live_bucket(candidates) for _name, candidates in sorted(by_name.items())]
+        buckets = [cr.bucket_of(row) for row in found if row is not None]
+        return [b for b in buckets if owner is None or b.owner == owner]
+
+    async def delete_bucket(self, name: str) -> None:
+        live = [r for r in await self._rows("bucket_rows", {"name": name}, "buckets") if r[4] == 0]
+        if not live:
+            raise NoSuchBucket(BucketName=name)
+        if not await self.index(name).is_empty():
+            raise BucketNotEmpty(BucketName=name)
+        configs = [
+            r for r in await self._rows("config_rows", {"bucket": name}, "configs") if r[4] == 0
+        ]
+        holders = [
+            r
+            for r in await self._rows("credential_rows", {}, "credentials")
+            if rows.is_live(r) and name in json.loads(r[8])
+        ]
+        await self._write(
+            {
+                "buckets": [rows.tombstone(r) for r in live],
+                "configs": [rows.tombstone(r) for r in configs],
+                "credentials": [cr.without_grant(r, name) for r in holders],
+            }
+        )
+        self._forget("bucket", name)
+        self._forget("configs", name)
+        for holder in holders:
+            self._forget("credential", holder[0])
+
+    async def set_versioning(self, name: str, status: str) -> None:
+        if status not in ("Enabled", "Suspended"):
+            raise IllegalVersioningConfiguration()
+        await self._update_bucket(name, {cr.VERSIONING: status})
+
+    async def set_quota(self, name: str, max_bytes: int | None, max_objects: int | None) -> None:
+        await self._update_bucket(name, {cr.QUOTA_BYTES: max_bytes, cr.QUOTA_OBJECTS: max_objects})
+
+    async def set_acl(self, name: str, acl: str) -> None:
+        await self._update_bucket(name, {cr.ACL: acl})
+
+    async def _update_bucket(self, name: str, changes: Mapping[int, Any]) -> None:
+        live = await self._live_bucket_row(name)
+        if live is None:
+            raise NoSuchBucket(BucketName=name)
+        await self._write({"buckets": [cr.with_settings(live, changes)]})
+        self._forget("bucket", name)
+
+    # --- bucket documents ---------------------------------------------------------------------
+
+    async def get_config(self, name: str, kind: str) -> str | None:
+        async def load() -> dict[str, str]:
+            found = await self._rows("config_rows", {"bucket": name}, "configs", degraded=True)
+            return {r[1]: r[5] for r in found if rows.is_live(r)}
+
+        documents = await self._cached(("configs", name), load)
+        return documents.get(kind)
+
+    async def set_config(self, name: str, kind: str, value: str | None) -> None:
+        if await self._live_bucket_row(name) is None:
+            raise NoSuchBucket(BucketName=name)
+        await self._write({"configs": [cr.config_row(name, kind, value, rows.now_ns())]})
+        self._forget("configs", name)
+
+    # --- credentials --------------------------------------------------------------------------
+
+    async def _live_credential_row(self, access_key: str, *, degraded: bool = False) -> Row | None:
+        args = {"access_key": access_key}
+        found = await self._rows("credential_rows", args, "credentials", degraded=degraded)
+        live = [r for r in found if rows.is_live(r)]
+        return live[0] if live else None
+
+    async def create_credential(
+        self,
+        access_key: str,
+        secret_key: str,
+        *,
+        is_admin: bool = False,
+        description: str = "",
+        grants: Mapping[str, str] | None = None,
+    ) -> Credential:
+        credential = new_credential(access_key, secret_key, is_admin, description, grants)
+        if await self._live_credential_row(access_key) is not None:
+            raise EntityAlreadyExists(f"Access key {access_key!r} already exists")
+        await self._write({"credentials": [cr.credential_row(credential, rows.now_ns())]})
+        self._forget("credential", access_key)
+        return credential
+
+    async def get_credential(self, access_key: str) -> Credential | None:
+        async def load() -> Credential | None:
+            live = await self._live_credential_row(access_key, degraded=True)
+            return None if live is None else cr.credential_of(live)
+
+        return await self._cached(("credential", access_key), load)
+
+    async def list_credentials(self) -> list[Credential]:
+        found = await self._rows("credential_rows", {}, "credentials")
+        return [cr.credential_of(r) for r in sorted(r for r in found if rows.is_live(r))]
+
+    async def delete_credential(self, access_key: str) -> bool:
+        live = await self._live_credential_row(access_key)
+        if live is not None:
+            await self._write({"credentials": [rows.tombstone(live)]})
+        self._forget("credential", access_key)
+        return live is not None
