@@ -6,7 +6,7 @@ import importlib
 
 _MODULES = (
     "buckets",
-    "bucket_config",
+    "bucket_subresources",
     "bucket_encryption",
     "listing",
     "objects_read",
