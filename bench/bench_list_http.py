@@ -33,7 +33,7 @@ from nimbus_storage.ring import Ring
 
 from bench.bench_index import DAYS, generate, percentile
 from bench.bench_s3 import ACCESS_KEY, SECRET_KEY, ClusterServer, Server, Signer
-from e2e.storage_cluster import StorageCluster
+from tests.support.storage_cluster import StorageCluster
 
 BUCKET = "million"
 

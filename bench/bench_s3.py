@@ -210,10 +210,10 @@ def object_count(size: int, budget_bytes: int) -> int:
 
 
 class ClusterServer:
-    """The same benchmark against a gateway over N storage nodes (e2e.storage_cluster)."""
+    """The same benchmark against a gateway over N storage nodes (tests.support.storage_cluster)."""
 
     def __init__(self, data: Path, nodes: int, replicas: int, ec: str | None) -> None:
-        from e2e.storage_cluster import StorageCluster
+        from tests.support.storage_cluster import StorageCluster
 
         self.cluster = StorageCluster(
             data,

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import math
 import os
 import signal
 import sys
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import uvloop
 
+from nimbus_storage.cluster.db_probe import probe_replicas
+from nimbus_storage.cluster.ring_catalog import RingCatalogService
 from nimbus_storage.gateway.config import (
     CLIENT_BODY_TIMEOUT,
     CLIENT_HEADER_TIMEOUT,
@@ -34,13 +37,28 @@ from nimbus_storage.gateway.server import (
 )
 from nimbus_storage.gateway.storage_policies import DEFAULT_POLICY, PolicySpec
 from nimbus_storage.logs import add_format_argument, configure_logging
+from nimbus_storage.meta.db_names import CATALOG
 from nimbus_storage.node import cli as node_cli
 from nimbus_storage.ring import cli as ring_cli
 from nimbus_storage.s3errors import ServiceUnavailable
+from nimbus_storage.storage_errors import StorageUnavailable
 
 ACCESS_KEY_ENV = "NIMBUS_ROOT_ACCESS_KEY"
 SECRET_KEY_ENV = "NIMBUS_ROOT_SECRET_KEY"
 CLUSTER_TOKEN_ENV = "NIMBUS_CLUSTER_TOKEN"
+CATALOG_WAIT = 60.0
+"""Seconds ``serve`` waits for a replicated catalog to be reachable before it gives up."""
+CATALOG_RETRY_PAUSE = 1.0
+CATALOG_REPORT_EVERY = 10.0
+"""Seconds between two log lines saying why the catalog is not reachable yet."""
+
+_log = logging.getLogger("nimbus.gateway")
+# Too few nodes answered: from the cluster's own calls, or through the gateway's S3 mapping.
+_UNAVAILABLE = (StorageUnavailable, ServiceUnavailable)
+
+
+class CatalogUnreachable(Exception):
+    """The replicated catalog stayed out of reach for ``CATALOG_WAIT`` seconds."""
 
 
 def _policy_spec(text: str) -> PolicySpec:
@@ -198,7 +216,7 @@ def _banner(endpoint: str, access_key: str, secret_key: str, source: str) -> str
     )
 
 
-async def _serve(args: argparse.Namespace) -> None:
+async def _serve(args: argparse.Namespace) -> int:
     config = GatewayConfig(
         data_dir=args.data.resolve(),
         host=args.host,
@@ -222,7 +240,12 @@ async def _serve(args: argparse.Namespace) -> None:
         config = dataclasses.replace(config, domains=tuple(args.domain))
     gateway = await start_gateway(config, janitor_enabled=not args.no_janitor)
     gateway.services.ready = False
-    root = await _root_credential(gateway)
+    try:
+        root = await _root_credential(gateway)
+    except CatalogUnreachable as exc:
+        await gateway.stop()
+        print(f"nimbus-storage serve: {exc}", file=sys.stderr)
+        return 1
     gateway.services.ready = True
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -231,21 +254,43 @@ async def _serve(args: argparse.Namespace) -> None:
     print(_banner(gateway.endpoint, root.access_key, root.secret_key, root.source), flush=True)
     await stop.wait()
     await gateway.stop()
+    return 0
 
 
 async def _root_credential(gateway: RunningGateway) -> RootCredential:
-    """The root credential, waiting (up to a minute) for a replicated catalog to be reachable:
-    gateways and storage nodes may start in any order."""
+    """The root credential, waiting (up to ``CATALOG_WAIT`` seconds) for a replicated catalog to
+    be reachable: gateways and storage nodes may start in any order. While it waits, it says
+    every ``CATALOG_REPORT_EVERY`` seconds what each node that may hold the catalog answers."""
     access_key, secret_key = os.environ.get(ACCESS_KEY_ENV), os.environ.get(SECRET_KEY_ENV)
-    deadline = time.monotonic() + 60
+    started = time.monotonic()
+    reported = -math.inf
     while True:
         try:
             return await ensure_root_credential(gateway.services.catalog, access_key, secret_key)
-        except ServiceUnavailable as exc:
-            if time.monotonic() > deadline:
-                raise
-            logging.getLogger("nimbus.gateway").warning("catalog not reachable yet: %s", exc)
-            await asyncio.sleep(1)
+        except _UNAVAILABLE as exc:
+            waited = time.monotonic() - started
+            if waited > CATALOG_WAIT:
+                raise CatalogUnreachable(
+                    f"catalog not reachable in {CATALOG_WAIT:g} s: {exc.message}"
+                    f" {await _catalog_answers(gateway)}"
+                ) from exc
+            if waited - reported >= CATALOG_REPORT_EVERY:
+                reported = waited
+                _log.warning(
+                    "catalog not reachable yet (retrying for up to %g s): %s %s",
+                    round(CATALOG_WAIT - waited),
+                    exc.message,
+                    await _catalog_answers(gateway),
+                )
+            await asyncio.sleep(CATALOG_RETRY_PAUSE)
+
+
+async def _catalog_answers(gateway: RunningGateway) -> str:
+    """``Tried: 507 device d0 missing on 127.0.0.1:6201 (...); ...``, for a replicated catalog."""
+    catalog = gateway.services.catalog
+    if not isinstance(catalog, RingCatalogService):
+        return ""
+    return "Tried: " + "; ".join(await probe_replicas(catalog.replicas, CATALOG)) + "."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,8 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     if args.command == "serve":
-        uvloop.run(_serve(args))
-    elif args.command == "node":
+        return uvloop.run(_serve(args))
+    if args.command == "node":
         return node_cli.run(args)
     return 0
 

@@ -23,7 +23,7 @@ from mypy_boto3_s3 import S3Client
 from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.server import RunningGateway, ensure_root_credential, start_gateway
 
-from e2e.storage_cluster import StorageCluster
+from tests.support.storage_cluster import StorageCluster
 
 ROOT_ACCESS_KEY = "NIMBUSROOTTEST"
 ROOT_SECRET_KEY = "root-secret-key-for-tests-only"

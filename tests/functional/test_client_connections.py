@@ -28,7 +28,6 @@ from botocore.exceptions import ClientError
 from mypy_boto3_s3 import S3Client
 from nimbus_storage.gateway.config import GatewayConfig
 
-from e2e.storage_cluster import StorageCluster
 from tests.functional.conftest import (
     ROOT_ACCESS_KEY,
     ROOT_SECRET_KEY,
@@ -36,6 +35,7 @@ from tests.functional.conftest import (
     stop_in_thread,
 )
 from tests.functional.raw_http import Endpoint, read_answer, wait_closed
+from tests.support.storage_cluster import StorageCluster
 
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 1.5

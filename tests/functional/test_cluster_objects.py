@@ -19,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from mypy_boto3_s3 import S3Client
 
-from e2e.storage_cluster import StorageCluster
+from tests.support.storage_cluster import StorageCluster
 
 
 @pytest.fixture(scope="module", params=[None, "2+1"], ids=["replicated", "ec-2+1"])

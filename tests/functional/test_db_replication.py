@@ -25,6 +25,7 @@ from nimbus_storage.node.db_api import DATABASES
 from nimbus_storage.node.db_replicator import DBReplicator, DBReplicatorSettings
 from nimbus_storage.node.server import RunningNode, start_node
 from nimbus_storage.protocol.client import NodeClient, Placement
+from nimbus_storage.protocol.db_ops import DbOp
 from nimbus_storage.ring import Ring, RingBuilder
 
 pytestmark = pytest.mark.timeout(30)
@@ -101,7 +102,7 @@ class Cluster:
 
     async def replica_id(self, node: RunningNode, name: str = NAME) -> object:
         where = Placement(node.ring_node, "d0", self.ring.partition(name))
-        return await self.client.db_call(where, name, "replica_id", {})
+        return await self.client.db_call(where, name, DbOp.REPLICA_ID, {})
 
 
 def state(index: BucketIndex) -> tuple[object, ...]:

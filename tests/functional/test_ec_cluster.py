@@ -15,9 +15,9 @@ from nimbus_storage.cluster.ec_layout import ECPolicy
 from nimbus_storage.protocol.client import NodeClient
 from nimbus_storage.ring import Ring
 from nimbus_storage.ring.watch import RingFile
-from nimbus_storage.s3errors import ServiceUnavailable
+from nimbus_storage.storage_errors import StorageUnavailable
 
-from e2e.storage_cluster import StorageCluster
+from tests.support.storage_cluster import StorageCluster
 
 MIB = 1024 * 1024
 TS = "0000001000.00000"
@@ -65,7 +65,7 @@ async def test_ec_write_read_and_read_with_a_node_down(cluster: StorageCluster) 
         start, end = MIB - 10, 3 * MIB + 10  # across segment boundaries
         assert await read(blobs, "ec-object", start, end) == data[start : end + 1]
         # 2 of 3 archives is below the write quorum (k + 1), and 3 nodes leave no handoff.
-        with pytest.raises(ServiceUnavailable, match="2 of 3 fragment archives stored, 3 needed"):
+        with pytest.raises(StorageUnavailable, match="2 of 3 fragment archives stored, 3 needed"):
             await blobs.put("while-down", chunks(data[:1000]), {}, TS, expected_size=1000)
     finally:
         await client.close()

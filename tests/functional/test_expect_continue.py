@@ -37,7 +37,7 @@ from nimbus_storage.node.config import NodeConfig, SpaceReserve
 from nimbus_storage.node.server import RunningNode, start_node
 from nimbus_storage.protocol.client import NodeClient, NodeTimeouts
 
-from e2e.storage_cluster import in_tmpfs
+from tests.support.storage_cluster import in_tmpfs
 
 TOKEN = "expect-token"
 RING = StoreIdentity("expect-prefix", "expect-suffix", 3)

@@ -242,3 +242,26 @@ def test_abandoned_uploads_are_cleaned(gateway: GatewayHandle, s3: S3Client, buc
     report = gateway.call(janitor.run_pass(services, now=week_later))
     assert report.uploads_aborted >= 1
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_list_multipart_uploads_encoding_type_url(s3: S3Client, bucket: str) -> None:
+    key = "dir/a b&c+\u00e9|z"
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    try:
+        listed = s3.list_multipart_uploads(
+            Bucket=bucket, EncodingType="url", Prefix="dir/a b", Delimiter="|", MaxUploads=1
+        )
+        assert listed["EncodingType"] == "url"
+        assert listed["Prefix"] == "dir/a+b"
+        assert listed["Delimiter"] == "%7C"
+        assert listed["CommonPrefixes"] == [{"Prefix": "dir/a+b%26c%2B%C3%A9%7C"}]
+        listed = s3.list_multipart_uploads(
+            Bucket=bucket, EncodingType="url", MaxUploads=1, KeyMarker="dir/a"
+        )
+        assert listed["KeyMarker"] == "dir/a"
+        assert [u["Key"] for u in listed["Uploads"]] == ["dir/a+b%26c%2B%C3%A9%7Cz"]
+        plain = s3.list_multipart_uploads(Bucket=bucket)
+        assert "EncodingType" not in plain
+        assert [u["Key"] for u in plain["Uploads"]] == [key]
+    finally:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)

@@ -17,6 +17,7 @@ from nimbus_storage.meta.api import ObjectVersion, Part, Upload
 from nimbus_storage.node.config import NodeConfig
 from nimbus_storage.node.server import RunningNode, start_node
 from nimbus_storage.protocol.client import DatabaseMissing, NodeClient, Placement
+from nimbus_storage.protocol.db_ops import DbOp
 from nimbus_storage.protocol.db_wire import list_page
 
 IDENTITY = StoreIdentity("db-api-prefix", "db-api-suffix", 4)
@@ -60,21 +61,21 @@ async def test_merge_creates_the_replica_and_reads_see_it(node: RunningNode) -> 
     where = place(node, "bucket:photos")
     try:
         with pytest.raises(DatabaseMissing):
-            await client.db_call(where, "bucket:photos", "list_objects", {})
+            await client.db_call(where, "bucket:photos", DbOp.LIST_OBJECTS, {})
         row = rows.version_row(ObjectVersion("cat.jpg", "null", 1.0, "e", 3, "blob-1"), 10)
         garbage = await client.db_call(
-            where, "bucket:photos", "merge", {"rows": {"versions": [row]}}
+            where, "bucket:photos", DbOp.MERGE, {"rows": {"versions": [row]}}
         )
         assert garbage == {}
-        page = list_page(await client.db_call(where, "bucket:photos", "list_objects", {}))  # type: ignore[arg-type]
+        page = list_page(await client.db_call(where, "bucket:photos", DbOp.LIST_OBJECTS, {}))  # type: ignore[arg-type]
         assert [(v.key, v.blob, v.is_latest) for v in page.entries] == [("cat.jpg", "blob-1", True)]
         newer = rows.version_row(ObjectVersion("cat.jpg", "null", 2.0, "e", 4, "blob-2"), 20)
         garbage = await client.db_call(
-            where, "bucket:photos", "merge", {"rows": {"versions": [newer]}}
+            where, "bucket:photos", DbOp.MERGE, {"rows": {"versions": [newer]}}
         )
         assert isinstance(garbage, dict)
         assert [r[9] for r in garbage["versions"]] == ["blob-1"]
-        assert await client.db_call(where, "bucket:photos", "usage", {}) == [4, 1]
+        assert await client.db_call(where, "bucket:photos", DbOp.USAGE, {}) == [4, 1]
     finally:
         await client.close()
 
@@ -86,17 +87,17 @@ async def test_a_claim_wins_once(node: RunningNode) -> None:
     part = rows.part_row("u1", Part(1, "etag", 5, "part-blob", 1.0), 6)
     try:
         await client.db_call(
-            where, "bucket:uploads", "merge", {"rows": {"uploads": [upload], "parts": [part]}}
+            where, "bucket:uploads", DbOp.MERGE, {"rows": {"uploads": [upload], "parts": [part]}}
         )
         args = {"upload_id": "u1", "expected": [[1, "other-blob"]]}
-        assert await client.db_call(where, "bucket:uploads", "claim_upload", args) == [
+        assert await client.db_call(where, "bucket:uploads", DbOp.CLAIM_UPLOAD, args) == [
             "changed",
             [],
         ]
         args["expected"] = [[1, "part-blob"]]
-        claimed: Any = await client.db_call(where, "bucket:uploads", "claim_upload", args)
+        claimed: Any = await client.db_call(where, "bucket:uploads", DbOp.CLAIM_UPLOAD, args)
         assert (claimed[0], [p[7] for p in claimed[1]]) == ("claimed", ["part-blob"])
-        again = await client.db_call(where, "bucket:uploads", "claim_upload", args)
+        again = await client.db_call(where, "bucket:uploads", DbOp.CLAIM_UPLOAD, args)
         assert again == ["missing", []]
     finally:
         await client.close()

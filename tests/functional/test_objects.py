@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from mypy_boto3_s3 import S3Client
 from mypy_boto3_s3.type_defs import CopySourceTypeDef, DeleteTypeDef
 
@@ -158,6 +159,24 @@ def test_conditional_get(s3: S3Client, bucket: str) -> None:
     # If-Match wins over If-Unmodified-Since (RFC 9110 order, as S3 documents).
     got = s3.get_object(Bucket=bucket, Key="c", IfMatch=etag, IfUnmodifiedSince=earlier)
     assert got["ContentLength"] == 4
+
+
+def test_not_modified_carries_etag_and_last_modified(s3: S3Client, bucket: str) -> None:
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"cached")["ETag"]
+    head = s3.head_object(Bucket=bucket, Key="k")
+    for call in (s3.head_object, s3.get_object):
+        try:
+            call(Bucket=bucket, Key="k", IfNoneMatch=etag)
+        except ClientError as error:
+            meta = error.response["ResponseMetadata"]
+        else:
+            raise AssertionError("expected 304")
+        assert meta["HTTPStatusCode"] == 304
+        assert meta["HTTPHeaders"]["etag"] == etag
+        assert (
+            meta["HTTPHeaders"]["last-modified"]
+            == head["ResponseMetadata"]["HTTPHeaders"]["last-modified"]
+        )
 
 
 def test_conditional_put_if_none_match(s3: S3Client, bucket: str) -> None:

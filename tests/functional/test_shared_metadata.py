@@ -23,7 +23,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from mypy_boto3_s3 import S3Client
 
-from e2e.storage_cluster import StorageCluster
+from tests.support.storage_cluster import StorageCluster
 
 MIB = 1024 * 1024
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+from botocore.exceptions import ClientError
 from mypy_boto3_s3 import S3Client
 
 from tests.functional.conftest import error_code
@@ -108,3 +110,21 @@ def test_malformed_versioning_configuration(s3: S3Client, bucket: str) -> None:
         )[1]
         == 400
     )
+
+
+def test_copy_restores_an_older_version_onto_its_own_key(s3: S3Client, bucket: str) -> None:
+    """AWS's documented restore: copy a previous version over the current one."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = s3.put_object(Bucket=bucket, Key="k", Body=b"old", Metadata={"v": "1"})["VersionId"]
+    s3.put_object(Bucket=bucket, Key="k", Body=b"new")
+    copied = s3.copy_object(
+        Bucket=bucket, Key="k", CopySource={"Bucket": bucket, "Key": "k", "VersionId": old}
+    )
+    assert copied["CopySourceVersionId"] == old
+    got = s3.get_object(Bucket=bucket, Key="k")
+    assert got["Body"].read() == b"old"
+    assert got["Metadata"] == {"v": "1"}
+    # Copying the current version onto itself unchanged is still refused.
+    with pytest.raises(ClientError) as caught:
+        s3.copy_object(Bucket=bucket, Key="k", CopySource={"Bucket": bucket, "Key": "k"})
+    assert caught.value.response["Error"]["Code"] == "InvalidRequest"

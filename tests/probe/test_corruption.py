@@ -2,29 +2,28 @@
 
 Every read must come back intact (the node checks each block before sending it and breaks the
 stream on a bad one; the gateway continues on another replica), the corrupt copies must end in
-quarantine, and the replicator must bring a good copy back to that node within a bounded wait.
+quarantine, and the replicator must bring a good copy back to that node within a wait bounded
+by its configured passes (tests/support/waiting.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 from mypy_boto3_s3 import S3Client
 from nimbus_storage.ring import Ring
 
-from e2e.storage_cluster import StorageCluster
+from tests.support.load import cluster_client
+from tests.support.storage_cluster import StorageCluster
+from tests.support.waiting import budget, poll
 
 pytestmark = pytest.mark.probe
 SIZES = (4 * 1024, 3 * 1024 * 1024, 5 * 1024 * 1024 + 123)
 READS_PER_OBJECT = 15
-REPAIR_WAIT = 20.0
 VICTIM = 0  # the node whose disk goes bad
 
 
@@ -38,17 +37,6 @@ def cluster(tmp_path: Path) -> Iterator[StorageCluster]:
         yield running
     finally:
         running.stop()
-
-
-def client(cluster: StorageCluster) -> S3Client:
-    return boto3.client(
-        "s3",
-        endpoint_url=cluster.endpoint,
-        aws_access_key_id=cluster.access_key,
-        aws_secret_access_key=cluster.secret_key,
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30),
-    )
 
 
 def data_files(cluster: StorageCluster, index: int) -> dict[str, Path]:
@@ -99,7 +87,7 @@ def healthy(path: Path) -> bool:
 
 
 def test_flipped_bytes_are_never_served_and_get_repaired(cluster: StorageCluster) -> None:
-    s3 = client(cluster)
+    s3 = cluster_client(cluster)
     s3.create_bucket(Bucket="probe")
     objects = [put_read_first_by_victim(cluster, s3, size) for size in SIZES]
     for _key, _body, path in objects:
@@ -116,14 +104,16 @@ def test_flipped_bytes_are_never_served_and_get_repaired(cluster: StorageCluster
                 corrupt_served += 1
     quarantined = sorted(p.name for p in quarantine.iterdir()) if quarantine.exists() else []
 
-    deadline = time.monotonic() + REPAIR_WAIT
-    while time.monotonic() < deadline and not all(healthy(p) for _k, _b, p in objects):
-        time.sleep(0.25)
-    repaired = sum(healthy(p) for _k, _b, p in objects)
+    repair = poll(  # the other nodes' replicators push a good copy back
+        lambda: sum(healthy(p) for _k, _b, p in objects),
+        lambda repaired: repaired == len(objects),
+        within=budget(cluster.replication_seconds(len(objects))),
+    )
+    repaired = repair.value
     print(
         f"\ncorruption: attempted {attempted} reads, corrupt-served {corrupt_served},"
         f" quarantined {len(quarantined)}, repaired {repaired} of {len(objects)}"
-        f" ({REPAIR_WAIT - max(0.0, deadline - time.monotonic()):.1f} s waited after the reads)"
+        f" ({repair.seconds:.1f} s waited after the reads)"
     )
     assert corrupt_served == 0
     assert quarantined == sorted(path.parent.name for _k, _b, path in objects)

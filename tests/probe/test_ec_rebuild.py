@@ -3,7 +3,8 @@ reconstructors on. One node loses its whole object store (stopped, its ``objects
 started empty), and the others rebuild every fragment archive it held. One node's archives all
 get a flipped byte: reads stay intact, the auditor quarantines every bad archive, and the
 reconstructors rebuild them. Afterwards every object reads back with another node stopped, so
-from the rebuilt archives."""
+from the rebuilt archives. Every wait is bounded by the passes the nodes are configured to run
+(tests/support/waiting.py), and ends as soon as the archives are back."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import hashlib
 import json
 import os
 import shutil
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +20,16 @@ import pytest
 from nimbus_storage.cluster.ec_layout import EC_META, ECFacts
 from nimbus_storage.ring import Ring
 
-from e2e.storage_cluster import StorageCluster
-from tests.probe.cluster_checks import Tally, client, data_files, lost_writes, write_stream
+from tests.probe.cluster_checks import data_files
+from tests.support.load import Load, cluster_client, lost_writes
+from tests.support.storage_cluster import StorageCluster
+from tests.support.waiting import budget, poll
 
 pytestmark = pytest.mark.probe
 WRITES = 60
 MIB = 1024 * 1024
 WIPED = 1
-REBUILD_TIMEOUT = 60.0
+AUDIT_INTERVAL = 1.0  # seconds between the auditor's passes, in the ``audited`` cluster
 
 
 @pytest.fixture
@@ -92,12 +94,11 @@ def rebuilt_total(cluster: StorageCluster) -> float:
 
 
 def test_a_wiped_node_gets_every_fragment_archive_back(cluster: StorageCluster) -> None:
-    s3 = client(cluster)
+    s3 = cluster_client(cluster)
     s3.create_bucket(Bucket="probe")
     large = os.urandom(3 * MIB + 17)  # four segments, the last one short
     s3.put_object(Bucket="probe", Key="large", Body=large)
-    tally = Tally()
-    write_stream(s3, "probe", tally, "before-wipe", WRITES)
+    tally = Load([s3], "probe", max_writes=WRITES, prefix="before-wipe").run().writes
     ring = Ring.load(cluster.ring_path)
     found, _ = archives_on_disk(cluster)
     names = set(found)
@@ -109,12 +110,12 @@ def test_a_wiped_node_gets_every_fragment_archive_back(cluster: StorageCluster) 
     cluster.stop_node(WIPED)
     shutil.rmtree(wiped.data / "d0" / "objects")
     cluster.start_node(WIPED)
-    started = time.monotonic()
-    missing = incomplete(cluster, ring, names)  # rebuilding may have started already
-    while missing and time.monotonic() - started < REBUILD_TIMEOUT:
-        time.sleep(0.5)
-        missing = incomplete(cluster, ring, names)
-    seconds = time.monotonic() - started
+    rebuilding = poll(  # the other nodes' reconstructors rebuild what the wiped node held
+        lambda: incomplete(cluster, ring, names),
+        lambda missing: not missing,
+        within=budget(cluster.replication_seconds(held)),
+    )
+    missing, seconds = rebuilding.value, rebuilding.seconds
     rebuilt = rebuilt_total(cluster)
 
     cluster.stop_node((WIPED + 1) % cluster.nodes)  # reads now need the rebuilt archives
@@ -143,7 +144,7 @@ def audited(tmp_path: Path) -> Iterator[StorageCluster]:
         replicate_interval=1.0,
         node_args=(
             "--audit-interval",
-            "1",
+            str(AUDIT_INTERVAL),
             "--audit-files-per-second",
             "0",
             "--audit-bytes-per-second",
@@ -163,12 +164,11 @@ def quarantined(member_data: Path) -> int:
 
 
 def test_corrupt_archives_are_quarantined_and_rebuilt(audited: StorageCluster) -> None:
-    s3 = client(audited)
+    s3 = cluster_client(audited)
     s3.create_bucket(Bucket="probe")
     large = os.urandom(2 * MIB + 5)  # three segments
     s3.put_object(Bucket="probe", Key="large", Body=large)
-    tally = Tally()
-    write_stream(s3, "probe", tally, "before-rot", WRITES // 2)
+    tally = Load([s3], "probe", max_writes=WRITES // 2, prefix="before-rot").run().writes
     ring = Ring.load(audited.ring_path)
     names = set(archives_on_disk(audited)[0])
     victim = audited.members[WIPED]
@@ -179,31 +179,32 @@ def test_corrupt_archives_are_quarantined_and_rebuilt(audited: StorageCluster) -
         data_file.write_bytes(bytes(raw))
         corrupted += 1
 
-    reads = wrong = 0
-    started = time.monotonic()
-    while time.monotonic() - started < REBUILD_TIMEOUT:
-        for key, digest in tally.acknowledged.items():  # reads go on meanwhile
-            body = s3.get_object(Bucket="probe", Key=key)["Body"].read()
-            reads += 1
-            wrong += hashlib.sha256(body).hexdigest() != digest
-        if quarantined(victim.data) >= corrupted and not incomplete(audited, ring, names):
-            break
-        time.sleep(0.5)
-    seconds = time.monotonic() - started
-    moved = quarantined(victim.data)
-    missing = incomplete(audited, ring, names)
+    # Readers go on while one audit pass quarantines the bad archives and the reconstructors
+    # rebuild them.
+    readers = Load([s3], "probe", writers=0, readers=2, known=[tally], pace=0.05)
+    with readers:
+        repair = poll(
+            lambda: (quarantined(victim.data), incomplete(audited, ring, names)),
+            lambda seen: seen[0] >= corrupted and not seen[1],
+            within=budget(AUDIT_INTERVAL + audited.replication_seconds(corrupted)),
+        )
+        readers.wait_for_operations(len(tally.acknowledged))  # at least a round of them
+    moved, missing = repair.value
+    seconds = repair.seconds
+    reads = readers.reads
     rebuilt = rebuilt_total(audited)
 
     audited.stop_node((WIPED + 1) % audited.nodes)  # reads now need the victim's archives
     lost = lost_writes(s3, "probe", tally)
     read_back = s3.get_object(Bucket="probe", Key="large")["Body"].read()
     print(
-        f"\nEC 2+1, a byte flipped in each of one node's {corrupted} archives: {reads} reads"
-        f" meanwhile, {wrong} wrong; {moved} quarantined, {rebuilt:.0f} rebuilt, all back in"
+        f"\nEC 2+1, a byte flipped in each of one node's {corrupted} archives: {reads.report()}"
+        f" meanwhile; {moved} quarantined, {rebuilt:.0f} rebuilt, all back in"
         f" {seconds:.1f} s, {len(missing)} still missing; then with another node down:"
         f" {tally.report(len(lost))}"
     )
-    assert wrong == 0
+    assert (reads.wrong, reads.failed) == ([], 0)
+    assert reads.intact > 0, "the reads must have gone on during the repair"
     assert moved == corrupted
     assert missing == []
     assert rebuilt >= corrupted

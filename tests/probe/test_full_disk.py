@@ -18,17 +18,16 @@ import shutil
 import subprocess
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from botocore.exceptions import BotoCoreError, ClientError
-from mypy_boto3_s3 import S3Client
+from botocore.exceptions import ClientError
 from nimbus_storage.ring import Ring
 
-from e2e.storage_cluster import StorageCluster, in_tmpfs
-from tests.probe.cluster_checks import Tally, client, data_files, lost_writes
+from tests.probe.cluster_checks import data_files
+from tests.support.load import Load, Writes, cluster_client, lost_writes
+from tests.support.storage_cluster import StorageCluster, in_tmpfs
 
 pytestmark = pytest.mark.probe
 KIB, MIB = 1024, 1024 * 1024
@@ -134,30 +133,15 @@ def body_for(key: str, size: int) -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
-def write_sizes(s3: S3Client, bucket: str, tally: Tally, count: int) -> None:
-    def one(index: int) -> None:
-        key = f"fill/{index:04d}"
-        body = body_for(key, 64 * KIB + (index * 37 * KIB) % (448 * KIB))  # 64..512 KiB
-        with tally.lock:
-            tally.attempted += 1
-        try:
-            s3.put_object(Bucket=bucket, Key=key, Body=body)
-        except (ClientError, BotoCoreError):
-            with tally.lock:
-                tally.failed += 1
-            return
-        with tally.lock:
-            tally.acknowledged[key] = hashlib.sha256(body).hexdigest()
-
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(one, range(count)))
+def fill_body(key: str, index: int) -> bytes:
+    return body_for(key, 64 * KIB + (index * 37 * KIB) % (448 * KIB))  # 64..512 KiB
 
 
 def test_one_full_node_does_not_stop_writes(one_full: StorageCluster) -> None:
-    s3 = client(one_full)
+    s3 = cluster_client(one_full)
     s3.create_bucket(Bucket="probe")
-    tally = Tally()
-    write_sizes(s3, "probe", tally, WRITES)
+    load = Load([s3], "probe", writers=2, max_writes=WRITES, prefix="fill", body=fill_body)
+    tally = load.run().writes
     lost = lost_writes(s3, "probe", tally)
     used, capacity = device_usage(one_full, 1)
     copies = copies_on_disk(one_full, "probe")
@@ -184,12 +168,12 @@ def test_one_full_node_does_not_stop_writes(one_full: StorageCluster) -> None:
 
 
 def test_no_quorum_of_free_disks_is_507_insufficient_storage(two_full: StorageCluster) -> None:
-    s3 = client(two_full)
+    s3 = cluster_client(two_full)
     s3.create_bucket(Bucket="probe")
-    tally = Tally(attempted=1)
+    tally = Writes(attempted=1)
     with pytest.raises(ClientError) as raised:
         s3.put_object(Bucket="probe", Key="too/big", Body=body_for("too/big", 4 * MIB))
-    tally.failed += 1
+    tally.errors[raised.value.response["Error"]["Code"]] += 1
     error = raised.value.response
     assert error["Error"]["Code"] == "InsufficientStorage"
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 507

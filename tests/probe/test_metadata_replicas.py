@@ -3,31 +3,31 @@
 A node is killed while both gateways write: every acknowledged object must stay readable and
 listed through both gateways, the index replicas written to a handoff meanwhile must move home
 once the node is back, and every replica of the bucket's index must end up listing exactly what
-was acknowledged. Each test is bounded, prints its counts and the convergence time.
+was acknowledged. Each test is bounded, prints its counts and the convergence time; the node
+dies a quarter into the writes (by writes done, not by time), and every wait is bounded by the
+replication passes the cluster is configured to run (tests/support/waiting.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
 from mypy_boto3_s3 import S3Client
 from nimbus_storage.meta.db_names import bucket_db
 from nimbus_storage.protocol.client import DatabaseMissing, NodeClient, NodeUnavailable, Placement
+from nimbus_storage.protocol.db_ops import DbOp
 from nimbus_storage.ring import Ring
 
-from e2e.storage_cluster import StorageCluster
-from tests.probe.cluster_checks import Tally, lost_writes, write_stream
+from tests.support.load import Load, cluster_client, lost_writes
+from tests.support.storage_cluster import StorageCluster
+from tests.support.waiting import budget, poll
 
 pytestmark = pytest.mark.probe
 WRITES_PER_GATEWAY = 100
-CONVERGE_SECONDS = 30
 
 
 @pytest.fixture
@@ -45,17 +45,6 @@ def cluster(tmp_path: Path) -> Iterator[StorageCluster]:
         yield running
     finally:
         running.stop()
-
-
-def gateway_client(cluster: StorageCluster, index: int) -> S3Client:
-    return boto3.client(
-        "s3",
-        endpoint_url=cluster.endpoints[index],
-        aws_access_key_id=cluster.access_key,
-        aws_secret_access_key=cluster.secret_key,
-        region_name="us-east-1",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=30),
-    )
 
 
 def listed_keys(s3: S3Client, bucket: str) -> set[str]:
@@ -76,7 +65,7 @@ async def replica_listings(cluster: StorageCluster, bucket: str) -> dict[str, se
         for device in ring.primaries(partition):
             where = Placement(device.node, device.device, partition)
             try:
-                page = await client.db_call(where, name, "list_objects", {"max_keys": 100_000})
+                page = await client.db_call(where, name, DbOp.LIST_OBJECTS, {"max_keys": 100_000})
             except DatabaseMissing:
                 found[device.node] = None
                 continue
@@ -106,27 +95,25 @@ def handoff_replicas(cluster: StorageCluster, bucket: str) -> list[str]:
 def test_index_replicas_converge_after_a_node_dies_under_two_gateways(
     cluster: StorageCluster,
 ) -> None:
-    clients = [gateway_client(cluster, 0), gateway_client(cluster, 1)]
+    clients = [cluster_client(cluster, 0), cluster_client(cluster, 1)]
     clients[0].create_bucket(Bucket="probe")
     ring = Ring.load(cluster.ring_path)
     primaries = ring.primaries(ring.partition(bucket_db("probe")))
     victim = next(i for i, m in enumerate(cluster.members) if m.address == primaries[0].node)
-    tallies = [Tally(), Tally()]
-    killer = threading.Timer(0.5, cluster.stop_node, args=(victim,), kwargs={"kill": True})
-    started = time.monotonic()
-    killer.start()
-    writers = [
-        threading.Thread(
-            target=write_stream,
-            args=(clients[g], "probe", tallies[g], f"gw{g}", WRITES_PER_GATEWAY),
-        )
+    loads = [
+        Load([clients[g]], "probe", writers=4, max_writes=WRITES_PER_GATEWAY, prefix=f"gw{g}")
         for g in (0, 1)
     ]
-    for writer in writers:
-        writer.start()
-    for writer in writers:
-        writer.join()
-    killer.join()
+    tallies = [load.writes for load in loads]
+    started = time.monotonic()
+    with loads[0], loads[1]:
+        for load in loads:
+            load.wait_for_operations(WRITES_PER_GATEWAY // 4)
+        cluster.stop_node(victim, kill=True)
+        for load in loads:
+            load.mark("node killed")
+        for load in loads:
+            load.join()  # the rest of each stream
     acknowledged = set(tallies[0].acknowledged) | set(tallies[1].acknowledged)
     lost = [key for g in (0, 1) for key in lost_writes(clients[1 - g], "probe", tallies[g])]
     listed_while_down = [listed_keys(c, "probe") for c in clients]
@@ -134,15 +121,17 @@ def test_index_replicas_converge_after_a_node_dies_under_two_gateways(
 
     cluster.start_node(victim)
     restarted = time.monotonic()
-    converged_after = None
-    while time.monotonic() - restarted < CONVERGE_SECONDS:
-        replicas = asyncio.run(replica_listings(cluster, "probe"))
-        if all(keys == acknowledged for keys in replicas.values()) and not handoff_replicas(
-            cluster, "probe"
-        ):
-            converged_after = time.monotonic() - restarted
-            break
-        time.sleep(0.25)
+    # The handoff pushes its index replica home and the returned primary catches up: a
+    # database replica is one item of a pass.
+    converging = poll(
+        lambda: (
+            asyncio.run(replica_listings(cluster, "probe")),
+            handoff_replicas(cluster, "probe"),
+        ),
+        lambda seen: all(keys == acknowledged for keys in seen[0].values()) and not seen[1],
+        within=budget(cluster.replication_seconds(len(handed_off) + 1)),
+    )
+    converged_after = converging.seconds if converging.met else None
     replicas = asyncio.run(replica_listings(cluster, "probe"))
     listed_after = [listed_keys(c, "probe") for c in clients]
     attempted = sum(t.attempted for t in tallies)
@@ -150,7 +139,8 @@ def test_index_replicas_converge_after_a_node_dies_under_two_gateways(
     print(
         f"\nindex replicas, node {cluster.members[victim].address} killed under two gateways:"
         f" attempted {attempted}, acknowledged {len(acknowledged)}, failed {failed},"
-        f" lost {len(lost)} in {restarted - started:.1f} s; listed while down"
+        f" lost {len(lost)} in {restarted - started:.1f} s ({loads[0].done('node killed')} and"
+        f" {loads[1].done('node killed')} writes after the kill); listed while down"
         f" {[len(k) for k in listed_while_down]}; index replicas on handoffs while down"
         f" {len(handed_off)}; after the node returned, replicas list"
         f" {[len(k) if k is not None else None for k in replicas.values()]} keys,"
@@ -158,6 +148,7 @@ def test_index_replicas_converge_after_a_node_dies_under_two_gateways(
     )
     assert lost == []
     assert failed == 0
+    assert all(load.done("node killed") > 0 for load in loads), "writes go on after the kill"
     assert all(keys == acknowledged for keys in listed_while_down)
     assert handed_off, "the dead primary's share of index writes must have gone to a handoff"
     assert converged_after is not None, f"replicas never converged: {replicas}"
@@ -171,7 +162,7 @@ def _seconds(value: float | None) -> str:
 def test_buckets_made_with_a_catalog_replica_down_stay_listed_with_another_down(
     cluster: StorageCluster,
 ) -> None:
-    clients = [gateway_client(cluster, 0), gateway_client(cluster, 1)]
+    clients = [cluster_client(cluster, 0), cluster_client(cluster, 1)]
     ring = Ring.load(cluster.ring_path)
     catalog_primaries = ring.primaries(ring.partition("catalog"))
     victim = next(
@@ -187,13 +178,13 @@ def test_buckets_made_with_a_catalog_replica_down_stay_listed_with_another_down(
     cluster.stop_node(
         next(i for i, m in enumerate(cluster.members) if m.address == catalog_primaries[0].node)
     )
-    deadline = time.monotonic() + CONVERGE_SECONDS
-    seen: list[list[str]] = []
-    while time.monotonic() < deadline:
-        seen = [sorted(b["Name"] for b in c.list_buckets()["Buckets"]) for c in clients]
-        if all(names == created for names in seen):
-            break
-        time.sleep(0.25)
+    # The returned replica catches up on its next passes (the catalog is one database).
+    listed = poll(
+        lambda: [sorted(b["Name"] for b in c.list_buckets()["Buckets"]) for c in clients],
+        lambda seen: all(names == created for names in seen),
+        within=budget(cluster.replication_seconds(1) + cluster.request_seconds),
+    )
+    seen = listed.value
     print(
         f"\ncatalog: {len(created)} buckets created through two gateways with a catalog replica"
         f" down; listed {[len(names) for names in seen]} with another replica down after"

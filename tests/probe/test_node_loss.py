@@ -2,11 +2,12 @@
 
 Each test is bounded in operations and time, prints what it attempted, what the cluster
 acknowledged and what was lost, and fails if anything acknowledged cannot be read back intact.
+Nodes die at a point of the stream (after so many writes), not at a time, and every wait is
+bounded by what the cluster is configured to take (tests/support/waiting.py).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,14 +15,10 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e.storage_cluster import StorageCluster
-from tests.probe.cluster_checks import (
-    Tally,
-    client,
-    lost_writes,
-    placement_problems,
-    write_stream,
-)
+from tests.probe.cluster_checks import placement_problems
+from tests.support.load import Load, cluster_client, lost_writes
+from tests.support.storage_cluster import StorageCluster
+from tests.support.waiting import budget, poll
 
 pytestmark = pytest.mark.probe
 WRITES = 240
@@ -38,34 +35,34 @@ def cluster(tmp_path: Path) -> Iterator[StorageCluster]:
 
 
 def test_node_killed_during_a_stream_of_writes(cluster: StorageCluster) -> None:
-    s3 = client(cluster)
+    s3 = cluster_client(cluster)
     s3.create_bucket(Bucket="probe")
-    tally = Tally()
-    killer = threading.Timer(0.5, cluster.stop_node, args=(1,), kwargs={"kill": True})
+    load = Load([s3], "probe", writers=4, max_writes=WRITES, prefix="during-kill")
     started = time.monotonic()
-    killer.start()
-    write_stream(s3, "probe", tally, "during-kill", WRITES)
-    killer.join()
-    lost = lost_writes(s3, "probe", tally)
+    with load:
+        load.wait_for_operations(WRITES // 4)
+        cluster.stop_node(1, kill=True)
+        load.mark("node killed")
+        load.join()  # the rest of the stream
+    lost = lost_writes(s3, "probe", load.writes)
     print(
-        f"\nnode killed mid-stream: {tally.report(len(lost))} in {time.monotonic() - started:.1f} s"
+        f"\nnode killed mid-stream: {load.report(len(lost))} in {time.monotonic() - started:.1f} s"
     )
     assert lost == []
     # With 2 of 3 replicas alive every write still reaches its quorum.
-    assert tally.failed == 0
-    assert len(tally.acknowledged) == WRITES
+    assert load.writes.failed == 0
+    assert len(load.writes.acknowledged) == WRITES
+    assert load.done("node killed") > 0, "the stream must go on after the kill"
 
 
 def test_reads_and_writes_continue_with_a_node_down_and_after_it_returns(
     cluster: StorageCluster,
 ) -> None:
-    s3 = client(cluster)
+    s3 = cluster_client(cluster)
     s3.create_bucket(Bucket="probe")
-    before = Tally()
-    write_stream(s3, "probe", before, "before", 60)
+    before = Load([s3], "probe", max_writes=60, prefix="before").run().writes
     cluster.stop_node(2)
-    during = Tally()
-    write_stream(s3, "probe", during, "down", 60)
+    during = Load([s3], "probe", max_writes=60, prefix="down").run().writes
     lost_while_down = lost_writes(s3, "probe", before) + lost_writes(s3, "probe", during)
     cluster.start_node(2)
     lost_after = lost_writes(s3, "probe", before) + lost_writes(s3, "probe", during)
@@ -78,10 +75,9 @@ def test_reads_and_writes_continue_with_a_node_down_and_after_it_returns(
 
 
 def test_two_nodes_down_refuses_writes_cleanly(cluster: StorageCluster) -> None:
-    s3 = client(cluster)
+    s3 = cluster_client(cluster)
     s3.create_bucket(Bucket="probe")
-    kept = Tally()
-    write_stream(s3, "probe", kept, "kept", 20)
+    kept = Load([s3], "probe", max_writes=20, prefix="kept").run().writes
     cluster.stop_node(0)
     cluster.stop_node(1)
     with pytest.raises(ClientError) as refused:
@@ -102,25 +98,25 @@ def test_handoffs_drain_home_when_the_node_returns(tmp_path: Path) -> None:
     )
     cluster.start()
     try:
-        s3 = client(cluster)
+        s3 = cluster_client(cluster)
         s3.create_bucket(Bucket="probe")
         cluster.stop_node(0)
-        tally = Tally()
-        write_stream(s3, "probe", tally, "while-down", 60)
+        tally = Load([s3], "probe", max_writes=60, prefix="while-down").run().writes
         _found, misplaced = placement_problems(cluster)
         assert misplaced, "with a primary down some replicas must have gone to handoffs"
         cluster.start_node(0)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            found, misplaced = placement_problems(cluster)
-            if not misplaced and found == 3 * len(tally.acknowledged):
-                break
-            time.sleep(0.5)
+        expected = 3 * len(tally.acknowledged)
+        drained = poll(  # the handoffs push their replicas home
+            lambda: placement_problems(cluster),
+            lambda seen: seen == (expected, []),
+            within=budget(cluster.replication_seconds(len(misplaced))),
+        )
+        found, misplaced = drained.value
         lost = lost_writes(s3, "probe", tally)
         print(
             f"\nhandoffs drained: {tally.report(len(lost))}; {found} replicas on disk,"
-            f" {len(misplaced)} still misplaced"
+            f" {len(misplaced)} still misplaced after {drained.seconds:.1f} s"
         )
-        assert (misplaced, found, lost) == ([], 3 * len(tally.acknowledged), [])
+        assert (misplaced, found, lost) == ([], expected, [])
     finally:
         cluster.stop()

@@ -17,6 +17,13 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from nimbus_storage.blobs.trailer import BodyTrailer
+
+
+def normalize_timestamp(t: float) -> str:
+    """A blob version's timestamp in Swift's form: fixed width, so string order is time order."""
+    return f"{t:016.05f}"
+
 
 @dataclass(frozen=True, slots=True)
 class BlobInfo:
@@ -51,13 +58,15 @@ class BlobStore(Protocol):
         timestamp: str,
         *,
         expected_size: int | None = None,
+        trailer: BodyTrailer | None = None,
     ) -> BlobInfo:
         """Stream ``chunks`` to a temp file, fsync, rename into place; return the stored facts.
 
         If the iterator raises, or yields a size different from ``expected_size``, nothing is
-        left behind and the exception propagates. ``meta`` is read only once ``chunks`` is
-        exhausted, so a caller may add facts known at the end (a trailing checksum). An older
-        timestamp than the one on disk is accepted but never becomes visible (last writer wins).
+        left behind and the exception propagates. ``trailer``: facts known only once the body
+        ended (a trailing checksum), read only after ``chunks`` is exhausted and stored with
+        ``meta`` (its keys win). An older timestamp than the one on disk is accepted but never
+        becomes visible (last writer wins).
         """
         ...
 

@@ -58,8 +58,9 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from nimbus_storage.blobs import suffixes
-from nimbus_storage.blobs.api import BlobInfo, BlobStore
+from nimbus_storage.blobs.api import BlobInfo, BlobStore, normalize_timestamp
 from nimbus_storage.blobs.blocks import BlockDigests, BlockHasher
+from nimbus_storage.blobs.errors import BodySizeMismatch
 from nimbus_storage.blobs.layout import (
     DATA_EXT,
     META_EXT,
@@ -68,11 +69,10 @@ from nimbus_storage.blobs.layout import (
     StoreIdentity,
     hash_dir,
     newest_state,
-    normalize_timestamp,
     obsolete_files,
 )
 from nimbus_storage.blobs.reader import DiskBlobReader
-from nimbus_storage.s3errors import IncompleteBody
+from nimbus_storage.blobs.trailer import BodyTrailer, with_trailer
 
 __all__ = [
     "BlobCollision",
@@ -154,9 +154,10 @@ class DiskBlobStore(BlobStore):
         timestamp: str,
         *,
         expected_size: int | None = None,
+        trailer: BodyTrailer | None = None,
     ) -> BlobInfo:
         info, _commit = await self.put_commit(
-            name, chunks, meta, timestamp, expected_size=expected_size
+            name, chunks, meta, timestamp, expected_size=expected_size, trailer=trailer
         )
         return info
 
@@ -168,6 +169,7 @@ class DiskBlobStore(BlobStore):
         timestamp: str,
         *,
         expected_size: int | None = None,
+        trailer: BodyTrailer | None = None,
     ) -> tuple[BlobInfo, Commit]:
         """``put`` that also tells whether the write became visible (and what it replaced)."""
         fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, suffix=".tmp")
@@ -180,14 +182,15 @@ class DiskBlobStore(BlobStore):
             async for chunk in chunks:
                 size += len(chunk)
                 if expected_size is not None and size > expected_size:
-                    raise IncompleteBody(f"Body longer than the {expected_size} bytes announced")
+                    raise BodySizeMismatch(f"Body longer than the {expected_size} bytes announced")
                 md5.update(chunk)
                 blocks.update(chunk)
                 out.write(chunk)
             if expected_size is not None and size != expected_size:
-                raise IncompleteBody(
+                raise BodySizeMismatch(
                     f"Received {size} bytes of the {expected_size} announced",
                 )
+            stored_meta = with_trailer(meta, trailer)  # the body is in: its trailer is set
             out.flush()
         except BaseException:
             try:
@@ -195,7 +198,7 @@ class DiskBlobStore(BlobStore):
             finally:
                 tmp.unlink(missing_ok=True)
             raise
-        info = BlobInfo(name, timestamp, size, md5.hexdigest(), dict(meta))
+        info = BlobInfo(name, timestamp, size, md5.hexdigest(), stored_meta)
         # Once here the commit runs to completion in its thread even if we are cancelled; it
         # removes its own temp files on failure.
         commit = await asyncio.to_thread(self._commit_data, out, tmp, info, blocks.result())

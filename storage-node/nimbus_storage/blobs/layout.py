@@ -29,11 +29,6 @@ TOMBSTONE_EXT = ".ts"
 _RANK = {DATA_EXT: 0, TOMBSTONE_EXT: 1}
 
 
-def normalize_timestamp(t: float) -> str:
-    """Swift's timestamp form: fixed width, so string order is time order."""
-    return f"{t:016.05f}"
-
-
 @dataclass(frozen=True, slots=True)
 class StoreIdentity:
     """The per-store constants every path depends on; changing them orphans every blob."""

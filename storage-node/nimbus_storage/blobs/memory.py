@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from nimbus_storage.blobs.api import BlobInfo, BlobStore
-from nimbus_storage.s3errors import IncompleteBody
+from nimbus_storage.blobs.errors import BodySizeMismatch
+from nimbus_storage.blobs.trailer import BodyTrailer, with_trailer
 
 DEFAULT_CHUNK = 1024 * 1024
 
@@ -65,17 +66,18 @@ class MemoryBlobStore(BlobStore):
         timestamp: str,
         *,
         expected_size: int | None = None,
+        trailer: BodyTrailer | None = None,
     ) -> BlobInfo:
         buffer = bytearray()
         async for chunk in chunks:
             buffer += chunk
             if expected_size is not None and len(buffer) > expected_size:
-                raise IncompleteBody(f"Body longer than the {expected_size} bytes announced")
+                raise BodySizeMismatch(f"Body longer than the {expected_size} bytes announced")
         if expected_size is not None and len(buffer) != expected_size:
-            raise IncompleteBody(f"Received {len(buffer)} bytes of the {expected_size} announced")
+            raise BodySizeMismatch(f"Received {len(buffer)} bytes of the {expected_size} announced")
         data = bytes(buffer)
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        info = BlobInfo(name, timestamp, len(data), md5, dict(meta))
+        info = BlobInfo(name, timestamp, len(data), md5, with_trailer(meta, trailer))
         self._install(name, _Entry(timestamp, False, info, data))
         return info
 

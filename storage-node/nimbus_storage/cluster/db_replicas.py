@@ -17,9 +17,9 @@ from typing import Any
 
 from nimbus_storage.cluster.quorum import RingSource, majority, placements
 from nimbus_storage.meta.replicated_db import RowBatch
-from nimbus_storage.meta.rows import Row
 from nimbus_storage.protocol.client import DatabaseMissing, NodeClient, NodeUnavailable, Placement
-from nimbus_storage.s3errors import ServiceUnavailable
+from nimbus_storage.protocol.db_ops import DbOp
+from nimbus_storage.storage_errors import StorageUnavailable
 
 MISSING = object()  # a replica that answered that it has no copy of the database
 # Writes still on their way to the replicas beyond the quorum (kept referenced until done).
@@ -34,15 +34,16 @@ class DatabaseReplicas:
     def quorum(self) -> int:
         return majority(self.rings.current().replicas)
 
-    async def write(self, name: str, batch: RowBatch) -> dict[str, list[Row]]:
-        """Merge ``batch`` into a quorum of replicas; the garbage any of them reported.
+    async def write(self, name: str, batch: RowBatch) -> dict[str, list[tuple[Any, ...]]]:
+        """Merge ``batch`` into a quorum of replicas; the garbage any of them reported (rows as
+        they travel: ``rows.rows_of`` types them).
 
         Returns as soon as a quorum took the rows; the other replicas' merges go on in the
         background (the database replicator makes up for any that fail).
         """
         args = {"rows": {table: [list(r) for r in found] for table, found in batch.items()}}
-        answers = await self._fan_out(name, "merge", args, write=True)
-        garbage: dict[str, list[Row]] = {}
+        answers = await self._fan_out(name, DbOp.MERGE, args, write=True)
+        garbage: dict[str, list[tuple[Any, ...]]] = {}
         for answer in answers:
             if not isinstance(answer, dict):
                 continue
@@ -52,21 +53,22 @@ class DatabaseReplicas:
         return garbage
 
     async def read_all(
-        self, name: str, op: str, args: Mapping[str, Any], *, degraded: bool = False
+        self, name: str, op: DbOp, args: Mapping[str, Any], *, degraded: bool = False
     ) -> list[Any]:
         """The answers of a quorum of replicas, MISSING for a replica without the database.
 
-        Fewer than a quorum: 503, unless ``degraded``, which settles for any one answer (a
-        read for a client while most replicas are down: possibly stale, as Swift would serve).
+        Fewer than a quorum: StorageUnavailable, unless ``degraded``, which settles for any one
+        answer (a read for a client while most replicas are down: possibly stale, as Swift
+        would serve).
         """
         return await self._fan_out(name, op, args, write=False, degraded=degraded)
 
-    async def claim(self, name: str, op: str, args: Mapping[str, Any]) -> list[Any]:
+    async def claim(self, name: str, op: DbOp, args: Mapping[str, Any]) -> list[Any]:
         """A conditional write (``claim_upload``) on every primary, waiting for every answer:
         of racing claimers, only one can win on a quorum of replicas."""
         return await self._fan_out(name, op, args, write=True, wait_all=True)
 
-    async def read_one(self, name: str, op: str, args: Mapping[str, Any]) -> Any:
+    async def read_one(self, name: str, op: DbOp, args: Mapping[str, Any]) -> Any:
         """The answer of the first replica holding the database; MISSING when none does."""
         ring = self.rings.current()
         primaries, handoffs = placements(ring, name)
@@ -79,13 +81,13 @@ class DatabaseReplicas:
             except NodeUnavailable:
                 unreachable += 1
         if unreachable >= ring.replicas:
-            raise ServiceUnavailable(f"No replica of {name} could be reached.")
+            raise StorageUnavailable(f"No replica of {name} could be reached.")
         return MISSING
 
     async def _fan_out(
         self,
         name: str,
-        op: str,
+        op: DbOp,
         args: Mapping[str, Any],
         *,
         write: bool,
@@ -122,7 +124,7 @@ class DatabaseReplicas:
                 else:
                     task.cancel()
         if len(answers) < needed and not (degraded and answers):
-            raise ServiceUnavailable(
+            raise StorageUnavailable(
                 f"Not enough storage nodes answered for {name}: {len(answers)} of"
                 f" {ring.replicas} replicas, {needed} needed."
             )
@@ -133,7 +135,7 @@ class DatabaseReplicas:
         where: Placement,
         spares: _Spares,
         name: str,
-        op: str,
+        op: DbOp,
         args: Mapping[str, Any],
         missing_is_answer: bool,
     ) -> Any:

@@ -41,6 +41,8 @@ from functools import cache
 from pyeclib.ec_iface import ECDriver, ECDriverError
 
 from nimbus_storage.blobs.api import BlobInfo, BlobReader
+from nimbus_storage.blobs.errors import BodySizeUnknown, SegmentUndecodable
+from nimbus_storage.blobs.trailer import BodyTrailer, with_trailer
 from nimbus_storage.cluster.ec_fragments import FragmentHolders, FragmentStream, read_fragments
 from nimbus_storage.cluster.ec_layout import (
     EC_META,
@@ -56,7 +58,6 @@ from nimbus_storage.cluster.quorum import (
     RingSource,
     SlotWrite,
     forget,
-    meta_added_later,
     placements,
     raise_no_quorum,
     tombstone_slots,
@@ -64,7 +65,7 @@ from nimbus_storage.cluster.quorum import (
 )
 from nimbus_storage.protocol.client import NodeClient, NodeUnavailable, Placement
 from nimbus_storage.protocol.headers import META_HEADER
-from nimbus_storage.s3errors import IncompleteBody, ServiceUnavailable
+from nimbus_storage.storage_errors import StorageUnavailable
 
 EC_QUEUE_DEPTH = 2  # fragments queued per node: about 2 * (k + m) / k segments in all
 
@@ -110,9 +111,10 @@ class ECBlobStore:
         timestamp: str,
         *,
         expected_size: int | None = None,
+        trailer: BodyTrailer | None = None,
     ) -> BlobInfo:
         if expected_size is None:
-            raise IncompleteBody("A cluster write needs the body's size up front")
+            raise BodySizeUnknown("A cluster write needs the body's size up front")
         policy = self.policy
         primaries, handoffs = placements(self._ring(), name)
         metas = [
@@ -127,7 +129,8 @@ class ECBlobStore:
             layout_of(policy, expected_size).archive_size,
             metas,
             timestamp,
-            meta_added_later(meta),
+            # Every write sends a footer: an empty one when nothing follows the body.
+            trailer if trailer is not None else BodyTrailer.of({}),
         )
         digest = BodyDigest()
         fragments = self._fragments(chunks, digest, expected_size)
@@ -135,7 +138,7 @@ class ECBlobStore:
         if sum(o.stored for o in outcomes) < policy.write_quorum:
             await forget(self.client, name, outcomes)
             raise_no_quorum(outcomes, policy.write_quorum, "fragment archives")
-        return BlobInfo(name, timestamp, digest.size, digest.md5_hex, dict(meta))
+        return BlobInfo(name, timestamp, digest.size, digest.md5_hex, with_trailer(meta, trailer))
 
     async def _fragments(
         self, chunks: AsyncIterator[bytes], digest: BodyDigest, expected_size: int
@@ -149,7 +152,7 @@ class ECBlobStore:
         primaries, handoffs = placements(self._ring(), name)
         done = await tombstone_slots(self.client, primaries, handoffs, name, timestamp)
         if done < self.policy.write_quorum:
-            raise ServiceUnavailable(
+            raise StorageUnavailable(
                 f"Not enough storage nodes answered: {done} of {self.policy.fragments} fragment"
                 f" archives deleted, {self.policy.write_quorum} needed."
             )
@@ -160,7 +163,7 @@ class ECBlobStore:
         """At least k holders of distinct fragments: primaries first, then handoffs.
 
         A tombstone on any of them means the blob is gone; some fragments but fewer than k is
-        ServiceUnavailable (the object exists but cannot be decoded now).
+        StorageUnavailable (the object exists but cannot be decoded now).
         """
         ring = self._ring()
         primaries, handoffs = placements(ring, name)
@@ -173,7 +176,7 @@ class ECBlobStore:
         facts, info = found.newest(name)
         holders = found.by_index(info.timestamp)
         if len(holders) < facts.policy.k:
-            raise ServiceUnavailable(
+            raise StorageUnavailable(
                 f"Only {len(holders)} of the {facts.policy.k} fragments needed to read the"
                 " object answered."
             )
@@ -268,7 +271,7 @@ class ECBlobReader:
                 try:
                     data = codec.decode(fragments)
                 except ECDriverError as exc:
-                    raise ServiceUnavailable(f"A segment could not be decoded: {exc}") from exc
+                    raise SegmentUndecodable(f"A segment could not be decoded: {exc}") from exc
                 base = layout.segment_start(segment)
                 low, high = max(start, base) - base, min(end, base + len(data) - 1) - base + 1
                 for offset in range(low, high, chunk_size):

@@ -2,7 +2,7 @@
 at a time: what a gateway decodes an object from (ec_blobs) and what a storage node rebuilds a
 lost archive from (node/reconstructor). A holder that breaks mid-stream is replaced by another
 holder of the same fragment index, else of an index no stream uses, resuming at the start of
-the current fragment; when none is left the read fails with ServiceUnavailable.
+the current fragment; when none is left the read fails with StorageUnavailable.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 from nimbus_storage.protocol.client import STREAM_CHUNK, NodeClient, NodeUnavailable, Placement
-from nimbus_storage.s3errors import ServiceUnavailable
+from nimbus_storage.storage_errors import StorageUnavailable
 
 __all__ = ["FragmentHolders", "FragmentStream", "read_fragments"]
 
@@ -79,7 +79,7 @@ class FragmentStream:
         if self._stream is None:
             taken = self._holders.take()
             if taken is None:
-                raise ServiceUnavailable(
+                raise StorageUnavailable(
                     "Too few fragments of the object could be read: "
                     + ("; ".join(self.failures) or "no holder left")
                 )

@@ -16,7 +16,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from nimbus_storage.s3errors import IncompleteBody
+from nimbus_storage.blobs.errors import BodySizeMismatch
 
 EC_META = "nimbus-ec"  # blob meta key holding ECFacts as JSON
 DEFAULT_SEGMENT = 1024 * 1024
@@ -145,19 +145,19 @@ async def cut_segments(
     chunks: AsyncIterator[bytes], segment_size: int, expected_size: int
 ) -> AsyncIterator[bytes]:
     """The body as segments of ``segment_size`` bytes (the last shorter), holding at most one
-    segment plus one chunk. IncompleteBody when the body is not ``expected_size`` bytes."""
+    segment plus one chunk. BodySizeMismatch when the body is not ``expected_size`` bytes."""
     pending = bytearray()
     received = 0
     async for chunk in chunks:
         received += len(chunk)
         if received > expected_size:
-            raise IncompleteBody(f"Received more than the {expected_size} bytes announced")
+            raise BodySizeMismatch(f"Received more than the {expected_size} bytes announced")
         pending += chunk
         while len(pending) >= segment_size:
             segment = bytes(pending[:segment_size])
             del pending[:segment_size]
             yield segment
     if received != expected_size:
-        raise IncompleteBody(f"Received {received} bytes of the {expected_size} announced")
+        raise BodySizeMismatch(f"Received {received} bytes of the {expected_size} announced")
     if pending:
         yield bytes(pending)

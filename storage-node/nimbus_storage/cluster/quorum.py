@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from nimbus_storage.blobs.layout import normalize_timestamp
+from nimbus_storage.blobs.api import normalize_timestamp
+from nimbus_storage.blobs.errors import NotEnoughStorage
+from nimbus_storage.blobs.trailer import BodyTrailer
 from nimbus_storage.protocol.client import NodeAnswer, NodeClient, NodeUnavailable, Placement
-from nimbus_storage.s3errors import InsufficientStorage, ServiceUnavailable
+from nimbus_storage.storage_errors import StorageUnavailable
 
 QUEUE_DEPTH = 4  # items buffered per slot while the slowest node catches up
 STORED = (201, 409)  # 409: a newer write already won; ours is durable but superseded
@@ -53,13 +55,6 @@ class PlacementRing(Protocol):
 
 class RingSource(Protocol):
     def current(self) -> PlacementRing: ...
-
-
-def meta_added_later(meta: Mapping[str, str]) -> Callable[[], dict[str, str]]:
-    """What ``meta`` will have gained, or changed, when the returned function is called (the
-    gateway adds a trailing checksum to it once the client's body is in)."""
-    before = dict(meta)
-    return lambda: {k: v for k, v in meta.items() if before.get(k) != v}
 
 
 def placements(ring: PlacementRing, name: str) -> tuple[list[Placement], Iterator[Placement]]:
@@ -154,7 +149,7 @@ class SlotWrite:
     metas: Sequence[dict[str, str]]  # per slot
     timestamp: str
     # Meta known only once the client's body is in (a trailing checksum), sent after the body.
-    footer: Callable[[], Mapping[str, str]] | None = None
+    trailer: BodyTrailer | None = None
 
     async def slot(self, slot: int, target: Placement) -> Outcome:
         try:
@@ -180,7 +175,7 @@ class SlotWrite:
                     size=self.size,
                     meta=self.metas[slot],
                     timestamp=self.timestamp,
-                    footer=self.footer,
+                    trailer=self.trailer,
                 )
             except NodeUnavailable:
                 answer = None
@@ -222,8 +217,8 @@ def raise_no_quorum(outcomes: Sequence[Outcome], needed: int, noun: str = "repli
     full = any(o.answer is not None and o.answer.status == 507 for o in outcomes)
     detail = f"{stored} of {len(outcomes)} {noun} stored, {needed} needed"
     if full:
-        raise InsufficientStorage(f"Not enough storage for this write: {detail}.")
-    raise ServiceUnavailable(f"Not enough storage nodes answered: {detail}.")
+        raise NotEnoughStorage(f"Not enough storage for this write: {detail}.")
+    raise StorageUnavailable(f"Not enough storage nodes answered: {detail}.")
 
 
 async def forget(client: NodeClient, name: str, outcomes: Iterable[Outcome]) -> None:

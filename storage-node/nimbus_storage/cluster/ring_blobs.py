@@ -9,7 +9,7 @@ replica — continuing at the same offset — if a node breaks mid-stream.
 
 The object's md5 (its ETag) is the one the nodes computed as they stored it, not hashed again
 here (Swift's proxy does the same): every node that answered ``201`` names its md5, and they
-must agree, or the copies differ and the write fails (InternalError) with what it stored
+must agree, or the copies differ and the write fails (CopiesDiffer) with what it stored
 tombstoned. A write that only met ``409`` (the same blob already there, written by an earlier
 attempt or pushed by the replicator) takes the md5 from a HEAD of one of those copies.
 """
@@ -22,6 +22,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from functools import partial
 
 from nimbus_storage.blobs.api import BlobInfo, BlobReader
+from nimbus_storage.blobs.errors import BodySizeMismatch, BodySizeUnknown, CopiesDiffer
+from nimbus_storage.blobs.trailer import BodyTrailer, with_trailer
 from nimbus_storage.cluster.quorum import (
     Fanout,
     Outcome,
@@ -31,7 +33,6 @@ from nimbus_storage.cluster.quorum import (
     SlotWrite,
     forget,
     majority,
-    meta_added_later,
     placements,
     raise_no_quorum,
     tombstone_slots,
@@ -45,7 +46,7 @@ from nimbus_storage.protocol.client import (
     Placement,
 )
 from nimbus_storage.protocol.headers import META_HEADER, SIZE_HEADER
-from nimbus_storage.s3errors import IncompleteBody, InternalError, ServiceUnavailable
+from nimbus_storage.storage_errors import StorageUnavailable
 
 __all__ = ["PlacementRing", "RingBlobReader", "RingBlobStore", "RingDevice", "RingSource"]
 
@@ -73,9 +74,10 @@ class RingBlobStore:
         timestamp: str,
         *,
         expected_size: int | None = None,
+        trailer: BodyTrailer | None = None,
     ) -> BlobInfo:
         if expected_size is None:
-            raise IncompleteBody("A cluster write needs the body's size up front")
+            raise BodySizeUnknown("A cluster write needs the body's size up front")
         ring = self.rings.current()
         primaries, handoffs = placements(ring, name)
         slots = len(primaries)
@@ -87,17 +89,18 @@ class RingBlobStore:
             expected_size,
             [dict(meta)] * slots,
             timestamp,
-            meta_added_later(meta),
+            # Every write sends a footer: an empty one when nothing follows the body.
+            trailer if trailer is not None else BodyTrailer.of({}),
         )
         received = [0]
         outcomes = await write_slots(write, primaries, _copies(chunks, received, slots))
         if received[0] != expected_size:
-            raise IncompleteBody(f"Received {received[0]} bytes of the {expected_size} announced")
+            raise BodySizeMismatch(f"Received {received[0]} bytes of the {expected_size} announced")
         if sum(o.stored for o in outcomes) < majority(ring.replicas):
             await forget(self.client, name, outcomes)
             raise_no_quorum(outcomes, majority(ring.replicas))
         md5 = await self._stored_md5(name, outcomes)
-        return BlobInfo(name, timestamp, expected_size, md5, dict(meta))
+        return BlobInfo(name, timestamp, expected_size, md5, with_trailer(meta, trailer))
 
     async def _stored_md5(self, name: str, outcomes: list[Outcome]) -> str:
         """The md5 the nodes that stored the blob agree on (see the module's docstring)."""
@@ -106,7 +109,7 @@ class RingBlobStore:
             md5s = {await self._md5_of_a_copy(name, outcomes)}
         if len(md5s) != 1 or "" in md5s:
             await forget(self.client, name, outcomes)
-            raise InternalError(
+            raise CopiesDiffer(
                 f"The stored copies of the object differ (md5s {sorted(md5s)}); nothing was"
                 " written, try again."
             )
@@ -128,7 +131,7 @@ class RingBlobStore:
         primaries, handoffs = placements(ring, name)
         done = await tombstone_slots(self.client, primaries, handoffs, name, timestamp)
         if done < majority(ring.replicas):
-            raise ServiceUnavailable(
+            raise StorageUnavailable(
                 f"Not enough storage nodes answered: {done} of {ring.replicas} replicas"
                 f" deleted, {majority(ring.replicas)} needed."
             )
@@ -225,7 +228,7 @@ class RingBlobReader:
                     failures.append(str(exc))
                 if position > end:
                     return
-            raise ServiceUnavailable(
+            raise StorageUnavailable(
                 f"Every replica of the object failed mid-read: {'; '.join(failures) or 'no data'}"
             )
         finally:

@@ -9,9 +9,8 @@ and IAM changes); this gateway's own changes drop its cache at once.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from nimbus_storage.cluster.db_replicas import MISSING, DatabaseReplicas
@@ -21,19 +20,21 @@ from nimbus_storage.meta import rows
 from nimbus_storage.meta.api import Bucket, Credential
 from nimbus_storage.meta.catalog import FILE_SAFE_NAME, new_credential
 from nimbus_storage.meta.db_names import CATALOG
+from nimbus_storage.meta.errors import (
+    BadBucketName,
+    BadVersioningState,
+    BucketExists,
+    BucketNotEmpty,
+    CredentialExists,
+    NoBucket,
+)
 from nimbus_storage.meta.rows import Row
 from nimbus_storage.meta.services import CatalogService
-from nimbus_storage.s3errors import (
-    BucketAlreadyExists,
-    BucketAlreadyOwnedByYou,
-    BucketNotEmpty,
-    EntityAlreadyExists,
-    IllegalVersioningConfiguration,
-    InvalidBucketName,
-    NoSuchBucket,
-)
+from nimbus_storage.protocol.db_ops import DbOp
+from nimbus_storage.storage_errors import StorageUnavailable
 
 T = TypeVar("T")
+R = TypeVar("R", bound=Row)
 
 
 class RingCatalogService(CatalogService):
@@ -61,18 +62,19 @@ class RingCatalogService(CatalogService):
         self._cache.pop((kind, name), None)
 
     async def _rows(
-        self, op: str, args: Mapping[str, Any], table: str, *, degraded: bool = False
-    ) -> list[Row]:
+        self, op: DbOp, args: Mapping[str, Any], kind: type[R], *, degraded: bool = False
+    ) -> list[R]:
+        """The rows a quorum of replicas answers (any replica when ``degraded``), merged."""
         answers = await self.replicas.read_all(CATALOG, op, args, degraded=degraded)
-        return rows.merge_rows((a for a in answers if a is not MISSING), cr.IDENTITY[table])
+        return rows.merge_rows((a for a in answers if a is not MISSING), kind)
 
-    async def _write(self, batch: Mapping[str, list[Row]]) -> None:
+    async def _write(self, batch: Mapping[str, Sequence[Row]]) -> None:
         await self.replicas.write(CATALOG, batch)
 
     # --- buckets ------------------------------------------------------------------------------
 
-    async def _live_bucket_row(self, name: str, *, degraded: bool = False) -> Row | None:
-        found = await self._rows("bucket_rows", {"name": name}, "buckets", degraded=degraded)
+    async def _live_bucket_row(self, name: str, *, degraded: bool = False) -> cr.BucketRow | None:
+        found = await self._rows(DbOp.BUCKET_ROWS, {"name": name}, cr.BucketRow, degraded=degraded)
         return cr.live_bucket(found)
 
     async def create_bucket(
@@ -85,12 +87,10 @@ class RingCatalogService(CatalogService):
         storage_policy: str = "",
     ) -> Bucket:
         if not FILE_SAFE_NAME.fullmatch(name):
-            raise InvalidBucketName(BucketName=name)
+            raise BadBucketName(name)
         existing = await self._live_bucket_row(name)
         if existing is not None:
-            if existing[1] == owner:
-                raise BucketAlreadyOwnedByYou(BucketName=name)
-            raise BucketAlreadyExists(BucketName=name)
+            raise BucketExists(name, owned_by_caller=existing.owner == owner)
         bucket = Bucket(name, owner, time.time(), "", None, None, acl, region, storage_policy)
         await self._write({"buckets": [cr.bucket_row(bucket, rows.now_ns())]})
         self._forget("bucket", name)
@@ -104,26 +104,29 @@ class RingCatalogService(CatalogService):
         return await self._cached(("bucket", name), load)
 
     async def list_buckets(self, owner: str | None = None) -> list[Bucket]:
-        by_name: dict[str, list[Row]] = {}
-        for row in await self._rows("all_bucket_rows", {}, "buckets"):
-            by_name.setdefault(row[0], []).append(row)
+        by_name: dict[str, list[cr.BucketRow]] = {}
+        for row in await self._rows(DbOp.ALL_BUCKET_ROWS, {}, cr.BucketRow):
+            by_name.setdefault(row.name, []).append(row)
         found = [cr.live_bucket(candidates) for _name, candidates in sorted(by_name.items())]
         buckets = [cr.bucket_of(row) for row in found if row is not None]
         return [b for b in buckets if owner is None or b.owner == owner]
 
     async def delete_bucket(self, name: str) -> None:
-        live = [r for r in await self._rows("bucket_rows", {"name": name}, "buckets") if r[4] == 0]
+        found = await self._rows(DbOp.BUCKET_ROWS, {"name": name}, cr.BucketRow)
+        live = [r for r in found if r.deleted == 0]
         if not live:
-            raise NoSuchBucket(BucketName=name)
+            raise NoBucket(name)
         if not await self.index(name).is_empty():
-            raise BucketNotEmpty(BucketName=name)
+            raise BucketNotEmpty(name)
         configs = [
-            r for r in await self._rows("config_rows", {"bucket": name}, "configs") if r[4] == 0
+            r
+            for r in await self._rows(DbOp.CONFIG_ROWS, {"bucket": name}, cr.ConfigRow)
+            if r.deleted == 0
         ]
         holders = [
             r
-            for r in await self._rows("credential_rows", {}, "credentials")
-            if rows.is_live(r) and name in json.loads(r[8])
+            for r in await self._rows(DbOp.CREDENTIAL_ROWS, {}, cr.CredentialRow)
+            if rows.is_live(r) and name in cr.grants_of(r)
         ]
         await self._write(
             {
@@ -135,23 +138,23 @@ class RingCatalogService(CatalogService):
         self._forget("bucket", name)
         self._forget("configs", name)
         for holder in holders:
-            self._forget("credential", holder[0])
+            self._forget("credential", holder.access_key)
 
     async def set_versioning(self, name: str, status: str) -> None:
         if status not in ("Enabled", "Suspended"):
-            raise IllegalVersioningConfiguration()
-        await self._update_bucket(name, {cr.VERSIONING: status})
+            raise BadVersioningState(status)
+        await self._update_bucket(name, {"versioning": status})
 
     async def set_quota(self, name: str, max_bytes: int | None, max_objects: int | None) -> None:
-        await self._update_bucket(name, {cr.QUOTA_BYTES: max_bytes, cr.QUOTA_OBJECTS: max_objects})
+        await self._update_bucket(name, {"quota_bytes": max_bytes, "quota_objects": max_objects})
 
     async def set_acl(self, name: str, acl: str) -> None:
-        await self._update_bucket(name, {cr.ACL: acl})
+        await self._update_bucket(name, {"acl": acl})
 
-    async def _update_bucket(self, name: str, changes: Mapping[int, Any]) -> None:
+    async def _update_bucket(self, name: str, changes: cr.BucketSettings) -> None:
         live = await self._live_bucket_row(name)
         if live is None:
-            raise NoSuchBucket(BucketName=name)
+            raise NoBucket(name)
         await self._write({"buckets": [cr.with_settings(live, changes)]})
         self._forget("bucket", name)
 
@@ -159,23 +162,27 @@ class RingCatalogService(CatalogService):
 
     async def get_config(self, name: str, kind: str) -> str | None:
         async def load() -> dict[str, str]:
-            found = await self._rows("config_rows", {"bucket": name}, "configs", degraded=True)
-            return {r[1]: r[5] for r in found if rows.is_live(r)}
+            found = await self._rows(
+                DbOp.CONFIG_ROWS, {"bucket": name}, cr.ConfigRow, degraded=True
+            )
+            return {r.kind: r.value for r in found if rows.is_live(r)}
 
         documents = await self._cached(("configs", name), load)
         return documents.get(kind)
 
     async def set_config(self, name: str, kind: str, value: str | None) -> None:
         if await self._live_bucket_row(name) is None:
-            raise NoSuchBucket(BucketName=name)
+            raise NoBucket(name)
         await self._write({"configs": [cr.config_row(name, kind, value, rows.now_ns())]})
         self._forget("configs", name)
 
     # --- credentials --------------------------------------------------------------------------
 
-    async def _live_credential_row(self, access_key: str, *, degraded: bool = False) -> Row | None:
+    async def _live_credential_row(
+        self, access_key: str, *, degraded: bool = False
+    ) -> cr.CredentialRow | None:
         args = {"access_key": access_key}
-        found = await self._rows("credential_rows", args, "credentials", degraded=degraded)
+        found = await self._rows(DbOp.CREDENTIAL_ROWS, args, cr.CredentialRow, degraded=degraded)
         live = [r for r in found if rows.is_live(r)]
         return live[0] if live else None
 
@@ -190,20 +197,33 @@ class RingCatalogService(CatalogService):
     ) -> Credential:
         credential = new_credential(access_key, secret_key, is_admin, description, grants)
         if await self._live_credential_row(access_key) is not None:
-            raise EntityAlreadyExists(f"Access key {access_key!r} already exists")
+            raise CredentialExists(access_key)
         await self._write({"credentials": [cr.credential_row(credential, rows.now_ns())]})
         self._forget("credential", access_key)
         return credential
 
     async def get_credential(self, access_key: str) -> Credential | None:
+        """Read as every request needs it: a credential found by a degraded read (any one
+        replica, while most are out of reach) is served, but None, "no such key", only comes
+        from a quorum of replicas. Fewer cannot tell, and a key that exists must not be refused
+        for that (it was, right after a cluster started): StorageUnavailable, which the client
+        retries."""
+
         async def load() -> Credential | None:
             live = await self._live_credential_row(access_key, degraded=True)
+            if live is None:  # maybe from fewer replicas than a quorum: ask a quorum
+                try:
+                    live = await self._live_credential_row(access_key)
+                except StorageUnavailable as exc:
+                    raise StorageUnavailable(
+                        f"The credentials could not be read for sure. {exc.message}"
+                    ) from exc
             return None if live is None else cr.credential_of(live)
 
         return await self._cached(("credential", access_key), load)
 
     async def list_credentials(self) -> list[Credential]:
-        found = await self._rows("credential_rows", {}, "credentials")
+        found = await self._rows(DbOp.CREDENTIAL_ROWS, {}, cr.CredentialRow)
         return [cr.credential_of(r) for r in sorted(r for r in found if rows.is_live(r))]
 
     async def delete_credential(self, access_key: str) -> bool:

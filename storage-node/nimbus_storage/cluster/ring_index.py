@@ -16,16 +16,13 @@ from nimbus_storage.cluster.db_replicas import MISSING, DatabaseReplicas
 from nimbus_storage.meta import rows
 from nimbus_storage.meta.api import ListPage, ObjectVersion, Part, Upload, UploadPage
 from nimbus_storage.meta.db_names import bucket_db
+from nimbus_storage.meta.errors import NoUpload
 from nimbus_storage.meta.local_services import claimed_parts
 from nimbus_storage.meta.replicated_db import RowBatch
-from nimbus_storage.meta.rows import Row
+from nimbus_storage.meta.rows import PartRow, UploadRow, VersionRow
 from nimbus_storage.meta.services import IndexService
 from nimbus_storage.protocol import db_wire
-from nimbus_storage.s3errors import NoSuchUpload
-
-VERSION_ID = (0, 1)
-UPLOAD_ID = (0,)
-PART_ID = (0, 1)
+from nimbus_storage.protocol.db_ops import DbOp
 
 
 class RingIndexService(IndexService):
@@ -37,48 +34,49 @@ class RingIndexService(IndexService):
         self.replicas = replicas
         self.bucket = bucket
         self.name = bucket_db(bucket)
-        self._client_reads: dict[str, list[Row]] = {}  # key -> rows of a degraded read
+        self._client_reads: dict[str, list[VersionRow]] = {}  # key -> rows of a degraded read
 
-    async def _write(self, batch: RowBatch) -> dict[str, list[Row]]:
+    async def _write(self, batch: RowBatch) -> dict[str, list[tuple[Any, ...]]]:
         self._client_reads.clear()
         return await self.replicas.write(self.name, batch)
 
     # --- quorum reads of raw rows -------------------------------------------------------------
 
-    async def _key_rows(self, key: str, *, degraded: bool = False) -> list[Row]:
+    async def _key_rows(self, key: str, *, degraded: bool = False) -> list[VersionRow]:
         if degraded and key in self._client_reads:
             return self._client_reads[key]
         answers = await self.replicas.read_all(
-            self.name, "key_rows", {"key": key}, degraded=degraded
+            self.name, DbOp.KEY_ROWS, {"key": key}, degraded=degraded
         )
-        merged = rows.merge_rows(_present(answers), VERSION_ID)
+        merged = rows.merge_rows(_present(answers), VersionRow)
         if degraded:
             self._client_reads[key] = merged
         return merged
 
     async def _live_row(
         self, key: str, version_id: str | None, *, degraded: bool = False
-    ) -> tuple[Row | None, bool]:
+    ) -> tuple[VersionRow | None, bool]:
         """The live row of that version (the newest when None) and whether it is the latest.
 
         ``degraded``: for answering a read, settle for fewer replicas than a quorum."""
         live = [r for r in await self._key_rows(key, degraded=degraded) if rows.is_live(r)]
         if not live:
             return None, False
-        newest = max(live, key=lambda r: (r[rows.CREATED], rows.order(r)))
+        newest = max(live, key=lambda r: (r.created, rows.order(r)))
         if version_id is None:
             return newest, True
-        found = [r for r in live if r[1] == version_id]
+        found = [r for r in live if r.version_id == version_id]
         return (found[0], found[0] is newest) if found else (None, False)
 
-    async def _upload_rows(self, upload_id: str) -> tuple[Row | None, list[Row]]:
-        answers = await self.replicas.read_all(self.name, "upload_rows", {"upload_id": upload_id})
-        present = [a for a in answers if a is not MISSING]
-        uploads = rows.merge_rows(([a[0]] if a[0] else [] for a in present), UPLOAD_ID)
-        parts = rows.merge_rows((a[1] for a in present), PART_ID)
-        return (uploads[0] if uploads else None), sorted(parts, key=lambda r: r[1])
+    async def _upload_rows(self, upload_id: str) -> tuple[UploadRow | None, list[PartRow]]:
+        args = {"upload_id": upload_id}
+        answers = await self.replicas.read_all(self.name, DbOp.UPLOAD_ROWS, args)
+        present = [(upload, parts) for upload, parts in _present(answers)]  # as upload_rows()
+        uploads = rows.merge_rows(([upload] if upload else [] for upload, _ in present), UploadRow)
+        found = rows.merge_rows((parts for _, parts in present), PartRow)
+        return (uploads[0] if uploads else None), sorted(found, key=lambda r: r.part_number)
 
-    async def _read_one(self, op: str, **args: Any) -> Any:
+    async def _read_one(self, op: DbOp, **args: Any) -> Any:
         return await self.replicas.read_one(self.name, op, args)
 
     # --- versions -----------------------------------------------------------------------------
@@ -92,8 +90,10 @@ class RingIndexService(IndexService):
     ) -> list[ObjectVersion]:
         created = v.created or rows.now_ns()
         row = rows.version_row(v, created, v.updated or created, tags=tags)
-        garbage = await self._write({"versions": [row]})
-        return [rows.version_of(r, is_latest=False) for r in garbage.get("versions", [])]
+        garbage = rows.rows_of(
+            VersionRow, (await self._write({"versions": [row]})).get("versions", [])
+        )
+        return [rows.version_of(r, is_latest=False) for r in garbage]
 
     async def delete_version(self, key: str, version_id: str) -> ObjectVersion | None:
         row, latest = await self._live_row(key, version_id)
@@ -108,7 +108,7 @@ class RingIndexService(IndexService):
         self, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
     ) -> ListPage:
         found = await self._read_one(
-            "list_objects",
+            DbOp.LIST_OBJECTS,
             prefix=prefix,
             delimiter=delimiter,
             start_after=start_after,
@@ -125,7 +125,7 @@ class RingIndexService(IndexService):
         max_keys: int = 1000,
     ) -> ListPage:
         found = await self._read_one(
-            "list_versions",
+            DbOp.LIST_VERSIONS,
             prefix=prefix,
             delimiter=delimiter,
             key_marker=key_marker,
@@ -135,17 +135,17 @@ class RingIndexService(IndexService):
         return ListPage([], [], False, None) if found is MISSING else db_wire.list_page(found)
 
     async def usage(self) -> tuple[int, int]:
-        found = await self._read_one("usage")
+        found = await self._read_one(DbOp.USAGE)
         return (0, 0) if found is MISSING else (int(found[0]), int(found[1]))
 
     async def has_versions(self) -> bool:
         """Whether any replica that answered (a quorum) holds a version or delete marker."""
-        answers = await self.replicas.read_all(self.name, "has_versions", {})
+        answers = await self.replicas.read_all(self.name, DbOp.HAS_VERSIONS, {})
         return any(a is not MISSING and a for a in answers)
 
     async def is_empty(self) -> bool:
         """Empty only when every replica that answered (a quorum) is empty."""
-        answers = await self.replicas.read_all(self.name, "is_empty", {})
+        answers = await self.replicas.read_all(self.name, DbOp.IS_EMPTY, {})
         return all(a is MISSING or a for a in answers)
 
     # --- per-version tags and ACLs ------------------------------------------------------------
@@ -193,7 +193,7 @@ class RingIndexService(IndexService):
         max_uploads: int = 1000,
     ) -> UploadPage:
         found = await self._read_one(
-            "list_uploads",
+            DbOp.LIST_UPLOADS,
             prefix=prefix,
             delimiter=delimiter,
             key_marker=key_marker,
@@ -214,11 +214,11 @@ class RingIndexService(IndexService):
         last_modified: float,
     ) -> Part | None:
         if await self.get_upload(upload_id) is None:
-            raise NoSuchUpload(UploadId=upload_id)
+            raise NoUpload(upload_id)
         part = Part(part_number, etag, size, blob, last_modified)
         row = rows.part_row(upload_id, part, rows.now_ns())
-        garbage = await self._write({"parts": [row]})
-        replaced = [rows.part_of(r) for r in garbage.get("parts", []) if r[7] != blob]
+        garbage = rows.rows_of(PartRow, (await self._write({"parts": [row]})).get("parts", []))
+        replaced = [rows.part_of(r) for r in garbage if r.blob != blob]
         return replaced[0] if replaced else None
 
     async def list_parts(
@@ -232,14 +232,14 @@ class RingIndexService(IndexService):
 
     async def get_parts(self, upload_id: str) -> dict[int, Part]:
         _upload, found = await self._upload_rows(upload_id)
-        return {r[1]: rows.part_of(r) for r in found if rows.is_live(r)}
+        return {r.part_number: rows.part_of(r) for r in found if rows.is_live(r)}
 
     async def delete_upload(self, upload_id: str) -> list[Part]:
         """Its parts, if this call deleted it: a racing Complete or Abort through another
         gateway that won the claim keeps its parts (their blobs may be its object's)."""
         try:
             return await self.claim_upload(upload_id, {}) or []
-        except NoSuchUpload:
+        except NoUpload:
             return []
 
     async def claim_upload(self, upload_id: str, expected: Mapping[int, str]) -> list[Part] | None:
@@ -248,17 +248,19 @@ class RingIndexService(IndexService):
         self._client_reads.clear()
         answers = await self.replicas.claim(
             self.name,
-            "claim_upload",
+            DbOp.CLAIM_UPLOAD,
             {"upload_id": upload_id, "expected": [[n, b] for n, b in expected.items()]},
         )
-        outcomes = [a[0] if a is not MISSING else "missing" for a in answers]
+        # Each answer is claim_upload()'s: [outcome, the part rows it claimed].
+        claims = [(outcome, parts) for outcome, parts in _present(answers)]
+        outcomes = [outcome for outcome, _ in claims] + ["missing"] * (len(answers) - len(claims))
         if outcomes.count("claimed") >= self.replicas.quorum():
-            claimed = rows.merge_rows((a[1] for a in answers if a is not MISSING), PART_ID)
-            return claimed_parts(upload_id, "claimed", sorted(claimed, key=lambda r: r[1]))
+            claimed = rows.merge_rows((parts for _, parts in claims), PartRow)
+            return claimed_parts(upload_id, "claimed", sorted(claimed, key=lambda r: r.part_number))
         return claimed_parts(upload_id, "changed" if "changed" in outcomes else "missing", [])
 
     async def uploads_initiated_before(self, t: float) -> list[Upload]:
-        found = await self._read_one("uploads_initiated_before", t=t)
+        found = await self._read_one(DbOp.UPLOADS_INITIATED_BEFORE, t=t)
         return [] if found is MISSING else [db_wire.upload(u) for u in found]
 
 

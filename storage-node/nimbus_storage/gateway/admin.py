@@ -23,8 +23,10 @@ from nimbus_storage.gateway.addressing import split_raw_path
 from nimbus_storage.gateway.authentication import authenticate_request
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.gateway.naming import bucket_name_problem
+from nimbus_storage.gateway.storage_errors import to_s3
 from nimbus_storage.meta.api import Bucket, ObjectVersion
 from nimbus_storage.s3errors import AccessDenied, S3Error
+from nimbus_storage.storage_errors import StorageError
 
 PREFIX = "/_nimbus/admin/v1/"
 GRANT_PERMISSIONS = ("RO", "RW", "WO")
@@ -156,6 +158,9 @@ async def put_bucket(services: Services, name: str, document: dict[str, Any]) ->
             await catalog.set_acl(name, parse_canned_acl(str(document["acl"])))
         except S3Error as error:
             raise AdminError(400, error.code, error.message) from None
+        except StorageError as failure:
+            answer = to_s3(failure)
+            raise AdminError(400, answer.code, answer.message) from None
     bucket = await catalog.get_bucket(name)
     assert bucket is not None
     return _json(await _bucket_view(services, bucket), 201 if existing is None else 200)
@@ -185,8 +190,9 @@ async def delete_bucket(services: Services, name: str, purge: bool) -> web.Respo
     removed = await purge_bucket(services, bucket) if purge else 0
     try:
         await services.catalog.delete_bucket(name)
-    except S3Error as error:
-        raise AdminError(error.status, error.code, error.message) from None
+    except StorageError as failure:
+        answer = to_s3(failure)
+        raise AdminError(answer.status, answer.code, answer.message) from None
     return _json({"deleted": True, "purgedVersions": removed})
 
 
@@ -284,5 +290,8 @@ async def handle(http: web.Request, services: Services) -> web.StreamResponse:
         return await route(http, services, path[len(PREFIX) :])
     except S3Error as error:
         return _json({"error": error.code, "message": error.message}, error.status)
+    except StorageError as failure:
+        answer = to_s3(failure)
+        return _json({"error": answer.code, "message": answer.message}, answer.status)
     except AdminError as error:
         return _json({"error": error.code, "message": error.message}, error.status)

@@ -1,8 +1,9 @@
 """The S3 gateway: one aiohttp application dispatching every request to its operation handler.
 
 A request goes: addressing -> operation -> authentication -> bucket lookup -> authorization
--> handler. Any S3Error on the way becomes the AWS error document; anything else is logged and
-answered as InternalError, so a bug costs one request, never the server.
+-> handler. Any S3Error on the way becomes the AWS error document, and so does any error of the
+storage below, once ``storage_errors.to_s3`` has made it an S3 error; anything else is logged
+and answered as InternalError, so a bug costs one request, never the server.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from nimbus_storage.gateway.authentication import authenticate_request
 from nimbus_storage.gateway.authorize import ExplicitDeny, authorize
 from nimbus_storage.gateway.bucket_owner import EXPECTED_OWNER, check_expected_owner
 from nimbus_storage.gateway.context import S3Request, Services
-from nimbus_storage.gateway.encryption import OBJECT_READS, refuse_encryption
-from nimbus_storage.gateway.handlers import load_all
-from nimbus_storage.gateway.registry import HANDLERS
+from nimbus_storage.gateway.encryption import refuse_encryption
+from nimbus_storage.gateway.operation import Access
 from nimbus_storage.gateway.responses import error_response, new_request_id
 from nimbus_storage.gateway.routing import resolve_operation
+from nimbus_storage.gateway.storage_errors import to_s3
 from nimbus_storage.s3errors import (
     AccessDenied,
     InternalError,
@@ -30,12 +31,11 @@ from nimbus_storage.s3errors import (
     NotImplementedError_,
     S3Error,
 )
+from nimbus_storage.storage_errors import StorageError
 
 log = logging.getLogger("nimbus.gateway")
 SERVICES_KEY = web.AppKey("services", Services)
 INTERNAL_PREFIX = "/_nimbus/"
-# Operations where a denial at bucket level may still be lifted by the object's own ACL.
-_OBJECT_ACL_OPERATIONS = frozenset({"GetObject", "HeadObject"})
 
 
 async def _prepare(http: web.Request, services: Services, request_id: str) -> S3Request:
@@ -58,7 +58,7 @@ async def _prepare(http: web.Request, services: Services, request_id: str) -> S3
         query=query,
         raw_path=raw_path,
     )
-    if operation == "PreflightCors":
+    if operation.access is Access.ANONYMOUS:
         return request
     catalog = services.catalog
     request.auth, credential = await authenticate_request(
@@ -83,28 +83,32 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
     metrics = services.metrics
     request_id = new_request_id()
     started = time.perf_counter()
-    operation = "Unknown"
+    operation_name = "Unknown"
     request: S3Request | None = None
     metrics.in_flight.inc()
     try:
         request = await _prepare(http, services, request_id)
         operation = request.operation
+        operation_name = operation.name
         try:
-            if operation != "PreflightCors":  # anonymous by design; answered from CORS rules
-                await authorize(request)
+            await authorize(request)
         except AccessDenied as denied:
-            if operation not in _OBJECT_ACL_OPERATIONS or isinstance(denied, ExplicitDeny):
+            # A denial at bucket level may still be lifted by the object's own ACL.
+            if not operation.object_read or isinstance(denied, ExplicitDeny):
                 raise
             request.object_acl_required = True
-        if request.bucket is not None and operation != "CreateBucket":
+        if request.bucket is not None and operation.expected_owner:
             check_expected_owner(http.headers, request.bucket, EXPECTED_OWNER)
-        if operation not in OBJECT_READS:  # a read is checked once its object is found
-            refuse_encryption(operation, http.headers)
-        response = await HANDLERS[operation](request)
-    except S3Error as error:
+        if not operation.object_read:  # a read is checked once its object is found
+            refuse_encryption(operation.name, http.headers)
+        response = await operation.handler(request)
+    except (S3Error, StorageError) as caught:
+        error = caught if isinstance(caught, S3Error) else to_s3(caught)
         metrics.errors.labels(error.code).inc()
         if _answer_started(http):
-            raise
+            if error is caught:
+                raise
+            raise error from caught
         resource = request.resource if request is not None else http.path
         response = error_response(error, resource, request_id, head=http.method == "HEAD")
     except (ConnectionResetError, web.HTTPException):
@@ -124,8 +128,8 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
     if not response.prepared:
         response.headers.setdefault("x-amz-request-id", request_id)
         response.headers.setdefault("Server", "Nimbus")
-    metrics.requests.labels(operation, str(response.status)).inc()
-    metrics.latency.labels(operation).observe(time.perf_counter() - started)
+    metrics.requests.labels(operation_name, str(response.status)).inc()
+    metrics.latency.labels(operation_name).observe(time.perf_counter() - started)
     return response
 
 
@@ -161,7 +165,6 @@ async def dispatch(http: web.Request) -> web.StreamResponse:
 
 
 def build_app(services: Services) -> web.Application:
-    load_all()
     app = web.Application(client_max_size=1024**2)
     app[SERVICES_KEY] = services
     # aiohttp matches the decoded path, where a key's %0A is a line feed: "." alone stops

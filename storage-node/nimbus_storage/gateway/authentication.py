@@ -6,6 +6,10 @@ is fetched first, for the key a SigV4 ``Authorization`` header names (read cheap
 guess), and the check runs once with it. When there is no guess, or the check asks for another
 key, that run stops at the lookup (everything it rejects before, it has rejected), the key it
 asked for is fetched, and the check runs again. Every run sees the same ``now``.
+
+Only a catalog that answers for sure that a key does not exist makes it InvalidAccessKeyId. One
+that cannot tell (too few replicas reachable, as right after a cluster starts) raises
+``StorageUnavailable``: the client gets a 503 and retries, and a valid key is never refused.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ async def authenticate_request(
     virtual_host_bucket: str | None = None,
 ) -> tuple[AuthContext | None, Credential | None]:
     """``authenticate`` with the secret looked up in ``catalog``: the verified context and the
-    credential that signed (both None for an unsigned request); S3Error when it fails."""
+    credential that signed (both None for an unsigned request); S3Error when it fails, and
+    StorageUnavailable when the catalog cannot tell whether the key exists."""
     now = datetime.now(UTC)
 
     def check(

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from nimbus_storage.bucket_config.acl import acl_allows
-from nimbus_storage.bucket_config.actions import action_for
 from nimbus_storage.bucket_config.bucket_policy import BucketPolicy, Decision, parse_policy
 from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.operation import Access
 from nimbus_storage.meta.api import Bucket
 from nimbus_storage.s3errors import AccessDenied
 
@@ -92,11 +92,18 @@ def _condition_context(request: S3Request) -> dict[str, str | list[str]]:
 
 
 async def authorize(request: S3Request) -> None:
-    """Raise AccessDenied unless the request's principal may perform its operation."""
+    """Raise AccessDenied unless the request's principal may perform its operation.
+
+    The operation says how (``access``) and what it needs on the request's bucket or object
+    (``action``); its handler checks what it needs on any other resource itself.
+    """
+    operation = request.operation
     credential = request.credential
+    if operation.access is Access.ANONYMOUS:
+        return
     if credential is not None and credential.is_admin:
         return
-    if request.operation in ("ListBuckets", "CreateBucket"):
+    if operation.access is Access.ACCOUNT:
         if credential is None or credential.grants:
             raise AccessDenied()
         return
@@ -106,7 +113,7 @@ async def authorize(request: S3Request) -> None:
         if credential is None:
             raise AccessDenied()
         return
-    action = action_for(request.operation, version_id=request.query.get("versionId"))
+    action = operation.required_action(request.query.get("versionId"))
     await check_access(request, request.bucket, action, request.key)
 
 

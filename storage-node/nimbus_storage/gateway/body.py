@@ -10,7 +10,7 @@ as unstored.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, MutableMapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable
 from typing import TypeVar
 
 from aiohttp import StreamReader
@@ -18,6 +18,7 @@ from aiohttp import StreamReader
 from nimbus_storage.auth.checksums import PayloadVerifier, checksum_header_name
 from nimbus_storage.auth.chunked import AwsChunkedDecoder
 from nimbus_storage.auth.sigv4 import STREAMING_PAYLOADS, UNSIGNED_PAYLOAD
+from nimbus_storage.blobs.trailer import BodyTrailer
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.s3errors import (
     EntityTooLarge,
@@ -110,7 +111,9 @@ class RequestBody:
     """The body of one request, decoded and verified; iterate it exactly once.
 
     After iteration, :meth:`checksum_headers` gives the ``x-amz-checksum-*`` the client asked
-    for, computed over the data (from a header or from an aws-chunked trailer).
+    for, computed over the data (from a header or from an aws-chunked trailer). ``trailer``
+    holds the same once the body has been read to its end and verified, for a blob store to
+    store with the object (``BlobStore.put(..., trailer=body.trailer)``).
     """
 
     def __init__(self, request: S3Request) -> None:
@@ -138,25 +141,23 @@ class RequestBody:
         else:
             source = _raw_chunks(stream)
         self._verifier = PayloadVerifier.from_headers(source, headers, payload_hash=payload_hash)
+        self.trailer = BodyTrailer()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return aiter(self._verifier)
+        return self._chunks_then_trailer()
+
+    async def _chunks_then_trailer(self) -> AsyncIterator[bytes]:
+        """The verified chunks; at their end (a checksum from an aws-chunked trailer is in and
+        checked by then) the trailer is set, before the consumer sees the end."""
+        async for chunk in self._verifier:
+            yield chunk
+        self.trailer.set(self.checksum_headers())
 
     def checksum_headers(self) -> dict[str, str]:
         for origin in (self._decoder, self._verifier):
             if origin is not None and origin.checksum_algorithm and origin.checksum_b64:
                 return {checksum_header_name(origin.checksum_algorithm): origin.checksum_b64}
         return {}
-
-    async def recording_checksums(self, meta: MutableMapping[str, str]) -> AsyncIterator[bytes]:
-        """Iterate the body, then add its checksum to ``meta`` before the stream ends.
-
-        Blob stores read ``meta`` once the chunks are exhausted, so a checksum that arrives in
-        an aws-chunked trailer is stored with the object like one sent as a header.
-        """
-        async for chunk in self:
-            yield chunk
-        meta.update(self.checksum_headers())
 
 
 def verified_payload(request: S3Request) -> RequestBody:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 from multidict import CIMultiDictProxy
@@ -15,10 +15,16 @@ if TYPE_CHECKING:
     from nimbus_storage.blobs.api import BlobStore
     from nimbus_storage.gateway.config import GatewayConfig
     from nimbus_storage.gateway.metrics import GatewayMetrics
+    from nimbus_storage.gateway.operation import S3Operation
     from nimbus_storage.gateway.storage_policies import Policies
     from nimbus_storage.meta.api import Bucket, Credential
     from nimbus_storage.meta.services import CatalogService, IndexService
-    from nimbus_storage.protocol.client import NodeClient
+
+
+class ConnectionPool(Protocol):
+    """What the gateway itself does with the storage nodes' connection pool: close it."""
+
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -30,7 +36,7 @@ class Services:
     policies: Policies
     metrics: GatewayMetrics
     # The connection pool to the storage nodes the ring policies share (None: no ring).
-    node_client: NodeClient | None = None
+    node_client: ConnectionPool | None = None
     # Where each bucket's lifecycle sweep resumes on the next janitor pass (in memory only: a
     # restarted gateway sweeps from the start).
     sweep_cursors: dict[str, str] = field(default_factory=dict)
@@ -53,7 +59,7 @@ class S3Request:
     http: web.Request
     services: Services
     request_id: str
-    operation: str
+    operation: S3Operation
     bucket_name: str
     key: str
     query: dict[str, str]

@@ -14,8 +14,8 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
-from nimbus_storage.blobs.api import BlobInfo, BlobReader, BlobStore
-from nimbus_storage.blobs.diskfile import normalize_timestamp
+from nimbus_storage.blobs.api import BlobInfo, BlobReader, BlobStore, normalize_timestamp
+from nimbus_storage.blobs.trailer import BodyTrailer
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.headers import META_MANIFEST
 from nimbus_storage.meta.api import NULL_VERSION, Bucket, ObjectVersion
@@ -64,7 +64,10 @@ async def store_blob(
     meta: Mapping[str, str],
     *,
     expected_size: int | None,
+    trailer: BodyTrailer | None = None,
 ) -> StoredBlob:
+    """``payload`` stored under a new blob name with ``meta``, and with ``trailer``'s facts
+    (a trailing checksum) once the payload has ended."""
     write_id = new_write_id()
     info = await services.blobs_for(bucket).put(
         blob_name(bucket.name, key, write_id),
@@ -72,6 +75,7 @@ async def store_blob(
         meta,
         normalize_timestamp(time.time()),
         expected_size=expected_size,
+        trailer=trailer,
     )
     services.metrics.bytes_in.inc(info.size)
     return StoredBlob(info, write_id)

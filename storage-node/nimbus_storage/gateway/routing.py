@@ -1,139 +1,129 @@
-"""Which AWS operation a request is: method, bucket, key and sub-resource query parameters.
+"""Which S3 operation a request is: method, bucket, key and sub-resource query parameters.
 
-The result is the operation's AWS name (``PutObject``, ``ListObjectsV2`` ...); each has exactly
-one handler, registered under that name.
+The result is the request's ``S3Operation`` from the table (gateway/operations/): the router
+knows no operation by name. What it adds to the table is the order of the questions it asks:
+
+1. OPTIONS on any path is the CORS preflight; HEAD on the service is its GET;
+2. a sub-resource the table has for the path's scope (``?acl``, ``?versioning`` ...), the first
+   in table order: the operation for the method, else 405 MethodNotAllowed;
+3. a sub-resource S3 has and Nimbus does not (below): 501 NotImplemented, never silently
+   treated as a plain bucket or object request;
+4. a parameter the table has (``?uploadId``, then ``?uploads`` on a key), as in 2;
+5. the plain request: the operation for the method, else 405 MethodNotAllowed.
+
+Among operations of one route and method, one whose condition holds (``x-amz-copy-source``,
+``list-type=2``) wins over the one without.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
+from nimbus_storage.gateway.operation import S3Operation, Scope
+from nimbus_storage.gateway.operations import OPERATIONS
 from nimbus_storage.s3errors import MethodNotAllowed, NotImplementedError_
 
-# Sub-resources Nimbus answers on a bucket, by method. Order matters only for readability.
-_BUCKET_SUBRESOURCES: dict[str, dict[str, str]] = {
-    "versioning": {"GET": "GetBucketVersioning", "PUT": "PutBucketVersioning"},
-    "tagging": {
-        "GET": "GetBucketTagging",
-        "PUT": "PutBucketTagging",
-        "DELETE": "DeleteBucketTagging",
-    },
-    "cors": {"GET": "GetBucketCors", "PUT": "PutBucketCors", "DELETE": "DeleteBucketCors"},
-    "policy": {"GET": "GetBucketPolicy", "PUT": "PutBucketPolicy", "DELETE": "DeleteBucketPolicy"},
-    "lifecycle": {
-        "GET": "GetBucketLifecycleConfiguration",
-        "PUT": "PutBucketLifecycleConfiguration",
-        "DELETE": "DeleteBucketLifecycle",
-    },
-    "acl": {"GET": "GetBucketAcl", "PUT": "PutBucketAcl"},
-    "location": {"GET": "GetBucketLocation"},
-    "uploads": {"GET": "ListMultipartUploads"},
-    "versions": {"GET": "ListObjectVersions"},
-    "delete": {"POST": "DeleteObjects"},
-    "encryption": {
-        "GET": "GetBucketEncryption",
-        "PUT": "PutBucketEncryption",
-        "DELETE": "DeleteBucketEncryption",
-    },
+# Sub-resources S3 has that Nimbus does not implement, per scope.
+UNSUPPORTED_SUBRESOURCES: Mapping[Scope, frozenset[str]] = {
+    Scope.SERVICE: frozenset(),
+    Scope.BUCKET: frozenset(
+        {
+            "accelerate",
+            "analytics",
+            "intelligent-tiering",
+            "inventory",
+            "logging",
+            "metrics",
+            "notification",
+            "object-lock",
+            "ownershipControls",
+            "policyStatus",
+            "publicAccessBlock",
+            "replication",
+            "requestPayment",
+            "website",
+        }
+    ),
+    Scope.OBJECT: frozenset(
+        {"attributes", "legal-hold", "restore", "retention", "select", "torrent"}
+    ),
 }
 
-# Sub-resources S3 has that Nimbus does not implement: answered with 501 NotImplemented, never
-# silently treated as a plain bucket request.
-_UNSUPPORTED_BUCKET_SUBRESOURCES = frozenset(
-    {
-        "accelerate",
-        "analytics",
-        "intelligent-tiering",
-        "inventory",
-        "logging",
-        "metrics",
-        "notification",
-        "object-lock",
-        "ownershipControls",
-        "policyStatus",
-        "publicAccessBlock",
-        "replication",
-        "requestPayment",
-        "website",
-    }
-)
 
-_OBJECT_SUBRESOURCES: dict[str, dict[str, str]] = {
-    "tagging": {
-        "GET": "GetObjectTagging",
-        "PUT": "PutObjectTagging",
-        "DELETE": "DeleteObjectTagging",
-    },
-    "acl": {"GET": "GetObjectAcl", "PUT": "PutObjectAcl"},
-}
+@dataclass
+class _ScopeRoutes:
+    """The operations of one scope, grouped as the router asks about them."""
 
-_UNSUPPORTED_OBJECT_SUBRESOURCES = frozenset(
-    {"attributes", "legal-hold", "restore", "retention", "select", "torrent"}
-)
+    subresources: dict[str, list[S3Operation]] = field(default_factory=dict)
+    parameters: dict[str, list[S3Operation]] = field(default_factory=dict)
+    plain: list[S3Operation] = field(default_factory=list)
 
 
-def _pick(table: Mapping[str, str], method: str) -> str:
-    try:
-        return table[method]
-    except KeyError:
-        raise MethodNotAllowed() from None
+def _index(
+    operations: Iterable[S3Operation],
+) -> tuple[dict[str, S3Operation], dict[Scope, _ScopeRoutes]]:
+    anywhere: dict[str, S3Operation] = {}
+    scopes = {scope: _ScopeRoutes() for scope in Scope}
+    for operation in operations:
+        if operation.scope is None:
+            anywhere[operation.method] = operation
+            continue
+        routes = scopes[operation.scope]
+        if operation.subresource is not None:
+            routes.subresources.setdefault(operation.subresource, []).append(operation)
+        elif operation.parameter is not None:
+            routes.parameters.setdefault(operation.parameter, []).append(operation)
+        else:
+            routes.plain.append(operation)
+    return anywhere, scopes
+
+
+_ANYWHERE, _SCOPES = _index(OPERATIONS)
+
+
+def scope_of(bucket: str, key: str) -> Scope:
+    if not bucket:
+        return Scope.SERVICE
+    return Scope.OBJECT if key else Scope.BUCKET
 
 
 def resolve_operation(
     method: str, bucket: str, key: str, query: Mapping[str, str], headers: Mapping[str, str]
-) -> str:
-    method = "GET" if method == "HEAD" and not bucket else method
-    if method == "OPTIONS":
-        return "PreflightCors"
-    if not bucket:
-        return _pick({"GET": "ListBuckets"}, method)
-    if not key:
-        return _bucket_operation(method, query)
-    return _object_operation(method, query, headers)
-
-
-def _bucket_operation(method: str, query: Mapping[str, str]) -> str:
-    for name, table in _BUCKET_SUBRESOURCES.items():
+) -> S3Operation:
+    scope = scope_of(bucket, key)
+    method = "GET" if method == "HEAD" and scope is Scope.SERVICE else method
+    if method in _ANYWHERE:
+        return _ANYWHERE[method]
+    routes = _SCOPES[scope]
+    for name, candidates in routes.subresources.items():
         if name in query:
-            return _pick(table, method)
-    unsupported = _UNSUPPORTED_BUCKET_SUBRESOURCES.intersection(query)
+            return _pick(candidates, method, query, headers)
+    unsupported = UNSUPPORTED_SUBRESOURCES[scope].intersection(query)
     if unsupported:
         raise NotImplementedError_(
-            f"Bucket sub-resource {sorted(unsupported)[0]!r} is not supported"
+            f"{scope.value.capitalize()} sub-resource {sorted(unsupported)[0]!r} is not supported"
         )
-    if method == "GET":
-        return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
-    return _pick(
-        {"PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"},
-        method,
-    )
-
-
-def _object_operation(method: str, query: Mapping[str, str], headers: Mapping[str, str]) -> str:
-    for name, table in _OBJECT_SUBRESOURCES.items():
+    for name, candidates in routes.parameters.items():
         if name in query:
-            return _pick(table, method)
-    unsupported = _UNSUPPORTED_OBJECT_SUBRESOURCES.intersection(query)
-    if unsupported:
-        raise NotImplementedError_(
-            f"Object sub-resource {sorted(unsupported)[0]!r} is not supported"
-        )
-    if "uploadId" in query:
-        if method == "PUT":
-            return "UploadPartCopy" if "x-amz-copy-source" in headers else "UploadPart"
-        return _pick(
-            {
-                "GET": "ListParts",
-                "POST": "CompleteMultipartUpload",
-                "DELETE": "AbortMultipartUpload",
-            },
-            method,
-        )
-    if "uploads" in query:
-        return _pick({"POST": "CreateMultipartUpload"}, method)
-    if method == "PUT":
-        return "CopyObject" if "x-amz-copy-source" in headers else "PutObject"
-    return _pick(
-        {"GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"},
-        method,
-    )
+            return _pick(candidates, method, query, headers)
+    return _pick(routes.plain, method, query, headers)
+
+
+def _pick(
+    candidates: list[S3Operation],
+    method: str,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+) -> S3Operation:
+    fallback: S3Operation | None = None
+    for operation in candidates:
+        if operation.method != method:
+            continue
+        if operation.when is None:
+            fallback = operation
+        elif operation.when.matches(query, headers):
+            return operation
+    if fallback is None:
+        raise MethodNotAllowed()
+    return fallback

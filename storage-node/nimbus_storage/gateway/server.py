@@ -26,12 +26,12 @@ from nimbus_storage.gateway.context import Services
 from nimbus_storage.gateway.metrics import GatewayMetrics
 from nimbus_storage.gateway.storage_policies import DEFAULT_POLICY, Policies, PolicySpec
 from nimbus_storage.meta.catalog import Catalog
+from nimbus_storage.meta.errors import CredentialExists
 from nimbus_storage.meta.local_services import LocalCatalogService
 from nimbus_storage.meta.services import CatalogService
 from nimbus_storage.protocol.client import NodeClient, NodeTimeouts
 from nimbus_storage.ring import Ring
 from nimbus_storage.ring.watch import RingFile
-from nimbus_storage.s3errors import EntityAlreadyExists
 
 ROOT_KEY_READ_ATTEMPTS = 20
 ROOT_KEY_READ_PAUSE = 0.25
@@ -152,7 +152,7 @@ async def ensure_root_credential(
                 await catalog.create_credential(
                     access_key, secret_key, is_admin=True, description="root"
                 )
-            except EntityAlreadyExists:
+            except CredentialExists:
                 # Gateways of one store start together with the same root key: another one
                 # made it first. Anything but that same key is a real conflict.
                 if not await _made_by_another(catalog, access_key, secret_key):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 
-from nimbus_storage.blobs.layout import normalize_timestamp
+from nimbus_storage.blobs.api import normalize_timestamp
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.meta.api import Bucket
 

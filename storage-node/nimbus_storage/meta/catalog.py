@@ -21,26 +21,27 @@ import sqlite3
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from nimbus_storage.meta import catalog_rows as cr
 from nimbus_storage.meta import rows
 from nimbus_storage.meta.api import GRANT_PERMISSIONS, Bucket, Credential
+from nimbus_storage.meta.errors import (
+    BadBucketName,
+    BadGrant,
+    BadVersioningState,
+    BucketExists,
+    BucketNotEmpty,
+    CredentialExists,
+    NoBucket,
+)
 from nimbus_storage.meta.index import BucketIndex
 from nimbus_storage.meta.replicated_db import ReplicatedDB, execute_script
 from nimbus_storage.meta.rows import Row
-from nimbus_storage.s3errors import (
-    BucketAlreadyExists,
-    BucketAlreadyOwnedByYou,
-    BucketNotEmpty,
-    EntityAlreadyExists,
-    IllegalVersioningConfiguration,
-    InvalidArgument,
-    InvalidBucketName,
-    NoSuchBucket,
-)
 
 __all__ = ["Bucket", "Catalog", "CatalogDB", "Credential"]
+
+_R = TypeVar("_R", bound=Row)
 
 # PRAGMA user_version of the catalog; raise it with a migration when the tables change.
 # Version 1 had no per-bucket storage policy; version 2 had rows that could not be merged.
@@ -148,34 +149,35 @@ def _upgrade(db: sqlite3.Connection, path: Path) -> None:
 class CatalogDB(ReplicatedDB):
     """Buckets, configuration documents and credentials as mergeable rows."""
 
+    ROW_TYPES: ClassVar[Mapping[str, type[Row]]] = cr.ROW_TYPES
     ROW_COLUMNS: ClassVar[Mapping[str, str]] = cr.ROW_COLUMNS
-    IDENTITY: ClassVar[Mapping[str, tuple[int, ...]]] = cr.IDENTITY
+    IDENTITY: ClassVar[Mapping[str, tuple[str, ...]]] = cr.IDENTITY
 
     def _create(self, db: sqlite3.Connection) -> None:
         _upgrade(db, self.path)
 
     # --- raw rows, deletions included: what gateways merge across replicas ----------------
 
-    def bucket_rows(self, name: str) -> list[Row]:
-        return self._select("buckets", "name = ?", name)
+    def bucket_rows(self, name: str) -> list[cr.BucketRow]:
+        return self._select(cr.BucketRow, "buckets", "name = ?", name)
 
-    def config_rows(self, bucket: str) -> list[Row]:
-        return self._select("configs", "bucket = ?", bucket)
+    def config_rows(self, bucket: str) -> list[cr.ConfigRow]:
+        return self._select(cr.ConfigRow, "configs", "bucket = ?", bucket)
 
-    def credential_rows(self, access_key: str | None = None) -> list[Row]:
+    def credential_rows(self, access_key: str | None = None) -> list[cr.CredentialRow]:
         if access_key is None:
-            return self._select("credentials", "1")
-        return self._select("credentials", "access_key = ?", access_key)
+            return self._select(cr.CredentialRow, "credentials", "1")
+        return self._select(cr.CredentialRow, "credentials", "access_key = ?", access_key)
 
-    def all_bucket_rows(self) -> list[Row]:
-        return self._select("buckets", "1")
+    def all_bucket_rows(self) -> list[cr.BucketRow]:
+        return self._select(cr.BucketRow, "buckets", "1")
 
-    def _select(self, table: str, where: str, *args: Any) -> list[Row]:
+    def _select(self, kind: type[_R], table: str, where: str, *args: Any) -> list[_R]:
         with self._lock:
             found = self._db.execute(
                 f"SELECT {cr.ROW_COLUMNS[table]} FROM {table} WHERE {where}", args
             ).fetchall()
-        return [tuple(r) for r in found]
+        return rows.rows_of(kind, found)
 
     # --- buckets ----------------------------------------------------------------------------
 
@@ -190,14 +192,12 @@ class CatalogDB(ReplicatedDB):
     ) -> Bucket:
         """A new bucket; its storage policy ("" = the gateway's default) never changes."""
         if not FILE_SAFE_NAME.fullmatch(name):
-            raise InvalidBucketName(BucketName=name)
+            raise BadBucketName(name)
         bucket = Bucket(name, owner, time.time(), "", None, None, acl, region, storage_policy)
         with self._transaction() as db:
             existing = cr.live_bucket(self.bucket_rows(name))
             if existing is not None:
-                if existing[1] == owner:
-                    raise BucketAlreadyOwnedByYou(BucketName=name)
-                raise BucketAlreadyExists(BucketName=name)
+                raise BucketExists(name, owned_by_caller=existing.owner == owner)
             self._merge(db, {"buckets": [cr.bucket_row(bucket, rows.now_ns())]})
         return bucket
 
@@ -207,9 +207,9 @@ class CatalogDB(ReplicatedDB):
 
     def list_buckets(self, owner: str | None = None) -> list[Bucket]:
         """Buckets by name; only ``owner``'s when given."""
-        by_name: dict[str, list[Row]] = {}
+        by_name: dict[str, list[cr.BucketRow]] = {}
         for row in self.all_bucket_rows():
-            by_name.setdefault(row[0], []).append(row)
+            by_name.setdefault(row.name, []).append(row)
         found = [cr.live_bucket(candidates) for _name, candidates in sorted(by_name.items())]
         buckets = [cr.bucket_of(row) for row in found if row is not None]
         return [b for b in buckets if owner is None or b.owner == owner]
@@ -217,15 +217,15 @@ class CatalogDB(ReplicatedDB):
     def drop_bucket(self, name: str) -> None:
         """Delete every incarnation of ``name``, its documents and the grants naming it.
 
-        NoSuchBucket when there is none; emptiness is the caller's to check first.
+        NoBucket when there is none; emptiness is the caller's to check first.
         """
         with self._transaction() as db:
             live = [r for r in self.bucket_rows(name) if rows.is_live(r)]
             if not live:
-                raise NoSuchBucket(BucketName=name)
+                raise NoBucket(name)
             configs = [r for r in self.config_rows(name) if rows.is_live(r)]
             holders = [
-                r for r in self.credential_rows() if rows.is_live(r) and name in json.loads(r[8])
+                r for r in self.credential_rows() if rows.is_live(r) and name in cr.grants_of(r)
             ]
             self._merge(
                 db,
@@ -238,35 +238,35 @@ class CatalogDB(ReplicatedDB):
 
     def set_versioning(self, name: str, status: str) -> None:
         if status not in ("Enabled", "Suspended"):
-            raise IllegalVersioningConfiguration()
-        self._update_bucket(name, {cr.VERSIONING: status})
+            raise BadVersioningState(status)
+        self._update_bucket(name, {"versioning": status})
 
     def set_quota(self, name: str, max_bytes: int | None, max_objects: int | None) -> None:
         """Quotas in bytes and objects; None lifts one."""
-        self._update_bucket(name, {cr.QUOTA_BYTES: max_bytes, cr.QUOTA_OBJECTS: max_objects})
+        self._update_bucket(name, {"quota_bytes": max_bytes, "quota_objects": max_objects})
 
     def set_acl(self, name: str, acl: str) -> None:
-        self._update_bucket(name, {cr.ACL: acl})
+        self._update_bucket(name, {"acl": acl})
 
-    def _update_bucket(self, name: str, changes: Mapping[int, Any]) -> None:
+    def _update_bucket(self, name: str, changes: cr.BucketSettings) -> None:
         with self._transaction() as db:
             live = cr.live_bucket(self.bucket_rows(name))
             if live is None:
-                raise NoSuchBucket(BucketName=name)
+                raise NoBucket(name)
             self._merge(db, {"buckets": [cr.with_settings(live, changes)]})
 
     def get_config(self, name: str, kind: str) -> str | None:
         """The bucket's ``kind`` document ("policy", "cors", "lifecycle", ...), None if unset."""
         for row in self.config_rows(name):
-            if row[1] == kind and rows.is_live(row):
-                return str(row[5])
+            if row.kind == kind and rows.is_live(row):
+                return row.value
         return None
 
     def set_config(self, name: str, kind: str, value: str | None) -> None:
-        """Store (or with None remove) a configuration document. NoSuchBucket if absent."""
+        """Store (or with None remove) a configuration document. NoBucket if absent."""
         with self._transaction() as db:
             if cr.live_bucket(self.bucket_rows(name)) is None:
-                raise NoSuchBucket(BucketName=name)
+                raise NoBucket(name)
             self._merge(db, {"configs": [cr.config_row(name, kind, value, rows.now_ns())]})
 
     # --- credentials ------------------------------------------------------------------------
@@ -284,7 +284,7 @@ class CatalogDB(ReplicatedDB):
         credential = new_credential(access_key, secret_key, is_admin, description, grants)
         with self._transaction() as db:
             if self.get_credential(access_key) is not None:
-                raise EntityAlreadyExists(f"Access key {access_key!r} already exists")
+                raise CredentialExists(access_key)
             self._merge(db, {"credentials": [cr.credential_row(credential, rows.now_ns())]})
         return credential
 
@@ -311,11 +311,11 @@ def new_credential(
     description: str,
     grants: Mapping[str, str] | None,
 ) -> Credential:
-    """A credential to create, its grants checked (InvalidArgument)."""
+    """A credential to create, its grants checked (BadGrant)."""
     grants = dict(grants or {})
     for bucket, permission in grants.items():
         if permission not in GRANT_PERMISSIONS:
-            raise InvalidArgument(f"Permission {permission!r} on {bucket!r} is not RO/RW/WO")
+            raise BadGrant(bucket, permission)
     return Credential(access_key, secret_key, is_admin, description, time.time(), grants)
 
 
@@ -357,9 +357,9 @@ class Catalog(CatalogDB):
         """BucketNotEmpty while it holds any version, delete marker or multipart upload."""
         with self._lock:
             if self.get_bucket(name) is None:
-                raise NoSuchBucket(BucketName=name)
+                raise NoBucket(name)
             if not self.index(name).is_empty():
-                raise BucketNotEmpty(BucketName=name)
+                raise BucketNotEmpty(name)
             self.drop_bucket(name)
             index = self._indexes.pop(name, None)
             if index is not None:
@@ -367,12 +367,12 @@ class Catalog(CatalogDB):
             self._remove_index_files(name)
 
     def index(self, name: str) -> BucketIndex:
-        """The bucket's listing index, opened once and cached. NoSuchBucket if absent."""
+        """The bucket's listing index, opened once and cached. NoBucket if absent."""
         with self._lock:
             index = self._indexes.get(name)
             if index is None:
                 if self.get_bucket(name) is None:
-                    raise NoSuchBucket(BucketName=name)
+                    raise NoBucket(name)
                 index = BucketIndex(self._index_path(name))
                 self._indexes[name] = index
             return index

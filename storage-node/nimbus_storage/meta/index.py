@@ -39,7 +39,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 from nimbus_storage.meta import index_schema as sql
 from nimbus_storage.meta import rows
@@ -51,6 +51,7 @@ from nimbus_storage.meta.api import (
     Upload,
     UploadPage,
 )
+from nimbus_storage.meta.errors import NoUpload
 from nimbus_storage.meta.listing import (
     MAX_ORDINAL,
     CommonPrefix,
@@ -60,17 +61,32 @@ from nimbus_storage.meta.listing import (
     walk,
 )
 from nimbus_storage.meta.replicated_db import PRAGMAS, ReplicatedDB, RowBatch
-from nimbus_storage.meta.rows import Row
-from nimbus_storage.s3errors import NoSuchUpload
+from nimbus_storage.meta.rows import PartRow, Row, UploadRow, VersionRow
 
 __all__ = ["BucketIndex", "ListPage", "Part", "RowBatch", "Upload", "UploadPage"]
 
-
-def _listed(row: Row) -> ObjectVersion:
-    return rows.version_of(row[:15], is_latest=bool(row[15]))
+_R = TypeVar("_R")
 
 
-def _split(items: list[Row | CommonPrefix]) -> tuple[list[Row], list[str]]:
+class ListedRow(NamedTuple):
+    """A version row as listings and point reads select it (``sql.LISTED_VERSION``): the row,
+    then what the index derives from it."""
+
+    version: VersionRow
+    is_latest: int
+    seq: int  # -created: orders the rows of a key newest first (the walk's ordinal)
+
+    @classmethod
+    def of(cls, found: Sequence[Any]) -> ListedRow:
+        *columns, is_latest, seq = found
+        return cls(VersionRow(*columns), is_latest, seq)
+
+
+def _listed(row: ListedRow) -> ObjectVersion:
+    return rows.version_of(row.version, is_latest=bool(row.is_latest))
+
+
+def _split(items: list[_R | CommonPrefix]) -> tuple[list[_R], list[str]]:
     found = [i for i in items if not isinstance(i, CommonPrefix)]
     prefixes = [i.prefix for i in items if isinstance(i, CommonPrefix)]
     return found, prefixes
@@ -90,23 +106,21 @@ def _upgrade(db: sqlite3.Connection, path: Path) -> None:
     db.execute(f"PRAGMA user_version = {sql.SCHEMA_VERSION}")
 
 
-def _usage_of(row: Sequence[Any] | None) -> tuple[int, int]:
-    if row is None or not rows.is_live(row):
+def _usage_of(row: Row | None) -> tuple[int, int]:
+    """What a row adds to the usage counters: (bytes, objects) of a live version."""
+    if not isinstance(row, VersionRow) or not rows.is_live(row):
         return 0, 0
-    return int(row[8]), 0 if row[5] else 1
+    return int(row.size), 0 if row.delete_marker else 1
 
 
 class BucketIndex(ReplicatedDB):
+    ROW_TYPES: ClassVar[Mapping[str, type[Row]]] = rows.INDEX_ROWS
     ROW_COLUMNS: ClassVar[Mapping[str, str]] = {
         "uploads": sql.UPLOAD_ROW,
         "parts": sql.PART_ROW,
         "versions": sql.VERSION_ROW,
     }
-    IDENTITY: ClassVar[Mapping[str, tuple[int, ...]]] = {
-        "uploads": (0,),
-        "parts": (0, 1),
-        "versions": (0, 1),
-    }
+    IDENTITY: ClassVar[Mapping[str, tuple[str, ...]]] = rows.INDEX_IDENTITY
 
     def __init__(self, path: Path) -> None:
         self._touched: set[str] = set()
@@ -122,16 +136,16 @@ class BucketIndex(ReplicatedDB):
         db.execute(
             f"INSERT INTO versions ({sql.VERSION_ROW}, seq, is_latest, change)"
             f" VALUES ({', '.join('?' * 18)})",
-            (*row, -int(row[rows.CREATED]), 0, change),
+            (*row, -int(row.created), 0, change),
         )
 
     def _stored(self, db: sqlite3.Connection, table: str, row: Row, existing: Row | None) -> None:
-        if table != "versions":
+        if not isinstance(row, VersionRow):
             return
         (old_bytes, old_objects), (new_bytes, new_objects) = _usage_of(existing), _usage_of(row)
         if (old_bytes, old_objects) != (new_bytes, new_objects):
             db.execute(sql.ADD_USAGE, (new_bytes - old_bytes, new_objects - old_objects))
-        self._touched.add(row[0])
+        self._touched.add(row.key)
 
     def _merged(self, db: sqlite3.Connection) -> None:
         for key in self._touched:
@@ -139,21 +153,23 @@ class BucketIndex(ReplicatedDB):
             db.execute(sql.PROMOTE_NEWEST, (key,))
         self._touched.clear()
 
-    def key_rows(self, key: str) -> list[Row]:
+    def key_rows(self, key: str) -> list[VersionRow]:
         """Every row of ``key``, deletions included: what a gateway merges across replicas."""
         with self._lock:
             found = self._db.execute(
                 f"SELECT {sql.VERSION_ROW} FROM versions WHERE key = ? ORDER BY seq", (key,)
             ).fetchall()
-        return [tuple(r) for r in found]
+        return rows.rows_of(VersionRow, found)
 
-    def upload_rows(self, upload_id: str) -> tuple[Row | None, list[Row]]:
+    def upload_rows(self, upload_id: str) -> tuple[UploadRow | None, list[PartRow]]:
         """The upload's row and its part rows, deletions included."""
         with self._lock:
             return self._upload_rows(self._db, upload_id)
 
     @staticmethod
-    def _upload_rows(db: sqlite3.Connection, upload_id: str) -> tuple[Row | None, list[Row]]:
+    def _upload_rows(
+        db: sqlite3.Connection, upload_id: str
+    ) -> tuple[UploadRow | None, list[PartRow]]:
         upload = db.execute(
             f"SELECT {sql.UPLOAD_ROW} FROM uploads WHERE upload_id = ?", (upload_id,)
         ).fetchone()
@@ -161,7 +177,7 @@ class BucketIndex(ReplicatedDB):
             f"SELECT {sql.PART_ROW} FROM parts WHERE upload_id = ? ORDER BY part_number",
             (upload_id,),
         ).fetchall()
-        return (None if upload is None else tuple(upload)), [tuple(p) for p in parts]
+        return (None if upload is None else UploadRow(*upload)), rows.rows_of(PartRow, parts)
 
     # --- versions ---------------------------------------------------------------------------
 
@@ -184,20 +200,23 @@ class BucketIndex(ReplicatedDB):
                 created = max(rows.now_ns(), (newest or 0) + 1)
             row = rows.version_row(v, created, v.updated or created, tags=tags)
             garbage = self._merge(db, {"versions": [row]}).get("versions", [])
-        return [rows.version_of(r, is_latest=False) for r in garbage]
+        return [rows.version_of(r, is_latest=False) for r in rows.rows_of(VersionRow, garbage)]
 
     def get(self, key: str, version_id: str | None = None) -> ObjectVersion | None:
         """That version, or the latest (maybe a delete marker) when ``version_id`` is None."""
         row = self._live_row(key, version_id)
         return None if row is None else _listed(row)
 
-    def _live_row(self, key: str, version_id: str | None) -> Row | None:
+    def _live_row(self, key: str, version_id: str | None) -> ListedRow | None:
         with self._lock:
             if version_id is None:
                 found = self._db.execute(sql.SELECT_LATEST, (key,)).fetchone()
             else:
                 found = self._db.execute(sql.SELECT_BY_ID, (key, version_id)).fetchone()
-        return None if found is None or found[rows.DELETED] else tuple(found)
+        if found is None:
+            return None
+        listed = ListedRow.of(found)
+        return listed if rows.is_live(listed.version) else None
 
     def delete_version(self, key: str, version_id: str) -> ObjectVersion | None:
         """Remove one version; the newest remaining one becomes latest. Returns the removed row."""
@@ -205,7 +224,7 @@ class BucketIndex(ReplicatedDB):
             row = self._live_row(key, version_id)
             if row is None:
                 return None
-            self._merge(self._db, {"versions": [rows.tombstone(row[:15])]})
+            self._merge(self._db, {"versions": [rows.tombstone(row.version)]})
         return _listed(row)
 
     def bulk_load(self, versions: Iterable[ObjectVersion]) -> int:
@@ -252,17 +271,18 @@ class BucketIndex(ReplicatedDB):
             return ListPage([], [], False, None)
         upper = prefix_successor(prefix)
 
-        def fetch(position: Position, limit: int) -> Iterable[Row]:
+        def fetch(position: Position, limit: int) -> Iterable[ListedRow]:
             # One version per key here, so "after (key, ordinal)" is "after key" or "from key".
             op = ">" if position.ordinal == MAX_ORDINAL else ">="
             bounds = (position.key, upper) if upper is not None else (position.key,)
-            return self._db.execute(sql.LIST_LATEST[op, upper is not None], (*bounds, limit))
+            cursor = self._db.execute(sql.LIST_LATEST[op, upper is not None], (*bounds, limit))
+            return map(ListedRow.of, cursor)
 
         with self._transaction("DEFERRED"):
             result = walk(
                 fetch,
-                lambda row: str(row[0]),
-                lambda row: Position.after_key(row[0]),
+                lambda row: row.version.key,
+                lambda row: Position.after_key(row.version.key),
                 prefix=prefix,
                 delimiter=delimiter,
                 start=start_position(prefix, start_after),
@@ -292,20 +312,21 @@ class BucketIndex(ReplicatedDB):
             return ListPage([], [], False, None)
         upper = prefix_successor(prefix)
 
-        def fetch(position: Position, limit: int) -> Iterable[Row]:
+        def fetch(position: Position, limit: int) -> Iterable[ListedRow]:
             bounds = (position.key, position.ordinal, *(() if upper is None else (upper,)))
-            return self._db.execute(sql.LIST_VERSIONS[upper is not None], (*bounds, limit))
+            cursor = self._db.execute(sql.LIST_VERSIONS[upper is not None], (*bounds, limit))
+            return map(ListedRow.of, cursor)
 
         with self._transaction("DEFERRED") as db:
             start = start_position(prefix, key_marker)
             if key_marker and version_id_marker and key_marker >= prefix:
-                row = db.execute(sql.SELECT_BY_ID, (key_marker, version_id_marker)).fetchone()
-                if row is not None:
-                    start = Position(key_marker, row[-1])
+                found = db.execute(sql.SELECT_BY_ID, (key_marker, version_id_marker)).fetchone()
+                if found is not None:
+                    start = Position(key_marker, ListedRow.of(found).seq)
             result = walk(
                 fetch,
-                lambda row: str(row[0]),
-                lambda row: Position(row[0], row[-1]),
+                lambda row: row.version.key,
+                lambda row: Position(row.version.key, row.seq),
                 prefix=prefix,
                 delimiter=delimiter,
                 start=start,
@@ -317,7 +338,7 @@ class BucketIndex(ReplicatedDB):
         if not result.is_truncated:
             return page
         last = result.items[-1]
-        version_marker = None if isinstance(last, CommonPrefix) else str(last[1])
+        version_marker = None if isinstance(last, CommonPrefix) else last.version.version_id
         return ListPage(page.entries, prefixes, True, _marker_of(last), version_marker)
 
     # --- usage ------------------------------------------------------------------------------
@@ -355,13 +376,13 @@ class BucketIndex(ReplicatedDB):
             row = self._live_row(key, version_id)
             if row is None:
                 return False
-            self._merge(db, {"versions": [rows.with_tags(row[:15], tags)]})
+            self._merge(db, {"versions": [rows.with_tags(row.version, tags)]})
         return True
 
     def get_tags(self, key: str, version_id: str | None = None) -> dict[str, str] | None:
         """The version's tags ({} when it has none), or None when the version does not exist."""
         row = self._live_row(key, version_id)
-        return None if row is None else rows.tags_of(row)
+        return None if row is None else rows.tags_of(row.version)
 
     def delete_tags(self, key: str, version_id: str | None = None) -> bool:
         return self.set_tags(key, version_id, {})
@@ -372,7 +393,7 @@ class BucketIndex(ReplicatedDB):
             row = self._live_row(key, version_id)
             if row is None:
                 return False
-            self._merge(db, {"versions": [rows.with_acl(row[:15], acl)]})
+            self._merge(db, {"versions": [rows.with_acl(row.version, acl)]})
         return True
 
     # --- multipart uploads ------------------------------------------------------------------
@@ -386,7 +407,7 @@ class BucketIndex(ReplicatedDB):
 
     def get_upload(self, upload_id: str) -> Upload | None:
         found, _parts = self.upload_rows(upload_id)
-        return rows.upload_of(found) if rows.is_live(found) else None  # type: ignore[arg-type]
+        return rows.upload_of(found) if found is not None and rows.is_live(found) else None
 
     def list_uploads(
         self,
@@ -401,9 +422,10 @@ class BucketIndex(ReplicatedDB):
             return UploadPage([], [], False, None, None)
         upper = prefix_successor(prefix)
 
-        def fetch(position: Position, limit: int) -> Iterable[Row]:
+        def fetch(position: Position, limit: int) -> Iterable[UploadRow]:
             bounds = (position.key, position.ordinal, *(() if upper is None else (upper,)))
-            return self._db.execute(sql.LIST_UPLOADS[upper is not None], (*bounds, limit))
+            cursor = self._db.execute(sql.LIST_UPLOADS[upper is not None], (*bounds, limit))
+            return map(UploadRow._make, cursor)
 
         with self._transaction("DEFERRED") as db:
             start = start_position(prefix, key_marker)
@@ -416,8 +438,8 @@ class BucketIndex(ReplicatedDB):
                     start = Position(key_marker, marker_row[0])
             result = walk(
                 fetch,
-                lambda row: str(row[1]),
-                lambda row: Position(row[1], row[rows.CREATED]),
+                lambda row: row.key,
+                lambda row: Position(row.key, row.created),
                 prefix=prefix,
                 delimiter=delimiter,
                 start=start,
@@ -431,7 +453,7 @@ class BucketIndex(ReplicatedDB):
         last = result.items[-1]
         if isinstance(last, CommonPrefix):
             return UploadPage(uploads, prefixes, True, last.prefix, None)
-        return UploadPage(uploads, prefixes, True, str(last[1]), str(last[0]))
+        return UploadPage(uploads, prefixes, True, last.key, last.upload_id)
 
     def put_part(  # noqa: PLR0917 - the gateway's positional call shape
         self,
@@ -447,9 +469,13 @@ class BucketIndex(ReplicatedDB):
         with self._transaction() as db:
             upload, _parts = self._upload_rows(db, upload_id)
             if not rows.is_live(upload):
-                raise NoSuchUpload(UploadId=upload_id)
+                raise NoUpload(upload_id)
             garbage = self._merge(db, {"parts": [rows.part_row(upload_id, part, rows.now_ns())]})
-        replaced = [rows.part_of(r) for r in garbage.get("parts", []) if r[7] != blob]
+        replaced = [
+            rows.part_of(r)
+            for r in rows.rows_of(PartRow, garbage.get("parts", []))
+            if r.blob != blob
+        ]
         return replaced[0] if replaced else None
 
     def list_parts(
@@ -462,27 +488,27 @@ class BucketIndex(ReplicatedDB):
                 " AND deleted = 0 ORDER BY part_number LIMIT ?",
                 (upload_id, part_number_marker, max(max_parts, 0) + 1),
             ).fetchall()
-        parts = [rows.part_of(r) for r in found[: max(max_parts, 0)]]
+        parts = [rows.part_of(r) for r in rows.rows_of(PartRow, found[: max(max_parts, 0)])]
         truncated = len(found) > max_parts
         return parts, truncated, (parts[-1].part_number if truncated and parts else None)
 
     def get_parts(self, upload_id: str) -> dict[int, Part]:
         _upload, found = self.upload_rows(upload_id)
-        return {r[1]: rows.part_of(r) for r in found if rows.is_live(r)}
+        return {r.part_number: rows.part_of(r) for r in found if rows.is_live(r)}
 
     def delete_upload(self, upload_id: str) -> list[Part]:
         """Forget an upload (completed or aborted); returns its parts, whose blobs the caller
         deletes or keeps (a completed object's manifest points at them).
 
         An upload that is already gone returns [] (a janitor racing an abort is not an error);
-        callers answering NoSuchUpload check ``get_upload`` first.
+        callers answering NoUpload check ``get_upload`` first.
         """
         with self._transaction() as db:
             upload, found = self._upload_rows(db, upload_id)
             live = [r for r in found if rows.is_live(r)]
             if upload is None or not rows.is_live(upload):
                 return []
-            batch = {
+            batch: RowBatch = {
                 "uploads": [rows.tombstone(upload)],
                 "parts": [rows.tombstone(r) for r in live],
             }
@@ -490,8 +516,8 @@ class BucketIndex(ReplicatedDB):
         return [rows.part_of(r) for r in live]
 
     def claim_upload(
-        self, upload_id: str, expected: Sequence[Sequence[Any]]
-    ) -> tuple[str, list[Row]]:
+        self, upload_id: str, expected: Iterable[tuple[int, str]]
+    ) -> tuple[str, list[PartRow]]:
         """Delete the upload for its completion if its parts are still ``expected``
         (``[part number, blob]`` pairs), as one transaction.
 
@@ -502,11 +528,11 @@ class BucketIndex(ReplicatedDB):
             upload, found = self._upload_rows(db, upload_id)
             if upload is None or not rows.is_live(upload):
                 return "missing", []
-            live = {r[1]: r for r in found if rows.is_live(r)}
+            live = {r.part_number: r for r in found if rows.is_live(r)}
             for number, blob in expected:
-                if number not in live or live[number][7] != blob:
+                if number not in live or live[number].blob != blob:
                     return "changed", []
-            batch = {
+            batch: RowBatch = {
                 "uploads": [rows.tombstone(upload)],
                 "parts": [rows.tombstone(r) for r in live.values()],
             }
@@ -520,8 +546,8 @@ class BucketIndex(ReplicatedDB):
                 " ORDER BY initiated",
                 (t,),
             ).fetchall()
-        return [rows.upload_of(r) for r in found]
+        return [rows.upload_of(r) for r in rows.rows_of(UploadRow, found)]
 
 
-def _marker_of(item: Row | CommonPrefix) -> str:
-    return item.prefix if isinstance(item, CommonPrefix) else str(item[0])
+def _marker_of(item: ListedRow | CommonPrefix) -> str:
+    return item.prefix if isinstance(item, CommonPrefix) else item.version.key

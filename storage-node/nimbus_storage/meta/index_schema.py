@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from nimbus_storage.meta import rows
 from nimbus_storage.meta.replicated_db import REPLICATION_SCHEMA, execute_script
 
 # PRAGMA user_version of a current index. Version 1 (user_version 0) had no per-version ACL;
@@ -73,13 +74,10 @@ CREATE TABLE IF NOT EXISTS parts (
 CREATE INDEX IF NOT EXISTS parts_by_change ON parts (change);
 """
 
-# Columns in the wire order of meta/rows.py.
-VERSION_ROW = (
-    "key, version_id, created, updated, deleted, delete_marker, last_modified, etag, size,"
-    " blob, content_type, storage_class, owner, tags, acl"
-)
-UPLOAD_ROW = "upload_id, key, created, updated, deleted, initiated, meta"
-PART_ROW = "upload_id, part_number, created, updated, deleted, etag, size, blob, last_modified"
+# Columns in the order of the row classes' fields (meta/rows.py), which is the wire order.
+VERSION_ROW = rows.columns(rows.VersionRow._fields)
+UPLOAD_ROW = rows.columns(rows.UploadRow._fields)
+PART_ROW = rows.columns(rows.PartRow._fields)
 # A version row followed by is_latest and seq (the walk's ordinal).
 LISTED_VERSION = f"{VERSION_ROW}, is_latest, seq"
 

@@ -21,18 +21,18 @@ from nimbus_storage.meta.api import (
     UploadPage,
 )
 from nimbus_storage.meta.catalog import Catalog
+from nimbus_storage.meta.errors import NoUpload
 from nimbus_storage.meta.index import BucketIndex
-from nimbus_storage.meta.rows import Row
+from nimbus_storage.meta.rows import PartRow
 from nimbus_storage.meta.services import CatalogService, IndexService
-from nimbus_storage.s3errors import NoSuchUpload
 
 __all__ = ["LocalCatalogService", "LocalIndexService", "claimed_parts"]
 
 
-def claimed_parts(upload_id: str, outcome: str, found: list[Row]) -> list[Part] | None:
+def claimed_parts(upload_id: str, outcome: str, found: list[PartRow]) -> list[Part] | None:
     """What ``claim_upload`` answers for one outcome of ``BucketIndex.claim_upload``."""
     if outcome == "missing":
-        raise NoSuchUpload(UploadId=upload_id)
+        raise NoUpload(upload_id)
     return [rows.part_of(r) for r in found] if outcome == "claimed" else None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 from nimbus_storage.meta import rows
 from nimbus_storage.meta.rows import Row
 
-# Rows by table, as meta/rows.py lays them out.
-RowBatch = Mapping[str, Sequence[Sequence[Any]]]
+# Rows by table: typed rows (meta/rows.py), or the arrays of their columns they travel as.
+RowBatch = Mapping[str, Sequence[Iterable[Any]]]
 
 PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -56,10 +56,12 @@ def execute_script(db: sqlite3.Connection, script: str) -> None:
 
 
 class ReplicatedDB:
-    # Table name -> its row columns in wire order; merged in this order.
+    # Table name -> the class of its rows (meta/rows.py); tables merge in this order.
+    ROW_TYPES: ClassVar[Mapping[str, type[Row]]]
+    # Table name -> its row columns as an SQL list, in the order of the row class's fields.
     ROW_COLUMNS: ClassVar[Mapping[str, str]]
-    # Table name -> positions of the identity columns in a row.
-    IDENTITY: ClassVar[Mapping[str, tuple[int, ...]]]
+    # Table name -> the columns that identify a row (those its ``identity()`` gives).
+    IDENTITY: ClassVar[Mapping[str, tuple[str, ...]]]
 
     def __init__(self, path: Path, pragmas: Sequence[str] = PRAGMAS) -> None:
         self.path = Path(path)
@@ -110,21 +112,18 @@ class ReplicatedDB:
     def _merge(self, db: sqlite3.Connection, batch: RowBatch) -> dict[str, list[Row]]:
         (change,) = db.execute("SELECT last FROM changes WHERE id = 0").fetchone()
         garbage: dict[str, list[Row]] = {}
-        for table in self.ROW_COLUMNS:
-            for incoming in batch.get(table, ()):
-                row = tuple(incoming)
+        for table, kind in self.ROW_TYPES.items():
+            for row in rows.rows_of(kind, batch.get(table, ())):
                 existing = self._find(db, table, row)
                 if existing is not None and not rows.supersedes(row, existing):
                     if rows.displaces(existing, row):
                         garbage.setdefault(table, []).append(row)
                     continue
-                if rows.displaces(row, existing):
-                    garbage.setdefault(table, []).append(existing)  # type: ignore[arg-type]
+                if existing is not None and rows.displaces(row, existing):
+                    garbage.setdefault(table, []).append(existing)
                 change += 1
                 if existing is not None:
-                    db.execute(
-                        f"DELETE FROM {table} WHERE {self._where(table)}", self._id(table, row)
-                    )
+                    db.execute(f"DELETE FROM {table} WHERE {self._where(table)}", row.identity())
                 self._insert(db, table, row, change)
                 self._stored(db, table, row, existing)
         self._merged(db)
@@ -132,18 +131,14 @@ class ReplicatedDB:
         return garbage
 
     def _where(self, table: str) -> str:
-        names = [c.strip() for c in self.ROW_COLUMNS[table].split(",")]
-        return " AND ".join(f"{names[i]} = ?" for i in self.IDENTITY[table])
-
-    def _id(self, table: str, row: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(row[i] for i in self.IDENTITY[table])
+        return " AND ".join(f"{name} = ?" for name in self.IDENTITY[table])
 
     def _find(self, db: sqlite3.Connection, table: str, row: Row) -> Row | None:
         found = db.execute(
             f"SELECT {self.ROW_COLUMNS[table]} FROM {table} WHERE {self._where(table)}",
-            self._id(table, row),
+            row.identity(),
         ).fetchone()
-        return None if found is None else tuple(found)
+        return None if found is None else self.ROW_TYPES[table](*found)
 
     def _insert(self, db: sqlite3.Connection, table: str, row: Row, change: int) -> None:
         marks = ", ".join("?" * (len(row) + 1))
@@ -163,19 +158,23 @@ class ReplicatedDB:
     def rows_since(self, change: int, limit: int = 1000) -> tuple[dict[str, list[Row]], int]:
         """Rows changed after local change number ``change`` (at most about ``limit`` per
         table), and the change number to resume from."""
-        batch: dict[str, list[Row]] = {}
+        changed: dict[str, list[tuple[Row, int]]] = {}  # rows and their change numbers
         with self._transaction("DEFERRED") as db:
             (upto,) = db.execute("SELECT last FROM changes WHERE id = 0").fetchone()
-            for table, columns in self.ROW_COLUMNS.items():
+            for table, kind in self.ROW_TYPES.items():
                 found = db.execute(
-                    f"SELECT {columns}, change FROM {table} WHERE change > ?"
+                    f"SELECT {self.ROW_COLUMNS[table]}, change FROM {table} WHERE change > ?"
                     " ORDER BY change LIMIT ?",
                     (change, limit),
                 ).fetchall()
-                if len(found) == limit:
-                    upto = min(upto, found[-1][-1])
-                batch[table] = [tuple(r) for r in found]
-        cut = {table: [r[:-1] for r in found if r[-1] <= upto] for table, found in batch.items()}
+                stamped = [(kind(*columns), number) for *columns, number in found]
+                if len(stamped) == limit:
+                    upto = min(upto, stamped[-1][1])
+                changed[table] = stamped
+        cut = {
+            table: [row for row, number in found if number <= upto]
+            for table, found in changed.items()
+        }
         return {table: found for table, found in cut.items() if found}, int(upto)
 
     def replica_id(self) -> str:
@@ -203,7 +202,7 @@ class ReplicatedDB:
         """Forget deletion rows last changed before ``before_ns`` (replicas have them by then)."""
         removed = 0
         with self._transaction() as db:
-            for table in self.ROW_COLUMNS:
+            for table in self.ROW_TYPES:
                 removed += db.execute(
                     f"DELETE FROM {table} WHERE deleted = 1 AND updated < ?", (before_ns,)
                 ).rowcount

@@ -15,52 +15,153 @@ seen the same rows, in any order, hold the same database. Whatever
 is derived (the latest version of a key, usage counters, which bucket incarnation is live) is
 recomputed from the rows, never merged.
 
-Rows travel as JSON arrays in the column order of ``*_FIELDS``.
+Each table's rows are a typed ``NamedTuple`` (``VersionRow``, ``UploadRow``, ``PartRow`` here;
+the catalog's in ``catalog_rows``): still a tuple of the row's columns in the order of the
+class's fields, which is the order of the SQL column lists (``index_schema``) and of the JSON
+array a row travels as, so the database and the wire see plain tuples while code reads fields by
+name. ``Row`` is what every kind of row has.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple, Protocol, Self, TypeVar
 
 from nimbus_storage.meta.api import ObjectVersion, Part, Upload
 
-Row = tuple[Any, ...]
 
-VERSION_FIELDS = (
-    "key", "version_id", "created", "updated", "deleted", "delete_marker", "last_modified",
-    "etag", "size", "blob", "content_type", "storage_class", "owner", "tags", "acl",
-)  # fmt: skip
-UPLOAD_FIELDS = ("upload_id", "key", "created", "updated", "deleted", "initiated", "meta")
-PART_FIELDS = (
-    "upload_id", "part_number", "created", "updated", "deleted", "etag", "size", "blob",
-    "last_modified",
-)  # fmt: skip
-# Column positions shared by every kind of row.
-CREATED, UPDATED, DELETED = 2, 3, 4
+class Row(Protocol):
+    """A row of any table: a tuple of its columns, with the stamps every row has and an
+    identity (the columns that name the thing it describes)."""
+
+    @property
+    def created(self) -> int: ...
+
+    @property
+    def updated(self) -> int: ...
+
+    @property
+    def deleted(self) -> int: ...
+
+    def identity(self) -> tuple[Any, ...]: ...
+
+    def __new__(cls, *columns: Any) -> Self: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
+    def _replace(self, *, updated: int = ..., deleted: int = ...) -> Self: ...
+
+
+R = TypeVar("R", bound=Row)
+
+
+class VersionRow(NamedTuple):
+    """An object version (or delete marker) in a bucket index: table ``versions``."""
+
+    key: str
+    version_id: str
+    created: int
+    updated: int
+    deleted: int
+    delete_marker: int
+    last_modified: float
+    etag: str
+    size: int
+    blob: str
+    content_type: str
+    storage_class: str
+    owner: str
+    tags: str | None  # a JSON object; None without tags
+    acl: str
+
+    def identity(self) -> tuple[str, str]:
+        return self.key, self.version_id
+
+
+class UploadRow(NamedTuple):
+    """A multipart upload: table ``uploads``."""
+
+    upload_id: str
+    key: str
+    created: int
+    updated: int
+    deleted: int
+    initiated: float
+    meta: str  # a JSON object
+
+    def identity(self) -> tuple[str]:
+        return (self.upload_id,)
+
+
+class PartRow(NamedTuple):
+    """A part of a multipart upload: table ``parts``."""
+
+    upload_id: str
+    part_number: int
+    created: int
+    updated: int
+    deleted: int
+    etag: str
+    size: int
+    blob: str
+    last_modified: float
+
+    def identity(self) -> tuple[str, int]:
+        return self.upload_id, self.part_number
+
+
+# The tables of a bucket index and their rows, in merge order; the columns that identify a row
+# (what its ``identity()`` gives), for SQL.
+INDEX_ROWS: Mapping[str, type[Row]] = {
+    "uploads": UploadRow,
+    "parts": PartRow,
+    "versions": VersionRow,
+}
+INDEX_IDENTITY: Mapping[str, tuple[str, ...]] = {
+    "uploads": ("upload_id",),
+    "parts": ("upload_id", "part_number"),
+    "versions": ("key", "version_id"),
+}
+
+
+def columns(fields: Iterable[str]) -> str:
+    """A row class's fields (``VersionRow._fields``) as an SQL column list, in row order."""
+    return ", ".join(fields)
+
+
+def rows_of(kind: type[R], found: Iterable[Iterable[Any]]) -> list[R]:
+    """Rows of one table (from SQLite, a JSON answer, a merge's garbage) as ``kind`` rows.
+
+    TypeError when one has not exactly the columns of ``kind``.
+    """
+    return [row if isinstance(row, kind) else kind(*row) for row in found]
 
 
 def now_ns() -> int:
     return time.time_ns()
 
 
-def order(row: Sequence[Any]) -> tuple[int, int, int, str]:
+def order(row: Row) -> tuple[int, int, int, str]:
     """Of two rows with one identity, the one with the greater order wins."""
     text = json.dumps(list(row), separators=(",", ":"))
-    return int(row[CREATED]), int(row[DELETED]), int(row[UPDATED]), text
+    return int(row.created), int(row.deleted), int(row.updated), text
 
 
-def supersedes(incoming: Sequence[Any], existing: Sequence[Any] | None) -> bool:
+def supersedes(incoming: Row, existing: Row | None) -> bool:
     return existing is None or order(incoming) > order(existing)
 
 
-def is_live(row: Sequence[Any] | None) -> bool:
-    return row is not None and not row[DELETED]
+def is_live(row: Row | None) -> bool:
+    return row is not None and not row.deleted
 
 
-def displaces(incoming: Sequence[Any], existing: Sequence[Any] | None) -> bool:
+def displaces(incoming: Row, existing: Row | None) -> bool:
     """Whether ``existing`` stops being a live thing of its own when ``incoming`` wins.
 
     A newer state of the same thing (a tag change: same ``created``) displaces nothing; a
@@ -68,12 +169,28 @@ def displaces(incoming: Sequence[Any], existing: Sequence[Any] | None) -> bool:
     """
     if existing is None or not is_live(existing):
         return False
-    return bool(incoming[DELETED]) or incoming[CREATED] != existing[CREATED]
+    return bool(incoming.deleted) or incoming.created != existing.created
 
 
-def later(row: Sequence[Any], at: int | None = None) -> int:
+def later(row: Row, at: int | None = None) -> int:
     """An ``updated`` stamp for a new state of ``row``: now, and after its current one."""
-    return max(now_ns() if at is None else at, int(row[UPDATED]) + 1)
+    return max(now_ns() if at is None else at, int(row.updated) + 1)
+
+
+def tombstone(row: R, at: int | None = None) -> R:
+    """The deletion of ``row``: a newer state of it, marked deleted."""
+    return row._replace(updated=later(row, at), deleted=1)
+
+
+def merge_rows(replies: Iterable[Iterable[Iterable[Any]]], kind: type[R]) -> list[R]:
+    """Rows from several replicas merged as a database would: the greatest row per identity."""
+    best: dict[tuple[Any, ...], R] = {}
+    for reply in replies:
+        for row in rows_of(kind, reply):
+            key = row.identity()
+            if supersedes(row, best.get(key)):
+                best[key] = row
+    return list(best.values())
 
 
 # --- versions ---------------------------------------------------------------------------------
@@ -86,73 +203,90 @@ def version_row(
     *,
     tags: Mapping[str, str] | None = None,
     deleted: bool = False,
-) -> Row:
-    return (
-        v.key, v.version_id, created, created if updated is None else updated, int(deleted),
-        int(v.delete_marker), v.last_modified, v.etag, v.size, v.blob, v.content_type,
-        v.storage_class, v.owner, json.dumps(dict(tags)) if tags else None, v.acl,
-    )  # fmt: skip
+) -> VersionRow:
+    return VersionRow(
+        key=v.key,
+        version_id=v.version_id,
+        created=created,
+        updated=created if updated is None else updated,
+        deleted=int(deleted),
+        delete_marker=int(v.delete_marker),
+        last_modified=v.last_modified,
+        etag=v.etag,
+        size=v.size,
+        blob=v.blob,
+        content_type=v.content_type,
+        storage_class=v.storage_class,
+        owner=v.owner,
+        tags=json.dumps(dict(tags)) if tags else None,
+        acl=v.acl,
+    )
 
 
-def version_of(row: Sequence[Any], *, is_latest: bool = True) -> ObjectVersion:
-    (key, vid, created, updated, _deleted, marker, modified, etag, size, blob, ctype, sclass,
-     owner, _tags, acl) = row  # fmt: skip
+def version_of(row: VersionRow, *, is_latest: bool = True) -> ObjectVersion:
     return ObjectVersion(
-        key, vid, modified, etag, size, blob, is_latest, bool(marker), ctype, sclass, owner, acl,
-        created, updated,
-    )  # fmt: skip
+        key=row.key,
+        version_id=row.version_id,
+        last_modified=row.last_modified,
+        etag=row.etag,
+        size=row.size,
+        blob=row.blob,
+        is_latest=is_latest,
+        delete_marker=bool(row.delete_marker),
+        content_type=row.content_type,
+        storage_class=row.storage_class,
+        owner=row.owner,
+        acl=row.acl,
+        created=row.created,
+        updated=row.updated,
+    )
 
 
-def tags_of(row: Sequence[Any]) -> dict[str, str]:
-    document = row[13]
-    return dict(json.loads(document)) if document else {}
+def tags_of(row: VersionRow) -> dict[str, str]:
+    return dict(json.loads(row.tags)) if row.tags else {}
 
 
-def with_tags(row: Row, tags: Mapping[str, str], at: int | None = None) -> Row:
+def with_tags(row: VersionRow, tags: Mapping[str, str], at: int | None = None) -> VersionRow:
     document = json.dumps(dict(tags)) if tags else None
-    return (*row[:UPDATED], later(row, at), *row[UPDATED + 1 : 13], document, row[14])
+    return row._replace(updated=later(row, at), tags=document)
 
 
-def with_acl(row: Row, acl: str, at: int | None = None) -> Row:
-    return (*row[:UPDATED], later(row, at), *row[UPDATED + 1 : 14], acl)
-
-
-def tombstone(row: Row, at: int | None = None) -> Row:
-    return (*row[:UPDATED], later(row, at), 1, *row[DELETED + 1 :])
+def with_acl(row: VersionRow, acl: str, at: int | None = None) -> VersionRow:
+    return row._replace(updated=later(row, at), acl=acl)
 
 
 # --- uploads and parts ------------------------------------------------------------------------
 
 
-def upload_row(upload: Upload, created: int, *, deleted: bool = False) -> Row:
-    meta = json.dumps(dict(upload.meta))
-    return (upload.upload_id, upload.key, created, created, int(deleted), upload.initiated, meta)
+def upload_row(upload: Upload, created: int, *, deleted: bool = False) -> UploadRow:
+    return UploadRow(
+        upload_id=upload.upload_id,
+        key=upload.key,
+        created=created,
+        updated=created,
+        deleted=int(deleted),
+        initiated=upload.initiated,
+        meta=json.dumps(dict(upload.meta)),
+    )
 
 
-def upload_of(row: Sequence[Any]) -> Upload:
-    upload_id, key, _created, _updated, _deleted, initiated, meta = row
-    return Upload(upload_id, key, initiated, json.loads(meta))
+def upload_of(row: UploadRow) -> Upload:
+    return Upload(row.upload_id, row.key, row.initiated, json.loads(row.meta))
 
 
-def part_row(upload_id: str, part: Part, created: int) -> Row:
-    return (
-        upload_id, part.part_number, created, created, 0, part.etag, part.size, part.blob,
-        part.last_modified,
-    )  # fmt: skip
+def part_row(upload_id: str, part: Part, created: int) -> PartRow:
+    return PartRow(
+        upload_id=upload_id,
+        part_number=part.part_number,
+        created=created,
+        updated=created,
+        deleted=0,
+        etag=part.etag,
+        size=part.size,
+        blob=part.blob,
+        last_modified=part.last_modified,
+    )
 
 
-def part_of(row: Sequence[Any]) -> Part:
-    _upload_id, number, _created, _updated, _deleted, etag, size, blob, modified = row
-    return Part(number, etag, size, blob, modified)
-
-
-def merge_rows(replies: Iterable[Iterable[Sequence[Any]]], identity: Sequence[int]) -> list[Row]:
-    """Rows from several replicas merged as a database would: the greatest row per identity."""
-    best: dict[tuple[Any, ...], Row] = {}
-    for reply in replies:
-        for found in reply:
-            row = tuple(found)
-            key = tuple(row[i] for i in identity)
-            if supersedes(row, best.get(key)):
-                best[key] = row
-    return list(best.values())
+def part_of(row: PartRow) -> Part:
+    return Part(row.part_number, row.etag, row.size, row.blob, row.last_modified)

@@ -112,7 +112,7 @@ class IndexService(Protocol):
     async def claim_upload(self, upload_id: str, expected: Mapping[int, str]) -> list[Part] | None:
         """Forget the upload for its completion if its parts are still ``expected`` (part
         number -> blob), atomically even when several gateways complete it at once: its parts;
-        None when a listed part was uploaded again meanwhile; NoSuchUpload when it is gone."""
+        None when a listed part was uploaded again meanwhile; NoUpload when it is gone."""
         ...
 
 
@@ -120,7 +120,7 @@ class CatalogService(Protocol):
     """Buckets, their configuration documents and credentials (``Catalog``)."""
 
     def index(self, name: str) -> IndexService:
-        """The bucket's index, as ``Catalog.index``: NoSuchBucket if there is no such bucket."""
+        """The bucket's index, as ``Catalog.index``: NoBucket if there is no such bucket."""
         ...
 
     async def close(self) -> None: ...
@@ -167,7 +167,10 @@ class CatalogService(Protocol):
         grants: Mapping[str, str] | None = None,
     ) -> Credential: ...
 
-    async def get_credential(self, access_key: str) -> Credential | None: ...
+    async def get_credential(self, access_key: str) -> Credential | None:
+        """The credential of ``access_key``; None only when the catalog says for sure there is
+        none: StorageUnavailable when it cannot be read well enough to tell."""
+        ...
 
     async def list_credentials(self) -> list[Credential]: ...
 

@@ -228,7 +228,8 @@ async def _serve(config: NodeConfig) -> None:
         or config.db_replicator is not None
         or config.reconstructor is not None,
     )
-    print(f"Nimbus storage node: {node.endpoint} devices {', '.join(config.devices)}", flush=True)
+    serving = node.context.devices.serving()
+    print(f"Nimbus storage node: {node.endpoint} serving {serving}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,15 +1,18 @@
 """``POST /db/{device}/{partition}/{quoted name}``: one operation on a database replica.
 
-The body is ``{"op": ..., "args": {...}}``, the answer ``{"result": ...}`` (``store.db_wire``).
-``merge`` writes rows (creating the replica if needed) and answers the garbage they made; the
-other operations read. A read of a replica this node does not have answers 404, so the caller
-asks another replica.
+The body is ``{"op": ..., "args": {...}}``, the answer ``{"result": ...}``. What each op does is
+the table of the database's kind in ``protocol.db_ops`` (``INDEX_OPS``, ``CATALOG_OPS``): any
+other op is refused (400). ``merge`` writes rows (creating the replica if needed; its arguments
+are checked first, so a bad merge creates nothing) and answers the garbage they made; the other
+operations read. A read of a replica this node does not have answers 404, so the caller asks
+another replica.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -19,30 +22,20 @@ from nimbus_storage.meta.replicated_db import ReplicatedDB
 from nimbus_storage.node.config import NODE
 from nimbus_storage.node.databases import Databases
 from nimbus_storage.node.objects import insufficient_storage
-from nimbus_storage.node.requests import BadRequest, parse_target
-from nimbus_storage.protocol.db_wire import to_json
+from nimbus_storage.node.requests import BadRequest, Target, parse_target
+from nimbus_storage.protocol.db_ops import CATALOG_OPS, INDEX_OPS, BadArguments, DbOp, Operation
 
 DATABASES = web.AppKey("nimbus_databases", Databases)
 
-_INDEX_READS = frozenset(
-    {
-        "replica_id",
-        "key_rows",
-        "upload_rows",
-        "list_objects",
-        "list_versions",
-        "list_uploads",
-        "list_parts",
-        "usage",
-        "has_versions",
-        "is_empty",
-        "uploads_initiated_before",
-        "claim_upload",  # writes, but only to a replica that exists
-    }
-)
-_CATALOG_READS = frozenset(
-    {"replica_id", "bucket_rows", "all_bucket_rows", "config_rows", "credential_rows"}
-)
+
+def operation_for(name: str, op: str) -> Operation[Any, Any] | None:
+    """What ``op`` does on database ``name`` (its kind's table); None when it is not an op."""
+    try:
+        known = DbOp(op)
+    except ValueError:
+        return None
+    table: Mapping[DbOp, Operation[Any, Any]] = CATALOG_OPS if name == CATALOG else INDEX_OPS
+    return table.get(known)
 
 
 async def handle_db(request: web.Request) -> web.StreamResponse:
@@ -58,44 +51,40 @@ async def handle_db(request: web.Request) -> web.StreamResponse:
     if node.devices.get(target.device) is None:
         return insufficient_storage(f"device {target.device!r} is not available here")
     op, args = _parse_body(await request.read())
-    reads = _CATALOG_READS if name == CATALOG else _INDEX_READS
-    if op != "merge" and op not in reads:
+    operation = operation_for(name, op)
+    if operation is None:
         raise BadRequest(f"unknown operation {op!r} on {name!r}")
-    try:
-        db = request.app[DATABASES].get(target.device, target.partition, name, create=op == "merge")
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
-    if db is None:
+    databases = request.app[DATABASES]
+    db = _replica(databases, target, name, create=False)
+    if db is None and not operation.creates:
         return web.json_response({"missing": name}, status=404)
-    if op == "merge":
-        _check_rows(db, args["rows"])
+    arguments = _decoded(operation, op, args)  # before a merge creates the replica
+    if db is None:
+        db = _replica(databases, target, name, create=True)
+        assert db is not None  # just created
     try:
-        result = getattr(db, op)(args["rows"]) if op == "merge" else getattr(db, op)(**args)
+        result = operation.run(db, arguments)
     except (TypeError, KeyError, ValueError, IndexError, sqlite3.Error) as exc:
         raise BadRequest(f"bad arguments to {op}: {exc}") from None
-    if op == "merge":
-        node.metrics.db_rows_merged.inc(sum(len(r) for r in args["rows"].values()))
-    return web.json_response({"result": to_json(result)})
+    if op == DbOp.MERGE:
+        node.metrics.db_rows_merged.inc(sum(len(r) for r in arguments.values()))
+    return web.json_response({"result": result})
 
 
-def _check_rows(db: ReplicatedDB, batch: dict[str, Any]) -> None:
-    """Rows of the database's tables, each an array of its columns with integer stamps."""
-    for table, found in batch.items():
-        columns = db.ROW_COLUMNS.get(table)
-        if columns is None:
-            raise BadRequest(f"bad arguments to merge: no table {table!r} here")
-        width = len(columns.split(","))
-        if not isinstance(found, list):
-            raise BadRequest(f"bad arguments to merge: {table} rows must be an array")
-        for row in found:
-            if not isinstance(row, list) or len(row) != width:
-                raise BadRequest(
-                    f"bad arguments to merge: a {table} row is an array of {width} values"
-                )
-            if not all(isinstance(row[i], int) for i in (2, 3, 4)):
-                raise BadRequest(
-                    "bad arguments to merge: created, updated, deleted must be integers"
-                )
+def _replica(
+    databases: Databases, target: Target, name: str, *, create: bool
+) -> ReplicatedDB | None:
+    try:
+        return databases.get(target.device, target.partition, name, create=create)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+
+
+def _decoded(operation: Operation[Any, Any], op: str, args: dict[str, Any]) -> Any:
+    try:
+        return operation.arguments(args)
+    except BadArguments as exc:
+        raise BadRequest(f"bad arguments to {op}: {exc}") from None
 
 
 def _parse_body(body: bytes) -> tuple[str, dict[str, Any]]:
@@ -108,6 +97,4 @@ def _parse_body(body: bytes) -> tuple[str, dict[str, Any]]:
     args = doc.get("args", {})
     if not isinstance(args, dict):
         raise BadRequest("args must be an object")
-    if doc["op"] == "merge" and not isinstance(args.get("rows"), dict):
-        raise BadRequest('merge needs {"rows": {table: [row, ...]}}')
     return doc["op"], args

@@ -37,6 +37,7 @@ from nimbus_storage.protocol.client import (
     NodeUnavailable,
     Placement,
 )
+from nimbus_storage.protocol.db_ops import DbOp
 from nimbus_storage.ring import Ring
 
 __all__ = ["DBReplicationReport", "DBReplicator", "DBReplicatorSettings"]
@@ -223,7 +224,7 @@ class _Pass:
         while True:
             batch, upto = await asyncio.to_thread(db.rows_since, point, batch_rows)
             if batch or peer_id is None:  # an empty merge still creates a missing replica
-                await self.client.db_call(where, name, "merge", {"rows": batch})
+                await self.client.db_call(where, name, DbOp.MERGE, {"rows": batch})
                 pushed = sum(len(found) for found in batch.values())
                 self.report.rows_pushed += pushed
                 if self.metrics is not None:
@@ -241,7 +242,7 @@ class _Pass:
     async def _peer_id(self, where: Placement, name: str) -> str | None:
         """The id of the peer's replica; None when it has none yet."""
         try:
-            found = await self.client.db_call(where, name, "replica_id", {})
+            found = await self.client.db_call(where, name, DbOp.REPLICA_ID, {})
         except DatabaseMissing:
             return None
         if not isinstance(found, str) or not found:

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 from pyeclib.ec_iface import ECDriverError
 
+from nimbus_storage.blobs.errors import SegmentUndecodable
 from nimbus_storage.cluster.ec_blobs import driver, layout_of
 from nimbus_storage.cluster.ec_fragments import FragmentHolders, FragmentStream, read_fragments
 from nimbus_storage.cluster.ec_layout import ArchiveLayout
 from nimbus_storage.node.fragment_states import Archive, Seen
 from nimbus_storage.protocol.client import Placement
-from nimbus_storage.s3errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from nimbus_storage.node.reconstruction_pass import ReconstructionPass
@@ -165,10 +165,10 @@ async def _rebuilt(
             try:
                 rebuilt = await asyncio.to_thread(codec.reconstruct, fragments, [target])
             except ECDriverError as exc:
-                raise ServiceUnavailable(f"segment {segment} does not decode: {exc}") from exc
+                raise SegmentUndecodable(f"segment {segment} does not decode: {exc}") from exc
             fragment = bytes(rebuilt[0])
             if len(fragment) != length:
-                raise ServiceUnavailable(
+                raise SegmentUndecodable(
                     f"segment {segment}: rebuilt {len(fragment)} bytes, not {length}"
                 )
             await run.bytes.spend(length)

@@ -27,7 +27,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from nimbus_storage.blobs.blocks import CorruptBlob
 from nimbus_storage.blobs.diskfile import DiskBlobReader, DiskBlobStore
+from nimbus_storage.blobs.errors import BodySizeMismatch
 from nimbus_storage.blobs.layout import TOMBSTONE_EXT
+from nimbus_storage.blobs.trailer import BodyTrailer
 from nimbus_storage.node.config import NodeContext
 from nimbus_storage.node.requests import (
     BadRequest,
@@ -39,7 +41,6 @@ from nimbus_storage.node.requests import (
 )
 from nimbus_storage.protocol.footer import FOOTER_HEADER, decode_footer, footer_size
 from nimbus_storage.protocol.headers import META_HEADER, SIZE_HEADER, TIMESTAMP_HEADER
-from nimbus_storage.s3errors import IncompleteBody
 
 log = logging.getLogger("nimbus.node")
 
@@ -132,15 +133,21 @@ class _Body:
 async def _receive(
     request: web.Request, node: NodeContext, store: DiskBlobStore, name: str, expected: _Body
 ) -> web.StreamResponse:
-    stored_meta = dict(expected.meta)  # the footer's keys join it once the body is in
     body = _request_chunks(request, node)
+    trailer: BodyTrailer | None = None  # the footer's keys, set once the body is in
     if expected.footer:
-        body = _blob_then_footer(body, expected.size, stored_meta)
+        trailer = BodyTrailer()
+        body = _blob_then_footer(body, expected.size, trailer)
     try:
         info, commit = await store.put_commit(
-            name, body, stored_meta, expected.timestamp, expected_size=expected.size
+            name,
+            body,
+            expected.meta,
+            expected.timestamp,
+            expected_size=expected.size,
+            trailer=trailer,
         )
-    except IncompleteBody as exc:
+    except BodySizeMismatch as exc:
         raise BadRequest(str(exc)) from None
     except (ConnectionError, HttpProcessingError) as exc:
         # The sender went away (or garbled the body) mid-way; nothing was kept.
@@ -247,10 +254,10 @@ def _abort(request: web.Request) -> None:
 
 
 async def _blob_then_footer(
-    chunks: AsyncIterator[bytes], blob_size: int, meta: dict[str, str]
+    chunks: AsyncIterator[bytes], blob_size: int, trailer: BodyTrailer
 ) -> AsyncIterator[bytes]:
-    """The first ``blob_size`` bytes of ``chunks``; what follows is the meta footer, added to
-    ``meta`` before the last chunk is taken (so the store commits the blob with it)."""
+    """The first ``blob_size`` bytes of ``chunks``; what follows is the meta footer, which sets
+    ``trailer`` once the body is in (so the store commits the blob with it)."""
     taken = 0
     footer = bytearray()
     async for chunk in chunks:
@@ -260,9 +267,9 @@ async def _blob_then_footer(
             taken += len(piece)
             yield piece
         footer += chunk[max(room, 0) :]
-    if taken == blob_size and footer:
+    if taken == blob_size:  # a short body sets nothing: the store refuses it
         try:
-            meta.update(decode_footer(bytes(footer)))
+            trailer.set(decode_footer(bytes(footer)) if footer else {})
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
 

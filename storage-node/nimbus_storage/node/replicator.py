@@ -23,8 +23,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+from nimbus_storage.blobs.api import normalize_timestamp
 from nimbus_storage.blobs.diskfile import DiskBlobStore, SuffixEntry
-from nimbus_storage.blobs.layout import normalize_timestamp
 from nimbus_storage.node.metrics import NodeMetrics
 from nimbus_storage.node.pacing import Pacer
 from nimbus_storage.node.periodic import PassRunner

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from nimbus_storage.blobs.layout import normalize_timestamp
+from nimbus_storage.blobs.api import normalize_timestamp
 from nimbus_storage.blobs.suffixes import is_suffix
 from nimbus_storage.protocol.headers import META_HEADER, TIMESTAMP_HEADER
 

@@ -83,6 +83,7 @@ def make_context(config: NodeConfig) -> NodeContext:
         fsync=config.fsync,
     )
     devices.check_identity()
+    devices.problems()  # logs each device that cannot be used, and why
     metrics = NodeMetrics()
     metrics.watch_devices(devices.data_dir, devices.names)
     return NodeContext(config=config, devices=devices, metrics=metrics)
@@ -165,13 +166,19 @@ async def _replicate(request: web.Request) -> web.StreamResponse:
 
 
 async def _healthz(request: web.Request) -> web.StreamResponse:
-    node = request.app[NODE]
-    available = [s.device for s in node.devices.available()]
+    """200 while the node runs (a liveness probe): ``status`` is ``ok`` with every device
+    usable, ``degraded`` with some, ``no devices`` with none (each answers 507); ``problems``
+    says why each missing one cannot be used, as the log did when it went missing."""
+    devices = request.app[NODE].devices
+    problems = await asyncio.to_thread(devices.problems)
+    serving = [name for name in devices.names if name not in problems]
+    status = "degraded" if serving else "no devices"
     return web.json_response(
         {
-            "status": "ok",
-            "devices": available,
-            "missing": sorted(set(node.devices.names) - set(available)),
+            "status": status if problems else "ok",
+            "devices": serving,
+            "missing": sorted(problems),
+            "problems": problems,
         }
     )
 
@@ -355,7 +362,7 @@ async def start_node(
         "storage node on %s:%d serving %s from %s",
         config.host,
         port,
-        ", ".join(config.devices) or "no devices",
+        context.devices.serving(),
         config.data_dir,
     )
     return node

@@ -13,6 +13,8 @@ import aiohttp
 from multidict import CIMultiDict
 
 from nimbus_storage.blobs.diskfile import SuffixEntry
+from nimbus_storage.blobs.trailer import BodyTrailer
+from nimbus_storage.protocol.db_ops import DbOp
 from nimbus_storage.protocol.footer import FOOTER_HEADER, FOOTER_SIZE, encode_footer
 from nimbus_storage.protocol.headers import (
     MAX_META_HEADER,
@@ -145,19 +147,20 @@ class NodeClient:
         size: int,
         meta: Mapping[str, str],
         timestamp: str,
-        footer: Callable[[], Mapping[str, str]] | None = None,
+        trailer: BodyTrailer | None = None,
     ) -> NodeAnswer:
-        """Store ``size`` bytes of ``body`` at ``where``. ``footer``, when given, is called once
-        the body is sent, and what it returns is stored with ``meta`` (protocol/footer.py)."""
+        """Store ``size`` bytes of ``body`` at ``where``. ``trailer``, when given, is read once
+        the body is sent, and its facts follow it as the meta footer, to be stored with
+        ``meta`` (protocol/footer.py)."""
         headers = {
             TIMESTAMP_HEADER: timestamp,
             META_HEADER: json.dumps(dict(meta)),
             "Content-Length": str(size),
         }
-        if footer is not None:
+        if trailer is not None:
             headers[FOOTER_HEADER] = str(FOOTER_SIZE)
             headers["Content-Length"] = str(size + FOOTER_SIZE)
-            body = _followed_by_footer(body, footer)
+            body = _followed_by_footer(body, trailer)
         # Expect: 100-continue: the node answers before it takes a byte (100 Continue, or a
         # final status such as 507 for a missing or full device), so a refused write is still
         # whole and can go to a handoff (quorum.SlotWrite). aiohttp's sock_read only starts
@@ -247,9 +250,10 @@ class NodeClient:
         return entries
 
     async def db_call(
-        self, where: Placement, name: str, op: str, args: Mapping[str, object]
+        self, where: Placement, name: str, op: DbOp, args: Mapping[str, object]
     ) -> object:
-        """``op`` on the replica of database ``name`` at ``where``; its ``result``.
+        """``op`` on the replica of database ``name`` at ``where``; its ``result``
+        (protocol/db_ops.py says what each op does).
 
         DatabaseMissing when the node has no replica (404), NodeUnavailable for anything else
         but a 200 with a result (a full or missing device answers 507).
@@ -309,11 +313,11 @@ class NodeClient:
 
 
 async def _followed_by_footer(
-    body: AsyncIterator[bytes], footer: Callable[[], Mapping[str, str]]
+    body: AsyncIterator[bytes], trailer: BodyTrailer
 ) -> AsyncIterator[bytes]:
     async for chunk in body:
         yield chunk
-    yield encode_footer(footer())
+    yield encode_footer(trailer.facts())  # the body is exhausted: its trailer is set
 
 
 async def _stall_watch(

@@ -1,6 +1,8 @@
 """The JSON form of database answers that travel between storage nodes and gateways.
 
-Rows travel as arrays (``rows``); listing pages and parts as objects of their fields.
+Rows travel as arrays (``rows``: typed NamedTuples are tuples, so they encode as the arrays of
+their columns); listing pages and parts as objects of their fields. The operations that answer
+them are in ``db_ops``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``python -m nimbus_storage.ring``: build and inspect rings, like swift-ring-builder.
+"""``nimbus-storage ring`` (or ``python -m nimbus_storage.ring``): build and inspect rings, like
+swift-ring-builder.
 
 create builder.json --part-power 10 --replicas 3
 add builder.json --region 1 --zone a --node 127.0.0.11:6200 --device d0 --weight 100
@@ -20,9 +21,18 @@ from pathlib import Path
 from nimbus_storage.ring.builder import RingBuilder
 from nimbus_storage.ring.ring import Ring
 
+PROG = "nimbus-storage ring"
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+
+def module_prog() -> str:
+    """How ``python -m nimbus_storage.ring`` was typed, for its usage line (what argparse does
+    itself from Python 3.14): the interpreter's name, not its path."""
+    return f"{Path(sys.executable).name or 'python'} -m nimbus_storage.ring"
+
+
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    """Run one command; ``prog`` is the command as the user typed it (usage and errors)."""
+    parser = _parser(prog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help or a usage error: argparse has printed why
@@ -35,10 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="nimbus-storage ring", description="Build and inspect Nimbus rings."
-    )
+def _parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Build and inspect Nimbus rings.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     create = commands.add_parser("create", help="start a builder file")

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from nimbus_storage.blobs.trailer import BodyTrailer
 from nimbus_storage.protocol.client import (
     NodeAnswer,
     NodeClient,
@@ -109,7 +110,7 @@ class FakeNodes(NodeClient):
         size: int,
         meta: Mapping[str, str],
         timestamp: str,
-        footer: Callable[[], Mapping[str, str]] | None = None,
+        trailer: BodyTrailer | None = None,
     ) -> NodeAnswer:
         self._check(where)
         if where.node in self.refuse_full:
@@ -134,7 +135,7 @@ class FakeNodes(NodeClient):
             return NodeAnswer(409, {TIMESTAMP_HEADER: there.timestamp})
         if where.node in self.garble and received:
             received[0] ^= 0xFF
-        stored_meta = {**meta, **(footer() if footer is not None else {})}
+        stored_meta = {**meta, **(trailer.facts() if trailer is not None else {})}
         self.blobs[(where.node, name)] = Stored(bytes(received), timestamp, stored_meta)
         etag = hashlib.md5(received).hexdigest()
         return NodeAnswer(201, {TIMESTAMP_HEADER: timestamp, "ETag": etag})

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from nimbus_storage.blobs.api import BlobStore
 from nimbus_storage.blobs.diskfile import DiskBlobStore, normalize_timestamp
+from nimbus_storage.blobs.errors import BodySizeMismatch
 from nimbus_storage.blobs.layout import IDENTITY_FILE, obsolete_files, parse_filename
 from nimbus_storage.blobs.memory import MemoryBlobStore
-from nimbus_storage.s3errors import IncompleteBody
 
 T1, T2, T3 = (normalize_timestamp(t) for t in (1700000001.0, 1700000002.0, 1700000003.0))
 
@@ -95,7 +95,7 @@ async def test_failing_iterator_keeps_the_previous_version(store: BlobStore) -> 
 
 @pytest.mark.parametrize("body", [b"short", b"much too long"])
 async def test_wrong_size_is_rejected(store: BlobStore, body: bytes) -> None:
-    with pytest.raises(IncompleteBody):
+    with pytest.raises(BodySizeMismatch):
         await store.put("k", chunks_of(body), {}, T1, expected_size=8)
     assert await store.open("k") is None
 

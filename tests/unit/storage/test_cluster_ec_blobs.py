@@ -9,9 +9,10 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from nimbus_storage.blobs.errors import BodySizeMismatch, NotEnoughStorage
 from nimbus_storage.cluster.ec_blobs import ECBlobStore, driver, layout_of
 from nimbus_storage.cluster.ec_layout import EC_META, ECFacts, ECPolicy
-from nimbus_storage.s3errors import IncompleteBody, InsufficientStorage, ServiceUnavailable
+from nimbus_storage.storage_errors import StorageUnavailable
 
 from tests.unit.storage.fake_nodes import FakeNodes, chunks, fixed_rings
 
@@ -129,7 +130,7 @@ async def test_write_quorum_is_k_plus_one() -> None:
     blobs = store(nodes, handoffs=0)
     await put(blobs, body(100))  # 5 of 6 archives: enough
     nodes.down = {"p0", "p5"}
-    with pytest.raises(ServiceUnavailable, match="4 of 6 fragment archives stored, 5 needed"):
+    with pytest.raises(StorageUnavailable, match="4 of 6 fragment archives stored, 5 needed"):
         await put(blobs, body(100), name="k2")
     assert all(nodes.tombstones[(node, "k2")] for node in ("p1", "p2", "p3", "p4"))
 
@@ -143,14 +144,14 @@ async def test_a_mid_stream_break_costs_that_archive_only() -> None:
 
 async def test_full_disks_are_insufficient_storage() -> None:
     nodes = FakeNodes(full={"p0", "p1"})
-    with pytest.raises(InsufficientStorage):
+    with pytest.raises(NotEnoughStorage):
         await put(store(nodes), body(100))
 
 
 @pytest.mark.parametrize("announced", [99, 101])
 async def test_a_body_of_the_wrong_size_stores_nothing(announced: int) -> None:
     nodes = FakeNodes()
-    with pytest.raises(IncompleteBody):
+    with pytest.raises(BodySizeMismatch):
         await store(nodes).put("k", chunks(body(100)), {}, TS1, expected_size=announced)
     assert nodes.blobs == {}
 
@@ -270,11 +271,11 @@ async def test_too_many_losses_is_service_unavailable() -> None:
     data = body(5 * SEGMENT)
     await put(blobs, data)
     nodes.down = {"p0", "p1", "p2"}
-    with pytest.raises(ServiceUnavailable, match="3 of the 4 fragments"):
+    with pytest.raises(StorageUnavailable, match="3 of the 4 fragments"):
         await blobs.open("k")
     nodes.down = set()
     nodes.break_after = {"p0": 10, "p4": 10, "p5": 10}
-    with pytest.raises(ServiceUnavailable, match="Too few fragments"):
+    with pytest.raises(StorageUnavailable, match="Too few fragments"):
         await read(blobs)
 
 
@@ -339,5 +340,5 @@ async def test_delete_needs_the_write_quorum() -> None:
     blobs = store(nodes, handoffs=0)
     await put(blobs, body(100))
     nodes.down = {"p0", "p1"}
-    with pytest.raises(ServiceUnavailable, match="4 of 6 fragment archives deleted, 5 needed"):
+    with pytest.raises(StorageUnavailable, match="4 of 6 fragment archives deleted, 5 needed"):
         await blobs.delete("k", TS2)

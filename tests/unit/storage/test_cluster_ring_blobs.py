@@ -7,14 +7,10 @@ import hashlib
 from collections.abc import AsyncIterator
 
 import pytest
+from nimbus_storage.blobs.errors import BodySizeMismatch, CopiesDiffer, NotEnoughStorage
 from nimbus_storage.cluster.quorum import majority as quorum
 from nimbus_storage.cluster.ring_blobs import RingBlobStore
-from nimbus_storage.s3errors import (
-    IncompleteBody,
-    InsufficientStorage,
-    InternalError,
-    ServiceUnavailable,
-)
+from nimbus_storage.storage_errors import StorageUnavailable
 
 from tests.unit.storage.fake_nodes import FakeNodes, chunks, fixed_rings
 
@@ -53,7 +49,7 @@ async def test_write_reaches_every_primary_and_reads_back() -> None:
 async def test_copies_that_differ_fail_the_write_and_are_tombstoned() -> None:
     nodes = FakeNodes(garble={"p1"})
     blobs = store(nodes)
-    with pytest.raises(InternalError, match="copies of the object differ"):
+    with pytest.raises(CopiesDiffer, match="copies of the object differ"):
         await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
     assert sorted(node for node, _ in nodes.tombstones) == ["p0", "p1", "p2"]
     assert await blobs.open("k") is None
@@ -86,7 +82,7 @@ async def test_mid_stream_break_counts_against_quorum_but_quorum_holds() -> None
 async def test_no_quorum_is_service_unavailable_and_copies_are_tombstoned() -> None:
     nodes = FakeNodes(down={"p1", "p2", "h0", "h1"})
     blobs = store(nodes)
-    with pytest.raises(ServiceUnavailable, match="1 of 3 replicas stored, 2 needed"):
+    with pytest.raises(StorageUnavailable, match="1 of 3 replicas stored, 2 needed"):
         await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
     assert ("p0", "k") in nodes.tombstones
     assert await blobs.open("k") is None
@@ -95,7 +91,7 @@ async def test_no_quorum_is_service_unavailable_and_copies_are_tombstoned() -> N
 async def test_full_disks_are_insufficient_storage() -> None:
     nodes = FakeNodes(full={"p0", "p1"})
     blobs = store(nodes)
-    with pytest.raises(InsufficientStorage):
+    with pytest.raises(NotEnoughStorage):
         await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
 
 
@@ -115,21 +111,21 @@ async def test_a_primary_full_after_taking_the_body_is_not_replayed() -> None:
 
 async def test_full_everywhere_is_insufficient_storage() -> None:
     nodes = FakeNodes(refuse_full={"p0", "p1", "p2", "h0", "h1"})
-    with pytest.raises(InsufficientStorage, match="0 of 3 replicas stored"):
+    with pytest.raises(NotEnoughStorage, match="0 of 3 replicas stored"):
         await store(nodes).put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
     assert nodes.blobs == {}
 
 
 async def test_a_full_primary_whose_handoffs_are_down_still_says_insufficient_storage() -> None:
     nodes = FakeNodes(refuse_full={"p0", "p1"}, down={"h0", "h1"})
-    with pytest.raises(InsufficientStorage, match="1 of 3 replicas stored"):
+    with pytest.raises(NotEnoughStorage, match="1 of 3 replicas stored"):
         await store(nodes).put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
     assert ("p2", "k") in nodes.tombstones
 
 
 async def test_body_shorter_than_announced_fails() -> None:
     blobs = store(FakeNodes())
-    with pytest.raises(IncompleteBody):
+    with pytest.raises(BodySizeMismatch):
         await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA) + 1)
 
 
@@ -184,7 +180,7 @@ async def test_delete_needs_a_quorum() -> None:
     blobs = store(nodes, handoffs=0)
     await blobs.put("k", chunks(DATA), {}, TS1, expected_size=len(DATA))
     nodes.down = {"p0", "p1"}
-    with pytest.raises(ServiceUnavailable, match="1 of 3 replicas deleted"):
+    with pytest.raises(StorageUnavailable, match="1 of 3 replicas deleted"):
         await blobs.delete("k", TS2)
 
 

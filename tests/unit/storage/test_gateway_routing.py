@@ -1,4 +1,4 @@
-"""Routing: the AWS operation name for every method, bucket/key and sub-resource."""
+"""Routing: the AWS operation for every method, bucket/key and sub-resource."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def route(
     query: str = "",
     headers: dict[str, str] | None = None,
 ) -> str:
-    return resolve_operation(method, bucket, key, _query(query), headers or {})
+    return resolve_operation(method, bucket, key, _query(query), headers or {}).name
 
 
 @pytest.mark.parametrize(
@@ -79,6 +79,11 @@ def test_service_rejects_other_methods(method: str) -> None:
         ("PUT", "encryption", "PutBucketEncryption"),  # refused by its handler: 501
         ("DELETE", "encryption", "DeleteBucketEncryption"),
         ("GET", "tagging&website", "GetBucketTagging"),  # a supported one wins over 501
+        # Two sub-resources: the first in table order claims the request.
+        ("GET", "acl&versioning", "GetBucketVersioning"),
+        ("GET", "location&acl", "GetBucketAcl"),
+        ("GET", "encryption&location", "GetBucketLocation"),
+        ("GET", "versions&uploads", "ListMultipartUploads"),
     ],
 )
 def test_bucket_operations(method: str, query: str, expected: str) -> None:
@@ -103,6 +108,8 @@ def test_bucket_operations(method: str, query: str, expected: str) -> None:
         ("PUT", "versions"),
         ("GET", "delete"),
         ("DELETE", "delete"),
+        ("POST", "versioning&delete"),  # versioning claims it first
+        ("GET", "encryption&delete"),  # delete claims it first
     ],
 )
 def test_bucket_wrong_method_is_405(method: str, query: str) -> None:
@@ -175,6 +182,8 @@ def test_unsupported_bucket_subresource_named_first_alphabetically() -> None:
         ("POST", "uploadId=u", {}, "CompleteMultipartUpload"),
         ("DELETE", "uploadId=u", {}, "AbortMultipartUpload"),
         ("POST", "uploads&uploadId=u", {}, "CompleteMultipartUpload"),  # uploadId wins
+        ("GET", "acl&tagging", {}, "GetObjectTagging"),  # tagging comes first
+        ("GET", "tagging&uploadId=u", {}, "GetObjectTagging"),  # sub-resources before uploadId
     ],
 )
 def test_object_operations(method: str, query: str, headers: dict[str, str], expected: str) -> None:
@@ -194,13 +203,13 @@ def test_copy_header_is_case_insensitive_on_real_request_headers(
     headers: dict[str, str], expected: str
 ) -> None:
     proxy = CIMultiDictProxy(CIMultiDict(headers))
-    assert resolve_operation("PUT", "bucket", "key", {}, proxy) == expected
+    assert resolve_operation("PUT", "bucket", "key", {}, proxy).name == expected
 
 
 def test_upload_part_copy_with_real_request_headers() -> None:
     proxy = CIMultiDictProxy(CIMultiDict({"X-Amz-Copy-Source": "/src/key"}))
     query = {"uploadId": "u", "partNumber": "3"}
-    assert resolve_operation("PUT", "bucket", "key", query, proxy) == "UploadPartCopy"
+    assert resolve_operation("PUT", "bucket", "key", query, proxy).name == "UploadPartCopy"
 
 
 @pytest.mark.parametrize(
@@ -234,7 +243,9 @@ def test_unsupported_object_subresource_is_501(subresource: str) -> None:
     assert repr(subresource) in caught.value.message
 
 
-@pytest.mark.parametrize("query", ["restore", "select&select-type=2"])
+@pytest.mark.parametrize(
+    "query", ["restore", "select&select-type=2", "uploadId=u&restore", "uploads&select"]
+)
 def test_unsupported_object_post_is_501_not_405(query: str) -> None:
     with pytest.raises(NotImplementedError_):
         route("POST", "bucket", "key", query)

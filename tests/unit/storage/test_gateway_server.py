@@ -10,9 +10,9 @@ from nimbus_storage.cluster.ec_blobs import ECBlobStore
 from nimbus_storage.cluster.ec_layout import ECPolicy
 from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.server import ensure_root_credential, open_services
-from nimbus_storage.protocol.client import NodeTimeouts
+from nimbus_storage.meta.errors import CredentialExists
+from nimbus_storage.protocol.client import NodeClient, NodeTimeouts
 from nimbus_storage.ring import RingBuilder
-from nimbus_storage.s3errors import EntityAlreadyExists
 
 
 async def test_start_removes_temp_files_of_interrupted_writes(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ async def test_gateways_starting_together_with_one_root_key_all_start(tmp_path: 
     assert (started.access_key, started.source) == ("STOREROOT", "environment")
     calls = 0
     await catalog.delete_credential("STOREROOT")
-    with pytest.raises(EntityAlreadyExists):  # a different secret under that key is a conflict
+    with pytest.raises(CredentialExists):  # a different secret under that key is a conflict
         await ensure_root_credential(catalog, "STOREROOT", "another-secret")
     await catalog.close()
 
@@ -106,6 +106,6 @@ async def test_node_timeouts_reach_the_node_client(tmp_path: Path) -> None:
         node_timeout=1.5,
     )
     services = open_services(config)
-    assert services.node_client is not None
+    assert isinstance(services.node_client, NodeClient)
     assert services.node_client.timeouts == NodeTimeouts(connect=0.5, read=1.5)
     await services.catalog.close()

@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 from nimbus_storage.meta.api import Bucket, ObjectVersion
 from nimbus_storage.meta.catalog import Catalog
-from nimbus_storage.s3errors import (
-    BucketAlreadyExists,
-    BucketAlreadyOwnedByYou,
+from nimbus_storage.meta.errors import (
+    BadBucketName,
+    BadGrant,
+    BadVersioningState,
+    BucketExists,
     BucketNotEmpty,
-    EntityAlreadyExists,
-    IllegalVersioningConfiguration,
-    InvalidArgument,
-    InvalidBucketName,
-    NoSuchBucket,
+    CredentialExists,
+    NoBucket,
 )
 
 
@@ -49,15 +48,17 @@ def test_create_and_get_bucket(catalog: Catalog) -> None:
 
 def test_create_twice(catalog: Catalog) -> None:
     catalog.create_bucket("b1", "alice")
-    with pytest.raises(BucketAlreadyOwnedByYou):
+    with pytest.raises(BucketExists) as yours:
         catalog.create_bucket("b1", "alice")
-    with pytest.raises(BucketAlreadyExists):
+    assert yours.value.owned_by_caller
+    with pytest.raises(BucketExists) as theirs:
         catalog.create_bucket("b1", "bob")
+    assert not theirs.value.owned_by_caller
 
 
 @pytest.mark.parametrize("name", ["", "../etc", "a/b", ".hidden"])
 def test_unsafe_bucket_names_are_refused(catalog: Catalog, name: str) -> None:
-    with pytest.raises(InvalidBucketName):
+    with pytest.raises(BadBucketName):
         catalog.create_bucket(name, "alice")
 
 
@@ -87,9 +88,9 @@ def test_settings(catalog: Catalog) -> None:
     lifted = catalog.get_bucket("b")
     assert lifted is not None
     assert (lifted.quota_bytes, lifted.quota_objects) == (None, None)
-    with pytest.raises(IllegalVersioningConfiguration):
+    with pytest.raises(BadVersioningState):
         catalog.set_versioning("b", "Off")
-    with pytest.raises(NoSuchBucket):
+    with pytest.raises(NoBucket):
         catalog.set_acl("missing", "private")
 
 
@@ -102,14 +103,14 @@ def test_config_documents(catalog: Catalog) -> None:
     catalog.set_config("b", "policy", None)
     assert catalog.get_config("b", "policy") is None
     assert catalog.get_config("b", "cors") == "<CORSConfiguration/>"
-    with pytest.raises(NoSuchBucket):
+    with pytest.raises(NoBucket):
         catalog.set_config("missing", "cors", "x")
 
 
 def test_index_is_cached_and_needs_a_bucket(catalog: Catalog) -> None:
     catalog.create_bucket("b", "alice")
     assert catalog.index("b") is catalog.index("b")
-    with pytest.raises(NoSuchBucket):
+    with pytest.raises(NoBucket):
         catalog.index("missing")
 
 
@@ -126,7 +127,7 @@ def test_delete_bucket_requires_empty(catalog: Catalog) -> None:
     catalog.delete_bucket("b")
     assert catalog.get_bucket("b") is None
     assert list(catalog.indexes_dir.iterdir()) == []
-    with pytest.raises(NoSuchBucket):
+    with pytest.raises(NoBucket):
         catalog.delete_bucket("b")
 
 
@@ -176,9 +177,9 @@ def test_credentials(catalog: Catalog) -> None:
 
 def test_credential_errors(catalog: Catalog) -> None:
     catalog.create_credential("AK", "s")
-    with pytest.raises(EntityAlreadyExists):
+    with pytest.raises(CredentialExists):
         catalog.create_credential("AK", "other")
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(BadGrant):
         catalog.create_credential("AK2", "s", grants={"b": "ADMIN"})
     assert catalog.get_credential("AK2") is None
 

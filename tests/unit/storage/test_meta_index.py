@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from nimbus_storage.meta.api import NULL_VERSION, ListPage, ObjectVersion
+from nimbus_storage.meta.errors import NoUpload
 from nimbus_storage.meta.index import BucketIndex
 from nimbus_storage.meta.listing import prefix_successor
-from nimbus_storage.s3errors import NoSuchUpload
 
 
 @pytest.fixture
@@ -349,7 +349,7 @@ def test_upload_lifecycle(index: BucketIndex) -> None:
 
 
 def test_part_of_an_unknown_upload_is_refused(index: BucketIndex) -> None:
-    with pytest.raises(NoSuchUpload):
+    with pytest.raises(NoUpload):
         index.put_part("nope", 1, "e", 1, "b", 1.0)
 
 

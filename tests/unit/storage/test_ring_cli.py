@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from nimbus_storage import cli as top_cli
 from nimbus_storage.ring import Ring
 from nimbus_storage.ring.cli import main
 
@@ -85,6 +86,21 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "16 partitions, 2 replicas" in done.stdout
+
+
+def test_usage_names_the_command_as_it_was_typed(capsys: pytest.CaptureFixture[str]) -> None:
+    as_module = subprocess.run(
+        [sys.executable, "-m", "nimbus_storage.ring", "--help"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert as_module.returncode == 0, as_module.stderr
+    python = Path(sys.executable).name
+    assert as_module.stdout.startswith(f"usage: {python} -m nimbus_storage.ring ")
+    assert top_cli.main(["ring", "show", "--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: nimbus-storage ring show ")
+    code, _, err = _run(capsys, "show")
+    assert code == 2
+    assert "nimbus-storage ring show: error: the following arguments are required" in err
 
 
 def _ring_with(tmp_path: Path, capsys: pytest.CaptureFixture[str], ring_path: Path) -> None:

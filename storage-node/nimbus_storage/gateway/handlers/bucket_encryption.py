@@ -12,7 +12,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from nimbus_storage.gateway.context import S3Request
-from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response
 from nimbus_storage.s3errors import (
     NotImplementedError_,
@@ -20,12 +19,10 @@ from nimbus_storage.s3errors import (
 )
 
 
-@s3_operation("GetBucketEncryption")
 async def get_bucket_encryption(request: S3Request) -> web.StreamResponse:
     raise ServerSideEncryptionConfigurationNotFoundError(BucketName=request.require_bucket().name)
 
 
-@s3_operation("PutBucketEncryption")
 async def put_bucket_encryption(request: S3Request) -> web.StreamResponse:
     request.require_bucket()
     raise NotImplementedError_(
@@ -34,7 +31,6 @@ async def put_bucket_encryption(request: S3Request) -> web.StreamResponse:
     )
 
 
-@s3_operation("DeleteBucketEncryption")
 async def delete_bucket_encryption(request: S3Request) -> web.StreamResponse:
     request.require_bucket()
     return empty_response(204)

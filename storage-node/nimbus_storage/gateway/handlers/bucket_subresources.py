@@ -11,7 +11,6 @@ from nimbus_storage.bucket_config.acl import parse_acl_body, parse_canned_acl, r
 from nimbus_storage.bucket_config.bucket_policy import parse_policy
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.context import S3Request
-from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response
 from nimbus_storage.s3errors import (
     NoSuchBucketPolicy,
@@ -55,13 +54,11 @@ async def _clear(request: S3Request, kind: str) -> web.Response:
 # --- versioning -----------------------------------------------------------------------------
 
 
-@s3_operation("GetBucketVersioning")
 async def get_bucket_versioning(request: S3Request) -> web.StreamResponse:
     status = _VERSIONING_STATES.get(request.require_bucket().versioning)
     return _xml(versioning.render_versioning(status))
 
 
-@s3_operation("PutBucketVersioning")
 async def put_bucket_versioning(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     status = versioning.parse_versioning(await read_small_body(request, MAX_CONFIG_BODY))
@@ -72,20 +69,17 @@ async def put_bucket_versioning(request: S3Request) -> web.StreamResponse:
 # --- tagging --------------------------------------------------------------------------------
 
 
-@s3_operation("GetBucketTagging")
 async def get_bucket_tagging(request: S3Request) -> web.StreamResponse:
     stored = await _stored(request, "tagging", NoSuchTagSet)
     return _xml(tagging.render_tagging(json.loads(stored)))
 
 
-@s3_operation("PutBucketTagging")
 async def put_bucket_tagging(request: S3Request) -> web.StreamResponse:
     tags = tagging.parse_bucket_tagging(await read_small_body(request, MAX_CONFIG_BODY))
     await _store(request, "tagging", json.dumps(tags))
     return empty_response(204)
 
 
-@s3_operation("DeleteBucketTagging")
 async def delete_bucket_tagging(request: S3Request) -> web.StreamResponse:
     return await _clear(request, "tagging")
 
@@ -93,20 +87,17 @@ async def delete_bucket_tagging(request: S3Request) -> web.StreamResponse:
 # --- CORS -----------------------------------------------------------------------------------
 
 
-@s3_operation("GetBucketCors")
 async def get_bucket_cors(request: S3Request) -> web.StreamResponse:
     stored = await _stored(request, "cors", NoSuchCORSConfiguration)
     return _xml(cors.render_cors(cors.from_json(stored)))
 
 
-@s3_operation("PutBucketCors")
 async def put_bucket_cors(request: S3Request) -> web.StreamResponse:
     configuration = cors.parse_cors(await read_small_body(request, MAX_CONFIG_BODY))
     await _store(request, "cors", cors.to_json(configuration))
     return empty_response()
 
 
-@s3_operation("DeleteBucketCors")
 async def delete_bucket_cors(request: S3Request) -> web.StreamResponse:
     return await _clear(request, "cors")
 
@@ -114,13 +105,11 @@ async def delete_bucket_cors(request: S3Request) -> web.StreamResponse:
 # --- policy ---------------------------------------------------------------------------------
 
 
-@s3_operation("GetBucketPolicy")
 async def get_bucket_policy(request: S3Request) -> web.StreamResponse:
     stored = await _stored(request, "policy", NoSuchBucketPolicy)
     return web.Response(text=stored, content_type="application/json")
 
 
-@s3_operation("PutBucketPolicy")
 async def put_bucket_policy(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     text = (await read_small_body(request, MAX_CONFIG_BODY)).decode("utf-8", "replace")
@@ -129,7 +118,6 @@ async def put_bucket_policy(request: S3Request) -> web.StreamResponse:
     return empty_response(204)
 
 
-@s3_operation("DeleteBucketPolicy")
 async def delete_bucket_policy(request: S3Request) -> web.StreamResponse:
     return await _clear(request, "policy")
 
@@ -137,20 +125,17 @@ async def delete_bucket_policy(request: S3Request) -> web.StreamResponse:
 # --- lifecycle ------------------------------------------------------------------------------
 
 
-@s3_operation("GetBucketLifecycleConfiguration")
 async def get_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
     stored = await _stored(request, "lifecycle", NoSuchLifecycleConfiguration)
     return _xml(lifecycle.render_lifecycle(lifecycle.from_json(stored)))
 
 
-@s3_operation("PutBucketLifecycleConfiguration")
 async def put_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
     configuration = lifecycle.parse_lifecycle(await read_small_body(request, MAX_CONFIG_BODY))
     await _store(request, "lifecycle", lifecycle.to_json(configuration))
     return empty_response()
 
 
-@s3_operation("DeleteBucketLifecycle")
 async def delete_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
     return await _clear(request, "lifecycle")
 
@@ -158,13 +143,11 @@ async def delete_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
 # --- ACL ------------------------------------------------------------------------------------
 
 
-@s3_operation("GetBucketAcl")
 async def get_bucket_acl(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     return _xml(render_acl(bucket.acl, bucket.owner))
 
 
-@s3_operation("PutBucketAcl")
 async def put_bucket_acl(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     header = request.headers.get("x-amz-acl")

@@ -14,12 +14,11 @@ from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.handlers.listing import decode_token, encode_token
 from nimbus_storage.gateway.headers import iso8601
 from nimbus_storage.gateway.naming import validate_bucket_name
-from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response, xml_response
 from nimbus_storage.gateway.storage_policies import POLICY_HEADER
+from nimbus_storage.meta.errors import BucketExists
 from nimbus_storage.s3errors import (
     AccessDenied,
-    BucketAlreadyOwnedByYou,
     BucketNotEmpty,
     InvalidArgument,
     S3Error,
@@ -55,7 +54,6 @@ def _max_buckets(text: str | None) -> int | None:
     return int(text)
 
 
-@s3_operation("ListBuckets")
 async def list_buckets(request: S3Request) -> web.StreamResponse:
     """The caller's buckets by name; paginated (``max-buckets``, ``continuation-token``) and
     filtered (``prefix``, ``bucket-region``) as AWS's ListBuckets is, with each bucket's
@@ -112,7 +110,6 @@ async def _location_constraint(request: S3Request) -> str | None:
     return s3xml.token(document, "LocationConstraint")
 
 
-@s3_operation("CreateBucket")
 async def create_bucket(request: S3Request) -> web.StreamResponse:
     validate_bucket_name(request.bucket_name)
     region = request.services.config.region
@@ -134,13 +131,15 @@ async def create_bucket(request: S3Request) -> web.StreamResponse:
         await catalog.create_bucket(
             request.bucket_name, request.principal, storage_policy=storage_policy
         )
-    except BucketAlreadyOwnedByYou:
+    except BucketExists as exists:
+        if not exists.owned_by_caller:
+            raise
         existing = await catalog.get_bucket(request.bucket_name)
         if region != LEGACY_REGION or existing is None:
             raise
         # AWS's legacy answer in us-east-1: 200 OK, and the bucket's ACL is reset, which
         # needs what PutBucketAcl needs (a bucket policy may deny it).
-        await check_access(request, existing, "s3:PutBucketAcl", "")
+        await check_access(request, existing, request.operation.required_handler_action(), "")
         await catalog.set_acl(request.bucket_name, acl)
         return empty_response(headers={"Location": f"/{request.bucket_name}"})
     if acl != "private":
@@ -148,7 +147,6 @@ async def create_bucket(request: S3Request) -> web.StreamResponse:
     return empty_response(headers={"Location": f"/{request.bucket_name}"})
 
 
-@s3_operation("HeadBucket")
 async def head_bucket(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     policy = bucket.storage_policy or request.services.policies.default
@@ -157,7 +155,6 @@ async def head_bucket(request: S3Request) -> web.StreamResponse:
     )
 
 
-@s3_operation("DeleteBucket")
 async def delete_bucket(request: S3Request) -> web.StreamResponse:
     """As on AWS, versions and delete markers keep a bucket (BucketNotEmpty); unfinished
     multipart uploads do not: they go with it, their parts' data too. The catalog checks again
@@ -170,7 +167,6 @@ async def delete_bucket(request: S3Request) -> web.StreamResponse:
     return empty_response(204)
 
 
-@s3_operation("GetBucketLocation")
 async def get_bucket_location(request: S3Request) -> web.StreamResponse:
     request.require_bucket()
     region = request.services.config.region

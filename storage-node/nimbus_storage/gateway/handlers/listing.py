@@ -12,7 +12,6 @@ from aiohttp import web
 from nimbus_storage import s3xml
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.headers import iso8601
-from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import xml_response
 from nimbus_storage.meta.api import ObjectVersion
 from nimbus_storage.s3errors import InvalidArgument, InvalidEncodingType
@@ -81,7 +80,6 @@ def decode_token(token: str) -> str:
         ) from None
 
 
-@s3_operation("ListObjectsV2")
 async def list_objects_v2(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     query = request.query
@@ -118,7 +116,6 @@ async def list_objects_v2(request: S3Request) -> web.StreamResponse:
     )
 
 
-@s3_operation("ListObjects")
 async def list_objects(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     query = request.query
@@ -148,7 +145,6 @@ async def list_objects(request: S3Request) -> web.StreamResponse:
     )
 
 
-@s3_operation("ListObjectVersions")
 async def list_object_versions(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     query = request.query

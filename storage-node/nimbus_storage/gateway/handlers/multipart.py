@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from nimbus_storage import s3xml
-from nimbus_storage.blobs.diskfile import normalize_timestamp
+from nimbus_storage.blobs.api import normalize_timestamp
 from nimbus_storage.gateway import objects, uploads
 from nimbus_storage.gateway.body import read_small_body, require_size, verified_payload
 from nimbus_storage.gateway.context import S3Request
@@ -31,9 +31,9 @@ from nimbus_storage.gateway.headers import (
     iso8601,
     object_headers_from_request,
 )
-from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response, xml_response
 from nimbus_storage.meta.api import Part, Upload
+from nimbus_storage.meta.errors import NoUpload
 from nimbus_storage.s3errors import (
     EntityTooSmall,
     InvalidArgument,
@@ -72,7 +72,6 @@ async def _upload(request: S3Request) -> Upload:
     return upload
 
 
-@s3_operation("CreateMultipartUpload")
 async def create_multipart_upload(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     meta = object_headers_from_request(request.headers)
@@ -104,7 +103,7 @@ async def _store_part(
             stored.info.name,
             float(stored.info.timestamp),
         )
-    except NoSuchUpload:
+    except NoUpload:
         # Completed or aborted while this part streamed in: nobody will ever name its blob.
         await request.blobs().delete(stored.info.name, _now())
         raise
@@ -114,7 +113,6 @@ async def _store_part(
         await request.blobs().delete(previous.blob, _now())
 
 
-@s3_operation("UploadPart")
 async def upload_part(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     number = _part_number(request)
@@ -157,7 +155,6 @@ def _copy_range(header: str | None, size: int) -> tuple[int, int]:
     return start, end
 
 
-@s3_operation("UploadPartCopy")
 async def upload_part_copy(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     number = _part_number(request)
@@ -246,7 +243,6 @@ async def _claim_upload(
     return await request.index().claim_upload(upload.upload_id, expected)
 
 
-@s3_operation("CompleteMultipartUpload")
 async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     upload = await _upload(request)
@@ -275,7 +271,7 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
         )
         try:
             claimed = await _claim_upload(request, upload, listed, manifest)
-        except NoSuchUpload:
+        except NoUpload:
             await request.blobs().delete(stored.info.name, _now())
             raise
         if claimed is not None:
@@ -317,7 +313,6 @@ async def _single_chunk(body: bytes) -> AsyncIterator[bytes]:
     yield body
 
 
-@s3_operation("AbortMultipartUpload")
 async def abort_multipart_upload(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     upload = await _upload(request)
@@ -325,7 +320,6 @@ async def abort_multipart_upload(request: S3Request) -> web.StreamResponse:
     return empty_response(204)
 
 
-@s3_operation("ListParts")
 async def list_parts(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     upload = await _upload(request)
@@ -364,7 +358,6 @@ async def list_parts(request: S3Request) -> web.StreamResponse:
     )
 
 
-@s3_operation("ListMultipartUploads")
 async def list_multipart_uploads(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     query = request.query

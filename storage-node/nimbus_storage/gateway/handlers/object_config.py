@@ -9,7 +9,6 @@ from nimbus_storage.bucket_config.acl import parse_acl_body, parse_canned_acl, r
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.context import S3Request
-from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response
 
 MAX_TAGGING_BODY = 64 * 1024
@@ -19,7 +18,6 @@ def _version_header(version_id: str) -> dict[str, str]:
     return {"x-amz-version-id": version_id}
 
 
-@s3_operation("GetObjectTagging")
 async def get_object_tagging(request: S3Request) -> web.StreamResponse:
     version = await objects.find_version(request, request.key, request.query.get("versionId"))
     tags = await request.index().get_tags(version.key, version.version_id)
@@ -30,7 +28,6 @@ async def get_object_tagging(request: S3Request) -> web.StreamResponse:
     )
 
 
-@s3_operation("PutObjectTagging")
 async def put_object_tagging(request: S3Request) -> web.StreamResponse:
     version = await objects.find_version(request, request.key, request.query.get("versionId"))
     body = await read_small_body(request, MAX_TAGGING_BODY)
@@ -39,14 +36,12 @@ async def put_object_tagging(request: S3Request) -> web.StreamResponse:
     return empty_response(headers=_version_header(version.version_id))
 
 
-@s3_operation("DeleteObjectTagging")
 async def delete_object_tagging(request: S3Request) -> web.StreamResponse:
     version = await objects.find_version(request, request.key, request.query.get("versionId"))
     await request.index().delete_tags(version.key, version.version_id)
     return empty_response(204, headers=_version_header(version.version_id))
 
 
-@s3_operation("GetObjectAcl")
 async def get_object_acl(request: S3Request) -> web.StreamResponse:
     version = await objects.find_version(request, request.key, request.query.get("versionId"))
     return web.Response(
@@ -56,7 +51,6 @@ async def get_object_acl(request: S3Request) -> web.StreamResponse:
     )
 
 
-@s3_operation("PutObjectAcl")
 async def put_object_acl(request: S3Request) -> web.StreamResponse:
     version = await objects.find_version(request, request.key, request.query.get("versionId"))
     header = request.headers.get("x-amz-acl")

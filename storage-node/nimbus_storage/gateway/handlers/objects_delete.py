@@ -5,14 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from nimbus_storage import s3xml
-from nimbus_storage.bucket_config.actions import action_for
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.objects import DeleteOutcome, delete_object
-from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response, xml_response
+from nimbus_storage.gateway.storage_errors import to_s3
 from nimbus_storage.s3errors import MalformedXML, S3Error
+from nimbus_storage.storage_errors import StorageError
 
 MAX_DELETE_KEYS = 1000
 MAX_DELETE_BODY = 2 * 1024 * 1024
@@ -27,7 +27,6 @@ def _outcome_headers(outcome: DeleteOutcome) -> dict[str, str]:
     return headers
 
 
-@s3_operation("DeleteObject")
 async def delete_object_handler(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     outcome = await delete_object(
@@ -50,7 +49,6 @@ def _parse_delete_request(body: bytes) -> tuple[bool, list[tuple[str, str | None
     return quiet, targets
 
 
-@s3_operation("DeleteObjects")
 async def delete_objects(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     quiet, targets = _parse_delete_request(await read_small_body(request, MAX_DELETE_BODY))
@@ -58,11 +56,11 @@ async def delete_objects(request: S3Request) -> web.StreamResponse:
     errors: list[dict[str, s3xml.XmlValue]] = []
     for key, version_id in targets:
         try:
-            await check_access(
-                request, bucket, action_for("DeleteObject", version_id=version_id), key
-            )
+            action = request.operation.required_handler_action(version_id)
+            await check_access(request, bucket, action, key)
             outcome = await delete_object(request.services, bucket, key, version_id)
-        except S3Error as error:
+        except (S3Error, StorageError) as caught:
+            error = caught if isinstance(caught, S3Error) else to_s3(caught)
             errors.append(
                 {"Key": key, "VersionId": version_id, "Code": error.code, "Message": error.message}
             )

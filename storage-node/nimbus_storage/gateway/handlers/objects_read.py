@@ -17,7 +17,6 @@ from nimbus_storage.gateway.headers import (
     http_date,
     user_metadata,
 )
-from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.meta.api import ObjectVersion
 from nimbus_storage.s3errors import (
     AccessDenied,
@@ -133,7 +132,7 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
         version.acl, request.principal, request.require_bucket().owner, "s3:GetObject"
     ):
         raise AccessDenied()
-    refuse_encryption(request.operation, request.headers)
+    refuse_encryption(request.operation.name, request.headers)
     body = await objects.open_body(
         request.services,
         request.require_bucket(),
@@ -189,11 +188,9 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
         body.close()
 
 
-@s3_operation("GetObject")
 async def get_object(request: S3Request) -> web.StreamResponse:
     return await _read(request, send_body=True)
 
 
-@s3_operation("HeadObject")
 async def head_object(request: S3Request) -> web.StreamResponse:
     return await _read(request, send_body=False)

@@ -9,7 +9,6 @@ from urllib.parse import unquote_to_bytes
 from aiohttp import web
 
 from nimbus_storage.bucket_config.acl import parse_canned_acl
-from nimbus_storage.bucket_config.actions import copy_source_action
 from nimbus_storage.bucket_config.tagging import parse_tagging_header
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.authorize import check_access
@@ -22,7 +21,6 @@ from nimbus_storage.gateway.headers import (
     iso8601,
     object_headers_from_request,
 )
-from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response, xml_response
 from nimbus_storage.meta.api import Bucket, ObjectVersion
 from nimbus_storage.s3errors import (
@@ -72,7 +70,6 @@ def request_tags(request: S3Request) -> dict[str, str]:
     return parse_tagging_header(header) if header else {}
 
 
-@s3_operation("PutObject")
 async def put_object(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     services = request.services
@@ -87,9 +84,10 @@ async def put_object(request: S3Request) -> web.StreamResponse:
         services,
         bucket,
         request.key,
-        payload.recording_checksums(meta),
+        aiter(payload),
         meta,
         expected_size=size,
+        trailer=payload.trailer,
     )
     version = await objects.commit_version(
         services,
@@ -154,7 +152,8 @@ async def open_copy_source(
     source_bucket = await catalog.get_bucket(source.bucket)
     if source_bucket is None:
         raise NoSuchBucket(BucketName=source.bucket)
-    await check_access(request, source_bucket, copy_source_action(source.version_id), source.key)
+    action = request.operation.required_handler_action(source.version_id)
+    await check_access(request, source_bucket, action, source.key)
     check_expected_owner(request.headers, source_bucket, SOURCE_EXPECTED_OWNER)
     version = await catalog.index(source_bucket.name).get(source.key, source.version_id)
     if version is None or version.delete_marker:
@@ -206,7 +205,6 @@ async def copied_tags(
     return await index.get_tags(source.key, source_version.version_id) or {}
 
 
-@s3_operation("CopyObject")
 async def copy_object(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     services = request.services

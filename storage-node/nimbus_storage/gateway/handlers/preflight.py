@@ -6,7 +6,6 @@ from aiohttp import web
 
 from nimbus_storage.bucket_config import cors
 from nimbus_storage.gateway.context import S3Request
-from nimbus_storage.gateway.registry import s3_operation
 from nimbus_storage.gateway.responses import empty_response
 from nimbus_storage.s3errors import CORSForbidden, InvalidRequest, S3Error
 
@@ -19,7 +18,6 @@ class PreflightBadRequest(S3Error):
     default_message = "Insufficient information. Origin request header needed."
 
 
-@s3_operation("PreflightCors")
 async def preflight(request: S3Request) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     method = request.headers.get("Access-Control-Request-Method")

@@ -1,17 +1,26 @@
-"""``python -m e2e.storage_cluster up|down`` — a storage cluster on loopback, from one ring.
+"""``python -m tests.support.storage_cluster up|down`` — a storage cluster on loopback, from one
+ring (run it from the repository root, as ``.venv/bin/python -m ...``).
 
 Builds a ring of N storage nodes (one device each, zones a, b, c, ...), starts every node and
 one S3 gateway as real processes (``nimbus-storage node`` / ``nimbus-storage serve --ring``) on
-127.0.0.1, and prints how to reach it. Tests and benchmarks use the ``StorageCluster`` class;
-fault tests stop and restart single nodes by PID, cut nodes listed in ``proxied`` off the network
-with ``partition`` (a FaultProxy from e2e/faultproxy.py stands at their ring address), and
-``add_node`` grows a running cluster (ring rebalanced and republished, the new node started);
-``set_weight`` and ``remove_node`` drain a node and take it out.
+127.0.0.1, and prints how to reach it. ``up`` checks its arguments before it starts anything
+(``--ec 4+2`` needs 6 nodes); the state file is written before the first process starts, so
+``down`` stops whatever an interrupted ``up`` left, and an ``up`` that fails stops what it
+started and removes its directory.
+
+Tests and benchmarks use the ``StorageCluster`` class; fault tests stop and restart single
+nodes by PID, cut nodes listed in ``proxied`` off the network with ``partition`` (a FaultProxy
+from tests/support/faultproxy.py stands at their ring address), and ``add_node`` grows a
+running cluster (ring rebalanced and republished, the new node started); ``set_weight`` and
+``remove_node`` drain a node and take it out. The timing the cluster runs with (node timeouts,
+replication interval and rate, how often the gateway rereads the ring) are fields and
+properties here, so tests derive their waits from them (tests/support/waiting.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import secrets
@@ -26,12 +35,20 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nimbus_storage.cluster.ec_layout import ECPolicy
+from nimbus_storage.gateway.config import NODE_CONNECT_TIMEOUT, NODE_TIMEOUT
+from nimbus_storage.node.replicator import ReplicatorSettings
 from nimbus_storage.ring import RingBuilder
+from nimbus_storage.ring.watch import RingFile
 
-from e2e.faultproxy import FaultProxy, Mode
+from tests.support.faultproxy import FaultProxy, Mode
 
 ZONES = "abcdefghijklmnopqrstuvwxyz"
 STATE_FILE = "cluster.json"
+PROG = "python -m tests.support.storage_cluster"
+GATEWAY_RING_CHECK: float = inspect.signature(RingFile).parameters["check_interval"].default
+"""Seconds a gateway goes on with a ring before it looks at the file again (nodes look at
+every use)."""
 
 
 def free_port() -> int:
@@ -40,7 +57,42 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+def layout_problems(nodes: int, replicas: int, ec: str | None, gateways: int = 1) -> list[str]:
+    """What is wrong with a cluster of ``nodes`` single-device nodes holding ``replicas`` copies
+    (erasure-coded ``ec`` = "K+M" when given) behind ``gateways`` gateways; [] when it can run."""
+    problems = []
+    if nodes < 1:
+        problems.append(f"a cluster needs at least 1 node, not {nodes}")
+    if gateways < 1:
+        problems.append(f"a cluster needs at least 1 gateway, not {gateways}")
+    if replicas < 1:
+        problems.append(f"the ring needs at least 1 replica, not {replicas}")
+    enough_nodes_checked = False
+    if ec:
+        try:
+            policy = ECPolicy.parse(ec)
+        except ValueError as exc:
+            problems.append(str(exc))
+        else:
+            if replicas != policy.fragments:
+                problems.append(
+                    f"erasure coding {policy} stores {policy.fragments} fragment archives per"
+                    f" object: the ring needs {policy.fragments} replicas, not {replicas}"
+                )
+            if nodes < policy.fragments:
+                enough_nodes_checked = True
+                problems.append(
+                    f"erasure coding {policy} needs at least {policy.fragments} nodes (one per"
+                    f" fragment archive), not {nodes}"
+                )
+    if not enough_nodes_checked and nodes >= 1 and replicas > nodes:
+        problems.append(
+            f"{replicas} replicas need at least {replicas} nodes (one device each), not {nodes}"
+        )
+    return problems
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -84,14 +136,24 @@ class StorageCluster:
     part_power: int = 8
     fsync: bool = False
     replicate_interval: float = 30.0
+    """Seconds between the starts of two replication (or reconstruction) passes on a node."""
+    replicate_items_per_second: float = ReplicatorSettings().items_per_second
+    """Objects a node's replicator pushes per second (0: unlimited)."""
+    node_connect_timeout: float = NODE_CONNECT_TIMEOUT
+    """The gateways' ``--node-connect-timeout``: seconds to reach a node."""
+    node_timeout: float = NODE_TIMEOUT
+    """The gateways' ``--node-timeout``: seconds a node may stay silent mid-request."""
+    start_timeout: float = 60.0
+    """Seconds a started node or gateway has to answer its health check."""
     ec: str | None = None  # "K+M": the gateway erasure-codes blobs (replicas must be K+M)
     device_sizes: dict[int, str] = field(default_factory=dict)
     """Node index -> tmpfs size ("2m"): that node's device is a tiny filesystem of its own."""
     proxied: tuple[int, ...] = ()
     """Node indexes put behind a FaultProxy: the ring names the proxy; see ``partition``."""
     gateway_args: tuple[str, ...] = ()
-    node_args: tuple[str, ...] = ()  # more flags for every ``nimbus-storage node``
-    """More ``nimbus-storage serve`` options, e.g. ("--node-timeout", "1.5")."""
+    """More ``nimbus-storage serve`` options for every gateway, e.g. ("--no-janitor",)."""
+    node_args: tuple[str, ...] = ()
+    """More ``nimbus-storage node`` options for every node, e.g. ("--audit-interval", "1")."""
     proxies: dict[int, FaultProxy] = field(default_factory=dict)
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     access_key: str = "NIMBUSCLUSTER"
@@ -101,6 +163,17 @@ class StorageCluster:
     members: list[NodeProcess] = field(default_factory=list)
     gateway_processes: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
     gateway_ports: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        problems = layout_problems(self.nodes, self.replicas, self.ec, self.gateways)
+        for what, indexes in (("proxied", self.proxied), ("device_sizes", self.device_sizes)):
+            problems += [
+                f"{what} names node {i}; the nodes are 0..{self.nodes - 1}"
+                for i in indexes
+                if not 0 <= i < self.nodes
+            ]
+        if problems:
+            raise ValueError("; ".join(problems))
 
     @property
     def gateway(self) -> subprocess.Popen[bytes] | None:
@@ -201,16 +274,49 @@ class StorageCluster:
         builder.ring().save(self.ring_path)
         self.save_state()
 
+    @property
+    def ring_reload_seconds(self) -> float:
+        """The longest every process of the cluster takes to use a newly published ring."""
+        return GATEWAY_RING_CHECK
+
+    def replication_pass_seconds(self, items: int) -> float:
+        """How long one node's replication pass over ``items`` objects takes at most, as
+        configured: the wait for the pass to start, then pushing at the configured rate."""
+        rate = self.replicate_items_per_second
+        return self.replicate_interval + (items / rate if rate > 0 else 0.0)
+
+    def replication_seconds(self, items: int, passes: int = 2) -> float:
+        """How long the replicators (or reconstructors) take, as configured, to bring ``items``
+        objects where they belong after a change: a pass already under way may have begun
+        before the change and miss it, so ``passes`` (2) whole passes."""
+        return passes * self.replication_pass_seconds(items)
+
+    @property
+    def request_seconds(self) -> float:
+        """The longest one gateway request waits on the nodes when every node is slow or gone:
+        reaching each node and its silence, for every node the gateway may try in turn."""
+        return len(self.members or range(self.nodes)) * (
+            self.node_connect_timeout + self.node_timeout
+        )
+
     def start(self) -> None:
+        """Build the ring (unless built), start the proxies, nodes and gateways. The state file
+        is written before the first process starts and again as each one does; if anything fails
+        to start, whatever was started is stopped before the error is raised."""
         self.root.mkdir(parents=True, exist_ok=True)
-        if not self.members:
-            self.build_ring()
-        for proxy in self.proxies.values():
-            proxy.start()
-        for index in range(len(self.members)):
-            self.start_node(index)
-        for index in range(self.gateways):
-            self.start_gateway(index)
+        try:
+            if not self.members:
+                self.build_ring()
+            self.save_state()
+            for proxy in self.proxies.values():
+                proxy.start()
+            for index in range(len(self.members)):
+                self.start_node(index)
+            for index in range(self.gateways):
+                self.start_gateway(index)
+        except BaseException:
+            self.stop()
+            raise
         self.save_state()
 
     def start_node(self, index: int) -> None:
@@ -225,6 +331,7 @@ class StorageCluster:
             # instead (catalog and bucket index replicas are still replicated).
             command += ["--no-replicator", "--reconstructor"]
         command += ["--replicate-interval", str(self.replicate_interval)]
+        command += ["--replicate-items-per-second", str(self.replicate_items_per_second)]
         if not self.fsync:
             command.append("--no-fsync")
         command += self.node_args
@@ -234,8 +341,10 @@ class StorageCluster:
             member.process = subprocess.Popen(
                 command, stdout=sink, stderr=sink, env=self._env(), start_new_session=True
             )
+        self.save_state()
         listen = member.listen or member.address
-        _wait_http(f"http://{listen}/_nimbus/healthz", member.process, member.log)
+        url = f"http://{listen}/_nimbus/healthz"
+        _wait_http(url, member.process, member.log, self.start_timeout)
 
     def stop_node(self, index: int, *, kill: bool = False) -> None:
         member = self.members[index]
@@ -256,6 +365,8 @@ class StorageCluster:
             str(self.root / f"gateway{suffix}"), "--port", str(port), "--ring",
             str(self.ring_path), "--log-level", "WARNING",
         ]  # fmt: skip
+        command += ["--node-connect-timeout", str(self.node_connect_timeout)]
+        command += ["--node-timeout", str(self.node_timeout)]
         if not self.fsync:
             command.append("--no-fsync")
         if self.ec:
@@ -268,7 +379,8 @@ class StorageCluster:
                 command, stdout=sink, stderr=sink, env=self._env(), start_new_session=True
             )
         self.gateway_processes[index] = process
-        _wait_http(f"http://127.0.0.1:{port}/_nimbus/readyz", process, log)
+        self.save_state()
+        _wait_http(f"http://127.0.0.1:{port}/_nimbus/readyz", process, log, self.start_timeout)
 
     def stop_gateway(self, index: int = 0) -> None:
         process = self.gateway_processes[index]
@@ -291,6 +403,8 @@ class StorageCluster:
         self.proxies[index].set_mode(mode)
 
     def save_state(self) -> None:
+        """Record how to reach the cluster and every process started so far (``down`` reads
+        it), atomically."""
         state = {
             "endpoint": self.endpoint,
             "access_key": self.access_key,
@@ -301,7 +415,10 @@ class StorageCluster:
                 {"address": m.address, "pid": m.pid, "log": str(m.log)} for m in self.members
             ],
         }
-        (self.root / STATE_FILE).write_text(json.dumps(state, indent=2))
+        path = self.root / STATE_FILE
+        staged = path.with_name(f".{STATE_FILE}.tmp")
+        staged.write_text(json.dumps(state, indent=2))
+        staged.replace(path)
 
 
 def _end(process: subprocess.Popen[bytes], sig: signal.Signals, grace: float = 15.0) -> None:
@@ -317,50 +434,155 @@ def _end(process: subprocess.Popen[bytes], sig: signal.Signals, grace: float = 1
         process.wait(timeout=grace)
 
 
-def _stop_recorded(root: Path) -> None:
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _cluster_process(pid: int, root: Path) -> bool:
+    """Whether ``pid`` is a node or gateway of the cluster in ``root`` (not a process that got
+    a recorded PID after the cluster's process ended)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    return "nimbus_storage.cli" in args and any(a.startswith(f"{root}/") for a in args)
+
+
+def cluster_processes(root: Path) -> list[int]:
+    """The running nodes and gateways of the cluster in ``root``, recorded or not (from /proc)."""
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return sorted(pid for pid in pids if _cluster_process(pid, root) and _alive(pid))
+
+
+def stop_recorded(root: Path, grace: float = 15.0) -> list[int]:
+    """Stop the processes ``root``'s state file records, and any other node or gateway running
+    with its data under ``root`` (one an ``up`` killed mid-start had started but not recorded
+    yet): SIGTERM, SIGKILL after ``grace`` seconds, and wait for them to end. Only processes of
+    this cluster are signalled. Returns the PIDs that were running."""
     state = json.loads((root / STATE_FILE).read_text())
-    pids = [*state.get("gateway_pids", []), *(node.get("pid") for node in state["nodes"])]
-    for pid in pids:
-        if pid:
+    recorded = [*state.get("gateway_pids", []), *(node.get("pid") for node in state["nodes"])]
+    running = {int(pid) for pid in recorded if pid and _cluster_process(int(pid), root)}
+    running.update(cluster_processes(root))
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in running:
             try:
-                os.kill(int(pid), signal.SIGTERM)
+                os.kill(pid, sig)
             except ProcessLookupError:
                 continue
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(_alive(pid) for pid in running):
+            time.sleep(0.05)
+        if not any(_alive(pid) for pid in running):
+            break
+    return sorted(running)
+
+
+def _empty(directory: Path, *, keep: bool) -> None:
+    if not keep:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    for entry in directory.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _down(root: Path) -> int:
+    if not (root / STATE_FILE).exists():
+        if root.exists():
+            print(f"{root} records no cluster ({STATE_FILE}): nothing to stop", file=sys.stderr)
+        return 0
+    stopped = stop_recorded(root)
+    shutil.rmtree(root, ignore_errors=True)
+    print(f"stopped {len(stopped)} processes; removed {root}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m e2e.storage_cluster", description=__doc__)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--nodes", type=int, default=3)
-    parser.add_argument("--replicas", type=int, default=3)
-    parser.add_argument("--ec", metavar="K+M", help="erasure-code blobs (replicas must be K+M)")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=None,
+        help="copies of each object (default 3; K+M with --ec)",
+    )
+    parser.add_argument("--ec", metavar="K+M", help="erasure-code blobs (needs K+M nodes)")
     parser.add_argument("--gateways", type=int, default=1, help="S3 gateways sharing the nodes")
+    parser.add_argument(
+        "--gateway-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more `nimbus-storage serve` argument for every gateway (repeatable), as"
+        " --gateway-arg=--node-timeout=3",
+    )
     parser.add_argument(
         "--dir", type=Path, default=Path(tempfile.gettempdir()) / "nimbus-storage-cluster"
     )
     args = parser.parse_args(argv)
+    root: Path = args.dir.absolute()
     if args.command == "down":
-        if (args.dir / STATE_FILE).exists():
-            _stop_recorded(args.dir)
-            shutil.rmtree(args.dir, ignore_errors=True)
-        return 0
-    if (args.dir / STATE_FILE).exists():
-        print(f"{args.dir} holds a cluster; run `down` first", file=sys.stderr)
+        return _down(root)
+    replicas = args.replicas
+    if replicas is None:
+        try:
+            replicas = ECPolicy.parse(args.ec).fragments if args.ec else 3
+        except ValueError:
+            replicas = 3  # layout_problems says what is wrong with --ec
+    problems = layout_problems(args.nodes, replicas, args.ec, args.gateways)
+    if problems:
+        for problem in problems:
+            print(f"{PROG} up: {problem}", file=sys.stderr)
+        print(f"{PROG} up: nothing started", file=sys.stderr)
+        return 2
+    if (root / STATE_FILE).exists():
+        print(f"{root} holds a cluster; run `down` first", file=sys.stderr)
+        return 1
+    existed = root.exists()
+    if existed and any(root.iterdir()):
+        print(
+            f"{root} is not empty and records no cluster ({STATE_FILE}): remove it or choose"
+            " another --dir",
+            file=sys.stderr,
+        )
         return 1
     cluster = StorageCluster(
-        args.dir, nodes=args.nodes, replicas=args.replicas, ec=args.ec, gateways=args.gateways
+        root,
+        nodes=args.nodes,
+        replicas=replicas,
+        ec=args.ec,
+        gateways=args.gateways,
+        gateway_args=tuple(args.gateway_arg),
     )
-    cluster.start()
+    try:
+        cluster.start()  # stops whatever it started if a start fails
+    except BaseException as exc:
+        _empty(root, keep=existed)
+        if not isinstance(exc, Exception):
+            raise
+        print(f"{PROG} up failed: {exc}", file=sys.stderr)
+        print(
+            f"nothing left running; {root} {'emptied' if existed else 'removed'}", file=sys.stderr
+        )
+        return 1
     print(
         f"S3 endpoint {' '.join(cluster.endpoints)} over {args.nodes} storage nodes,"
-        f" {args.replicas} replicas"
+        f" {replicas} replicas{f' (erasure coded {args.ec})' if args.ec else ''}"
     )
     for member in cluster.members:
         print(f"  node {member.address} pid {member.pid} data {member.data}")
     print(
         f"export AWS_ACCESS_KEY_ID={cluster.access_key} AWS_SECRET_ACCESS_KEY={cluster.secret_key}"
     )
-    print(f"stop with: python -m e2e.storage_cluster down --dir {args.dir}")
+    print(f"stop with: .venv/bin/{PROG} down --dir {root}")
     return 0
 
 
