@@ -74,6 +74,11 @@ VIOLATIONS = [
     ),
     Violation("the ring is pure", "nimbus_storage.ring.ring", "aiohttp"),
     Violation("the data on disk", "nimbus_storage.blobs.reader", "aiohttp"),
+    Violation("the data on disk", "nimbus_storage.sse.segments", "aiohttp"),
+    Violation("the S3 language", "nimbus_storage.sse.keys", "nimbus_storage.auth.sigv4"),
+    Violation(
+        "storage below the gateway", "nimbus_storage.blobs.reader", "nimbus_storage.sse.segments"
+    ),
 ]
 
 
