@@ -3,18 +3,24 @@
 Starts ``nimbus-storage serve`` as a subprocess on a fresh data directory (fsync on, as in
 production) — or, with ``--cluster N``, a gateway over N storage nodes from one ring — drives
 it with concurrent SigV4-signed aiohttp requests, and prints ops/s, MB/s and p50/p99 latency
-per phase and object size, plus the peak RSS after each size (the memory-is-flat-in-object-size
-check). A benchmark, not a test: it prints figures, never fails on
-them.
+per phase and object size (and the CPU time the server's processes spent per operation, a
+figure less disturbed by other load on the machine), plus the peak RSS after each size (the
+memory-is-flat-in-object-size check). A benchmark, not a test: it prints figures, never fails
+on them.
 
     python -m bench.bench_s3 [--sizes 4KiB,1MiB,16MiB] [--concurrency 8] [--budget 512MiB]
-                             [--cluster 3 --replicas 3 [--ec 2+1]]
+                             [--cluster 3 --replicas 3 [--ec 2+1]] [--sse none|sse-s3|sse-c]
+
+``--sse``: every PUT asks for server-side encryption (SSE-S3 from a key store the benchmark
+generates, or SSE-C with a fixed key every GET sends too), to measure what encryption costs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
 import os
 import re
 import statistics
@@ -35,6 +41,32 @@ from botocore.credentials import Credentials
 ACCESS_KEY = "BENCHACCESSKEY"
 SECRET_KEY = "bench-secret-key-not-for-production"
 UNITS = {"KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+SSE_MODES = ("none", "sse-s3", "sse-c")
+_SSE_C_KEY = bytes(range(32))
+
+
+def sse_headers(sse: str, method: str) -> dict[str, str]:
+    """The SSE headers of a request of the benchmark: SSE-S3 on PUTs, SSE-C on PUTs and GETs."""
+    if sse == "sse-s3" and method == "PUT":
+        return {"x-amz-server-side-encryption": "AES256"}
+    if sse == "sse-c" and method in ("PUT", "GET"):
+        return {
+            "x-amz-server-side-encryption-customer-algorithm": "AES256",
+            "x-amz-server-side-encryption-customer-key": base64.b64encode(_SSE_C_KEY).decode(),
+            "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(
+                hashlib.md5(_SSE_C_KEY).digest()
+            ).decode(),
+        }
+    return {}
+
+
+def make_key_store(directory: Path) -> Path:
+    """A key file with one SSE-S3 master key, for ``serve --sse-keys``."""
+    from nimbus_storage.sse.keystore import main as keystore_tool
+
+    path = directory / "sse-keys.json"
+    keystore_tool(["generate", str(path)])
+    return path
 
 
 def parse_size(text: str) -> int:
@@ -58,6 +90,7 @@ class PhaseResult:
     latencies: list[float]
     elapsed: float
     bytes_moved: int
+    cpu_seconds: float | None = None  # the server's processes' CPU time during the phase
 
     def row(self) -> str:
         ops = len(self.latencies) / self.elapsed if self.elapsed else 0.0
@@ -65,9 +98,12 @@ class PhaseResult:
         ordered = sorted(self.latencies)
         p50 = statistics.median(ordered) * 1000 if ordered else 0.0
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000 if ordered else 0.0
+        cpu = ""
+        if self.cpu_seconds is not None and self.latencies:
+            cpu = f"{self.cpu_seconds / len(self.latencies) * 1000:>10.2f}"
         return (
             f"{self.name:<7}{human(self.size):>7}{len(self.latencies):>8}{ops:>10.1f}"
-            f"{mbs:>10.1f}{p50:>10.2f}{p99:>10.2f}"
+            f"{mbs:>10.1f}{p50:>10.2f}{p99:>10.2f}{cpu}"
         )
 
 
@@ -76,8 +112,8 @@ class Signer:
         self.auth = S3SigV4Auth(Credentials(access_key, secret_key), "s3", "us-east-1")
         self.unsigned_payload = Config(s3={"payload_signing_enabled": False})
 
-    def headers(self, method: str, url: str) -> dict[str, str]:
-        request = AWSRequest(method=method, url=url)
+    def headers(self, method: str, url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        request = AWSRequest(method=method, url=url, headers=extra or {})
         # Sign UNSIGNED-PAYLOAD (as SDKs do for streaming uploads) so bodies are not hashed twice.
         request.context["client_config"] = self.unsigned_payload
         self.auth.add_auth(request)
@@ -85,7 +121,7 @@ class Signer:
 
 
 class Server:
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, extra_args: tuple[str, ...] = ()) -> None:
         env = dict(os.environ, NIMBUS_ROOT_ACCESS_KEY=ACCESS_KEY, NIMBUS_ROOT_SECRET_KEY=SECRET_KEY)
         self.process = subprocess.Popen(
             [
@@ -99,6 +135,7 @@ class Server:
                 "0",
                 "--log-level",
                 "WARNING",
+                *extra_args,
             ],
             stdout=subprocess.PIPE,
             env=env,
@@ -115,6 +152,9 @@ class Server:
     def peak_rss_mib(self) -> float:
         return _peak_rss_mib(self.process.pid)
 
+    def cpu_seconds(self) -> float:
+        return _cpu_seconds(self.process.pid)
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
@@ -126,6 +166,8 @@ async def run_phase(
     keys: list[str],
     concurrency: int,
     operation: Callable[[str], Awaitable[int]],
+    *,
+    cpu: Callable[[], float] | None = None,
 ) -> PhaseResult:
     queue: asyncio.Queue[str] = asyncio.Queue()
     for key in keys:
@@ -142,9 +184,12 @@ async def run_phase(
             moved += count
             latencies.append(time.perf_counter() - started)
 
+    cpu_before = cpu() if cpu is not None else 0.0
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return PhaseResult(name, size, latencies, time.perf_counter() - started, moved)
+    elapsed = time.perf_counter() - started
+    used = cpu() - cpu_before if cpu is not None else None
+    return PhaseResult(name, size, latencies, elapsed, moved, used)
 
 
 async def bench_size(
@@ -155,6 +200,8 @@ async def bench_size(
     concurrency: int,
     *,
     signer: Signer | None = None,
+    sse: str = "none",
+    cpu: Callable[[], float] | None = None,
 ) -> list[PhaseResult]:
     signer = signer or Signer()
     bucket = f"bench-{human(size).lower()}-{os.getpid()}"
@@ -167,15 +214,18 @@ async def bench_size(
 
     async def put(key: str) -> int:
         url = f"{endpoint}/{bucket}/{key}"
-        headers = signer.headers("PUT", url) | {"Content-Length": str(size)}
-        async with session.put(url, data=payload, headers=headers) as response:
+        encryption = sse_headers(sse, "PUT")
+        headers = signer.headers("PUT", url, encryption) | {"Content-Length": str(size)}
+        async with session.put(url, data=payload, headers=headers | encryption) as response:
             response.raise_for_status()
         return size
 
     async def get(key: str) -> int:
         url = f"{endpoint}/{bucket}/{key}"
         received = 0
-        async with session.get(url, headers=signer.headers("GET", url)) as response:
+        encryption = sse_headers(sse, "GET")
+        headers = signer.headers("GET", url, encryption) | encryption
+        async with session.get(url, headers=headers) as response:
             response.raise_for_status()
             async for chunk in response.content.iter_chunked(1024 * 1024):
                 received += len(chunk)
@@ -194,10 +244,12 @@ async def bench_size(
         return 0
 
     results = [
-        await run_phase("PUT", size, keys, concurrency, put),
-        await run_phase("GET", size, keys, concurrency, get),
-        await run_phase("LIST", size, keys[: max(20, count // 10)], concurrency, list_page),
-        await run_phase("DELETE", size, keys, concurrency, delete),
+        await run_phase("PUT", size, keys, concurrency, put, cpu=cpu),
+        await run_phase("GET", size, keys, concurrency, get, cpu=cpu),
+        await run_phase(
+            "LIST", size, keys[: max(20, count // 10)], concurrency, list_page, cpu=cpu
+        ),
+        await run_phase("DELETE", size, keys, concurrency, delete, cpu=cpu),
     ]
     url = f"{endpoint}/{bucket}"
     async with session.delete(url, headers=signer.headers("DELETE", url)) as response:
@@ -212,7 +264,14 @@ def object_count(size: int, budget_bytes: int) -> int:
 class ClusterServer:
     """The same benchmark against a gateway over N storage nodes (tests.support.storage_cluster)."""
 
-    def __init__(self, data: Path, nodes: int, replicas: int, ec: str | None) -> None:
+    def __init__(
+        self,
+        data: Path,
+        nodes: int,
+        replicas: int,
+        ec: str | None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         from tests.support.storage_cluster import StorageCluster
 
         self.cluster = StorageCluster(
@@ -223,6 +282,7 @@ class ClusterServer:
             access_key=ACCESS_KEY,
             secret_key=SECRET_KEY,
             ec=ec,
+            gateway_args=extra_args,
         )
         self.cluster.start()
         self.endpoint = self.cluster.endpoint
@@ -233,8 +293,20 @@ class ClusterServer:
         ]
         return max(_peak_rss_mib(pid) for pid in pids if pid is not None)
 
+    def cpu_seconds(self) -> float:
+        pids = [m.pid for m in self.cluster.members] + [
+            self.cluster.gateway.pid if self.cluster.gateway else None
+        ]
+        return sum(_cpu_seconds(pid) for pid in pids if pid is not None)
+
     def stop(self) -> None:
         self.cluster.stop()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -246,25 +318,37 @@ def _peak_rss_mib(pid: int) -> float:
 async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="nimbus-bench-") as data:
         server: Server | ClusterServer
+        extra: tuple[str, ...] = ()
+        if args.sse == "sse-s3":
+            extra = ("--sse-keys", str(make_key_store(Path(data))))
         if args.cluster:
-            server = ClusterServer(Path(data), args.cluster, args.replicas, args.ec)
+            server = ClusterServer(Path(data) / "c", args.cluster, args.replicas, args.ec, extra)
             scheme = f"erasure coded {args.ec}" if args.ec else f"{args.replicas} replicas"
             layout = f"{args.cluster} storage nodes, {scheme}"
         else:
-            server = Server(Path(data))
+            server = Server(Path(data) / "s", extra)
             layout = "standalone"
         try:
-            print(f"gateway {server.endpoint} ({layout}), concurrency {args.concurrency}, fsync on")
+            print(
+                f"gateway {server.endpoint} ({layout}), concurrency {args.concurrency}, fsync on,"
+                f" encryption {args.sse}"
+            )
             print(
                 f"{'phase':<7}{'size':>7}{'ops':>8}{'ops/s':>10}{'MB/s':>10}"
-                f"{'p50 ms':>10}{'p99 ms':>10}"
+                f"{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/op':>10}"
             )
             connector = aiohttp.TCPConnector(limit=args.concurrency * 2)
             async with aiohttp.ClientSession(connector=connector) as session:
                 for size in args.sizes:
                     count = object_count(size, args.budget)
                     for result in await bench_size(
-                        session, server.endpoint, size, count, args.concurrency
+                        session,
+                        server.endpoint,
+                        size,
+                        count,
+                        args.concurrency,
+                        sse=args.sse,
+                        cpu=server.cpu_seconds,
                     ):
                         print(result.row(), flush=True)
                     print(
@@ -289,6 +373,12 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=3, help="with --cluster")
     parser.add_argument(
         "--ec", metavar="K+M", default=None, help="with --cluster: erasure-code (K+M = replicas)"
+    )
+    parser.add_argument(
+        "--sse",
+        choices=SSE_MODES,
+        default="none",
+        help="server-side encryption of every PUT (SSE-C: GETs send the key too)",
     )
     parser.add_argument(
         "--budget",

@@ -41,11 +41,13 @@ from nimbus_storage.meta.db_names import CATALOG
 from nimbus_storage.node import cli as node_cli
 from nimbus_storage.ring import cli as ring_cli
 from nimbus_storage.s3errors import ServiceUnavailable
+from nimbus_storage.sse.errors import KeyStoreInvalid
 from nimbus_storage.storage_errors import StorageUnavailable
 
 ACCESS_KEY_ENV = "NIMBUS_ROOT_ACCESS_KEY"
 SECRET_KEY_ENV = "NIMBUS_ROOT_SECRET_KEY"
 CLUSTER_TOKEN_ENV = "NIMBUS_CLUSTER_TOKEN"
+SSE_KEYS_ENV = "NIMBUS_SSE_KEYS"
 CATALOG_WAIT = 60.0
 """Seconds ``serve`` waits for a replicated catalog to be reachable before it gives up."""
 CATALOG_RETRY_PAUSE = 1.0
@@ -173,6 +175,22 @@ def _parser() -> argparse.ArgumentParser:
         " (default %(default)s)",
     )
     serve.add_argument(
+        "--sse-keys",
+        type=Path,
+        default=os.environ.get(SSE_KEYS_ENV) or None,
+        metavar="PATH",
+        help="key file or directory (a mounted Secret) of the SSE-S3/SSE-KMS master keys"
+        f" (default ${SSE_KEYS_ENV}; none: SSE-S3/SSE-KMS answer NotImplemented, SSE-C works)",
+    )
+    serve.add_argument(
+        "--access-log-flush-seconds",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="deliver server access logs (PutBucketLogging) into their target buckets every S"
+        " seconds (default %(default)s; also when a buffer is full and at shutdown)",
+    )
+    serve.add_argument(
         "--no-janitor",
         action="store_true",
         help="do not run lifecycle expiration and upload cleanup here (run them on one gateway"
@@ -235,10 +253,16 @@ async def _serve(args: argparse.Namespace) -> int:
         metadata_ring=args.metadata_ring,
         local_metadata=args.local_metadata,
         metadata_cache_ttl=args.metadata_cache_ttl,
+        sse_keys=args.sse_keys.resolve() if args.sse_keys else None,
+        access_log_flush_seconds=args.access_log_flush_seconds,
     )
     if args.domain:
         config = dataclasses.replace(config, domains=tuple(args.domain))
-    gateway = await start_gateway(config, janitor_enabled=not args.no_janitor)
+    try:
+        gateway = await start_gateway(config, janitor_enabled=not args.no_janitor)
+    except KeyStoreInvalid as exc:
+        print(f"nimbus-storage serve: --sse-keys: {exc.message}", file=sys.stderr)
+        return 2
     gateway.services.ready = False
     try:
         root = await _root_credential(gateway)

@@ -169,6 +169,35 @@ class MaxMessageLengthExceeded(S3Error):
     default_message = "Your request was too big."
 
 
+# --- browser uploads (PostObject): the form and its POST policy ------------------------------
+
+
+class MalformedPOSTRequest(S3Error):
+    code = "MalformedPOSTRequest"
+    status = 400
+    default_message = "The body of your POST request is not well-formed multipart/form-data."
+
+
+class MaxPostPreDataLengthExceeded(S3Error):
+    code = "MaxPostPreDataLengthExceeded"
+    status = 400
+    default_message = "Your POST request fields preceding the upload file were too large."
+
+
+class IncorrectNumberOfFilesInPostRequest(S3Error):
+    code = "IncorrectNumberOfFilesInPostRequest"
+    status = 400
+    default_message = "POST requires exactly one file upload per request."
+
+
+class InvalidPolicyDocument(S3Error):
+    code = "InvalidPolicyDocument"
+    status = 400
+    default_message = (
+        "The content of the form does not meet the conditions specified in the policy document."
+    )
+
+
 class MetadataTooLarge(S3Error):
     code = "MetadataTooLarge"
     status = 400
@@ -287,6 +316,18 @@ class ServerSideEncryptionConfigurationNotFoundError(S3Error):
     code = "ServerSideEncryptionConfigurationNotFoundError"
     status = 404
     default_message = "The server side encryption configuration was not found"
+
+
+class InvalidEncryptionAlgorithmError(S3Error):
+    code = "InvalidEncryptionAlgorithmError"
+    status = 400
+    default_message = "The Encryption request you specified is not valid. Supported value: AES256."
+
+
+class KMSNotFoundException(S3Error):
+    code = "KMS.NotFoundException"
+    status = 400
+    default_message = "Invalid keyId"
 
 
 class RequestTimeTooSkewed(S3Error):
@@ -435,3 +476,62 @@ class InsufficientStorage(S3Error):
     code = "InsufficientStorage"
     status = 507
     default_message = "Not enough storage space to complete the request."
+
+
+class NoSuchPublicAccessBlockConfiguration(S3Error):
+    code = "NoSuchPublicAccessBlockConfiguration"
+    status = 404
+    default_message = "The public access block configuration was not found"
+
+
+class OwnershipControlsNotFoundError(S3Error):
+    code = "OwnershipControlsNotFoundError"
+    status = 404
+    default_message = "The bucket ownership controls were not found"
+
+
+class AccessControlListNotSupported(S3Error):
+    """An ACL other than the bucket owner's full control on a bucket whose ACLs are disabled
+    (ObjectOwnership BucketOwnerEnforced)."""
+
+    code = "AccessControlListNotSupported"
+    status = 400
+    default_message = "The bucket does not allow ACLs"
+
+
+class InvalidBucketAclWithObjectOwnership(S3Error):
+    """Disabling ACLs (BucketOwnerEnforced) on a bucket whose ACL grants anyone but its owner."""
+
+    code = "InvalidBucketAclWithObjectOwnership"
+    status = 400
+    default_message = (
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+    )
+
+
+class UnresolvableGrantByEmailAddress(S3Error):
+    """An ACL grant to an e-mail address: Nimbus's identities (access keys) have none."""
+
+    code = "UnresolvableGrantByEmailAddress"
+    status = 400
+    default_message = "The email address you provided does not match any account on record."
+
+
+# --- server access logging (PutBucketLogging) -------------------------------------------------
+
+
+class InvalidTargetBucketForLogging(S3Error):
+    """The target bucket of a BucketLoggingStatus does not exist, or has another owner."""
+
+    code = "InvalidTargetBucketForLogging"
+    status = 400
+    default_message = "The target bucket for logging does not exist"
+
+
+class CrossLocationLoggingProhibited(S3Error):
+    code = "CrossLocationLoggingProhibited"
+    status = 403
+    default_message = (
+        "Cross-location logging not allowed. Buckets in one geographic location cannot log"
+        " information to a bucket in another location."
+    )

@@ -513,18 +513,6 @@ def test_put_object_acl_changes_access(gateway: GatewayHandle, s3: S3Client, buc
     ) == ("NoSuchKey", 404)
 
 
-def test_grant_headers_are_not_implemented(s3: S3Client, bucket: str) -> None:
-    assert error_code(
-        lambda: s3.put_object(
-            Bucket=bucket,
-            Key="k",
-            Body=b"",
-            GrantRead='uri="http://acs.amazonaws.com/groups/global/AllUsers"',
-        )
-    ) == ("NotImplemented", 501)
-    assert error_code(lambda: s3.head_object(Bucket=bucket, Key="k")) == ("404", 404)
-
-
 @pytest.mark.parametrize(
     ("operator", "expected_status"), [("DateGreaterThan", 200), ("DateLessThan", 403)]
 )

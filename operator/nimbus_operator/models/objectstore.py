@@ -122,6 +122,22 @@ class GatewaySpec:
 
 
 @model
+class EncryptionSpec:
+    """Server-side encryption with the store's own keys (SSE-S3 and SSE-KMS)."""
+
+    key_secret_name: str = prop(
+        "A Secret of the store's namespace holding the master keys: one data key per key id, "
+        "as `python -m nimbus_storage.sse.keystore generate DIR --dir` writes them (then "
+        "`kubectl create secret generic NAME --from-file=DIR`). It is mounted read-only into "
+        "every gateway pod; a changed Secret (a rotated or added key) is reloaded by the "
+        "gateways without a restart. The Secret is yours: the operator never writes or deletes "
+        "it, and while it is missing the gateways are not rolled out (Ready=False, reason "
+        "KeySecretMissing).",
+        object_name(),
+    )
+
+
+@model
 class ObjectStoreSpec(SpecModel):
     """The desired object store: its nodes, its gateway and its S3 settings."""
 
@@ -164,6 +180,13 @@ class ObjectStoreSpec(SpecModel):
         "The S3 gateway that clients talk to.",
         Object(model=GatewaySpec),
         default_factory=GatewaySpec,
+    )
+    encryption: EncryptionSpec | None = prop(
+        "The master keys of server-side encryption (SSE-S3, SSE-KMS and bucket default "
+        "encryption). Unset: those requests are refused (501 NotImplemented); SSE-C, where the "
+        "client brings the key, works either way.",
+        Object(model=EncryptionSpec),
+        default=None,
     )
     force_delete: bool = prop(
         "Delete the store even while Buckets still use it, losing their objects. When false, "

@@ -8,7 +8,9 @@ from typing import Any
 from nimbus_operator.render.meta import field_env, object_meta, secret_env
 from nimbus_operator.render.store_design import (
     GATEWAY_CONTAINER_PORT,
+    IMAGE_GROUP_ID,
     RINGS_MOUNT,
+    SSE_KEYS_MOUNT,
     StoreDesign,
 )
 from nimbus_operator.render.store_secrets import ACCESS_KEY, CLUSTER_TOKEN, SECRET_KEY
@@ -16,6 +18,8 @@ from nimbus_operator.render.store_secrets import ACCESS_KEY, CLUSTER_TOKEN, SECR
 COMPONENT = "gateway"
 JANITOR = "janitor"
 STATE_DIR = "/var/lib/nimbus"
+SSE_KEYS_VOLUME = "sse-keys"
+SECRET_FILE_MODE = 0o400
 
 
 def _gateway_command(design: StoreDesign, janitor: bool) -> list[str]:
@@ -33,6 +37,8 @@ def _gateway_command(design: StoreDesign, janitor: bool) -> list[str]:
         f"--default-policy={design.default_policy}",
         f"--metadata-ring={design.policy(design.metadata_policy).ring_path}",
     ]
+    if design.sse_key_secret:
+        command.append(f"--sse-keys={SSE_KEYS_MOUNT}")
     if not janitor:
         command.append("--no-janitor")
     return command
@@ -49,10 +55,34 @@ def _wait_for_rings(design: StoreDesign) -> dict[str, Any]:
     }
 
 
+def _volumes(design: StoreDesign) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The pod's volumes and the gateway container's mounts of them."""
+    mounts: list[dict[str, Any]] = [
+        {"name": "rings", "mountPath": RINGS_MOUNT, "readOnly": True},
+        {"name": "state", "mountPath": STATE_DIR},
+    ]
+    volumes: list[dict[str, Any]] = [
+        {"name": "rings", "configMap": {"name": design.rings_configmap, "optional": True}},
+        {"name": "state", "emptyDir": {}},
+    ]
+    if design.sse_key_secret:
+        # The whole Secret as a directory (no subPath): the kubelet rewrites it in place when
+        # the Secret changes and the gateway reloads its key store, so no restart is needed.
+        mounts.append({"name": SSE_KEYS_VOLUME, "mountPath": SSE_KEYS_MOUNT, "readOnly": True})
+        volumes.append(
+            {
+                "name": SSE_KEYS_VOLUME,
+                "secret": {"secretName": design.sse_key_secret, "defaultMode": SECRET_FILE_MODE},
+            }
+        )
+    return volumes, mounts
+
+
 def _pod_spec(design: StoreDesign, janitor: bool) -> dict[str, Any]:
     secret = design.admin_secret
     probe = {"httpGet": {"path": "/_nimbus/readyz", "port": GATEWAY_CONTAINER_PORT}}
-    return {
+    volumes, mounts = _volumes(design)
+    spec: dict[str, Any] = {
         "terminationGracePeriodSeconds": 30,
         "initContainers": [_wait_for_rings(design)],
         "containers": [
@@ -76,17 +106,16 @@ def _pod_spec(design: StoreDesign, janitor: bool) -> dict[str, Any]:
                     "failureThreshold": 6,
                 },
                 "resources": design.gateway_resources.as_dict(),
-                "volumeMounts": [
-                    {"name": "rings", "mountPath": RINGS_MOUNT, "readOnly": True},
-                    {"name": "state", "mountPath": STATE_DIR},
-                ],
+                "volumeMounts": mounts,
             }
         ],
-        "volumes": [
-            {"name": "rings", "configMap": {"name": design.rings_configmap, "optional": True}},
-            {"name": "state", "emptyDir": {}},
-        ],
+        "volumes": volumes,
     }
+    if design.sse_key_secret:
+        # The key files are 0400 and root's; with fsGroup the kubelet gives them the image
+        # user's group and makes them group-readable (0440), and no one else's.
+        spec["securityContext"] = {"fsGroup": IMAGE_GROUP_ID}
+    return spec
 
 
 def build_gateway_deployment(design: StoreDesign, *, janitor: bool = False) -> dict[str, Any]:

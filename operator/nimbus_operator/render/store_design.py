@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 NODE_PORT_BASE = 6200
 GATEWAY_CONTAINER_PORT = 9000
 RINGS_MOUNT = "/etc/nimbus/rings"
+SSE_KEYS_MOUNT = "/etc/nimbus/sse-keys"
+"""Where gateways find the SSE-S3/SSE-KMS key store: the whole Secret, mounted as a directory
+(never with subPath, which the kubelet does not update), so a rotated key reaches them."""
+IMAGE_GROUP_ID = 65532
+"""The group of the image's user (Dockerfile ``USER 65532:65532``): pods that mount Secret
+files of mode 0400 set it as ``fsGroup``, so the kubelet makes the files readable to it."""
 DATA_MOUNT = "/data"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 NAME_LABEL = "app.kubernetes.io/name"
@@ -91,6 +97,9 @@ class StoreDesign:
     image_pull_policy: str = "IfNotPresent"
     log_format: str = "text"
     """``text`` or ``json``: how gateways and storage nodes log (the operator's own choice)."""
+    sse_key_secret: str | None = None
+    """The Secret (in the store's namespace) holding the gateways' SSE-S3/SSE-KMS key store;
+    None: no key store, those requests are refused."""
 
     # -- names ---------------------------------------------------------------------------------
 

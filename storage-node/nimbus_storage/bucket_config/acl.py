@@ -1,18 +1,36 @@
-"""Canned ACLs: the x-amz-acl header, what each grants, and the AccessControlPolicy document.
+"""ACLs: canned ACLs (``x-amz-acl``), grant headers (``x-amz-grant-*``), the
+AccessControlPolicy document, what each grants and how it is stored.
 
-Nimbus stores one canned ACL name per bucket and per object. An AccessControlPolicy PUT body is
-accepted only when its grants equal those of a canned ACL; any other grant set is answered with
-NotImplemented. The resource owner always holds FULL_CONTROL, and only the owner may act on
-configuration (policy, CORS, lifecycle, tagging, versioning): ACLs never grant those.
+An ACL is the resource owner's FULL_CONTROL followed by grants, each to a canonical user (an
+access key, as GetBucketAcl shows owners) or a group (AllUsers, AuthenticatedUsers,
+LogDelivery) of one permission (READ, WRITE, READ_ACP, WRITE_ACP, FULL_CONTROL). Grants to an
+e-mail address are refused (``UnresolvableGrantByEmailAddress``: Nimbus's identities have
+none).
+
+Stored form (the ``acl`` text of a bucket and of each object version): the canned ACL's name
+when the grants are exactly a canned ACL's (the only form older gateways wrote, so old rows
+read unchanged), otherwise a JSON list of ``[grantee type, grantee, permission]`` triples in the
+order given, without the owner's FULL_CONTROL (always shown first).
+
+Only the owner may act on configuration (policy, CORS, lifecycle, tagging, versioning): ACLs
+never grant those.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from nimbus_storage.s3errors import InvalidArgument, MalformedACLError, NotImplementedError_
+from nimbus_storage.s3errors import (
+    InvalidArgument,
+    InvalidRequest,
+    MalformedACLError,
+    UnresolvableGrantByEmailAddress,
+)
 from nimbus_storage.s3xml import S3_NS, XML_DECLARATION, parse
 
 CANNED_ACLS = (
@@ -31,6 +49,9 @@ LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 CANONICAL_USER = "CanonicalUser"
 GROUP = "Group"
+EMAIL = "AmazonCustomerByEmail"
+GROUPS = (ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY)
+PUBLIC_GROUPS = frozenset({ALL_USERS, AUTHENTICATED_USERS})
 
 
 class Permission(enum.Enum):
@@ -45,6 +66,8 @@ class Permission(enum.Enum):
 PERMISSION_FOR_ACTION = {
     "s3:GetObject": Permission.READ,
     "s3:GetObjectVersion": Permission.READ,
+    "s3:GetObjectAttributes": Permission.READ,
+    "s3:GetObjectVersionAttributes": Permission.READ,
     "s3:ListBucket": Permission.READ,
     "s3:ListBucketVersions": Permission.READ,
     "s3:ListBucketMultipartUploads": Permission.READ,
@@ -74,6 +97,22 @@ class Grant:
         if self.grantee == ALL_USERS:
             return True
         return self.grantee == AUTHENTICATED_USERS and principal is not None
+
+    @property
+    def public(self) -> bool:
+        return self.grantee_type == GROUP and self.grantee in PUBLIC_GROUPS
+
+
+# x-amz-grant-* header -> the permission it grants, in the order AWS lists them.
+GRANT_HEADERS: Mapping[str, Permission] = {
+    "x-amz-grant-read": Permission.READ,
+    "x-amz-grant-write": Permission.WRITE,
+    "x-amz-grant-read-acp": Permission.READ_ACP,
+    "x-amz-grant-write-acp": Permission.WRITE_ACP,
+    "x-amz-grant-full-control": Permission.FULL_CONTROL,
+}
+# One grantee of a grant header: id="...", uri="..." or emailAddress="..." (quotes optional).
+_GRANTEE_ITEM = re.compile(r'\s*([A-Za-z]+)\s*=\s*(?:"([^"]*)"|([^",]*?))\s*(?:,|$)')
 
 
 def parse_canned_acl(value: str | None) -> str:
@@ -110,15 +149,172 @@ def canned_grants(canned: str, owner: str, bucket_owner: str | None = None) -> t
     return tuple(grants)
 
 
+# --- the stored form --------------------------------------------------------------------------
+
+
+def encode_grants(grants: Iterable[Grant]) -> str:
+    """The stored form of an ACL that no canned ACL expresses (owner's FULL_CONTROL implied)."""
+    return json.dumps(
+        [[grant.grantee_type, grant.grantee, grant.permission.value] for grant in grants],
+        separators=(",", ":"),
+    )
+
+
+def _decode_grants(stored: str) -> tuple[Grant, ...]:
+    try:
+        raw = json.loads(stored)
+        return tuple(Grant(str(kind), str(name), Permission(value)) for kind, name, value in raw)
+    except (ValueError, TypeError):
+        return ()  # unreadable: the owner alone
+
+
+def extra_grants(stored: str) -> tuple[Grant, ...]:
+    """The grants of a stored non-canned ACL (empty for a canned one)."""
+    return _decode_grants(stored) if stored.startswith("[") else ()
+
+
+def stored_grants(stored: str, owner: str, bucket_owner: str | None = None) -> tuple[Grant, ...]:
+    """Every grant of a stored ACL (a canned name or encoded grants), the owner's first."""
+    if not stored.startswith("["):
+        return canned_grants(stored if stored in CANNED_ACLS else DEFAULT_ACL, owner, bucket_owner)
+    owner_grant = Grant(CANONICAL_USER, owner, Permission.FULL_CONTROL)
+    return (owner_grant, *(g for g in _decode_grants(stored) if g != owner_grant))
+
+
+def store_grants(grants: Sequence[Grant], owner: str, bucket_owner: str | None = None) -> str:
+    """The stored form of an ACL of ``grants`` on a resource of ``owner``: a canned name when
+    one grants exactly that, else the encoded grants (the owner's FULL_CONTROL left implied)."""
+    owner_grant = Grant(CANONICAL_USER, owner, Permission.FULL_CONTROL)
+    wanted = frozenset((owner_grant, *grants))
+    for canned in CANNED_ACLS:
+        if wanted == frozenset(canned_grants(canned, owner, bucket_owner)):
+            return canned
+    kept: list[Grant] = []
+    for grant in grants:
+        if grant != owner_grant and grant not in kept:
+            kept.append(grant)
+    return encode_grants(kept)
+
+
+def grantee_ids(stored: str) -> tuple[str, ...]:
+    """The canonical users a stored non-canned ACL names."""
+    return tuple(g.grantee for g in extra_grants(stored) if g.grantee_type == CANONICAL_USER)
+
+
+def is_public(stored: str) -> bool:
+    """Whether an ACL grants anything to AllUsers or AuthenticatedUsers."""
+    return any(grant.public for grant in stored_grants(stored, "owner"))
+
+
+def without_public_grants(stored: str) -> str:
+    """What an ACL still grants when public grants are ignored (IgnorePublicAcls)."""
+    if not stored.startswith("["):
+        return DEFAULT_ACL if is_public(stored) else stored
+    return encode_grants(g for g in _decode_grants(stored) if not g.public)
+
+
+def only_full_control_to(stored: str, users: Iterable[str]) -> bool:
+    """Whether a stored non-canned ACL grants nothing but FULL_CONTROL to ``users``."""
+    allowed = frozenset(users)
+    return all(
+        g.grantee_type == CANONICAL_USER
+        and g.grantee in allowed
+        and g.permission is Permission.FULL_CONTROL
+        for g in extra_grants(stored)
+    )
+
+
+# --- what a request asks for ------------------------------------------------------------------
+
+
+def parse_grant_header(name: str, value: str) -> list[Grant]:
+    """The grants of one ``x-amz-grant-*`` header; InvalidArgument when it does not parse."""
+    permission = GRANT_HEADERS[name.lower()]
+    grants: list[Grant] = []
+    position = 0
+    text = value.strip()
+    while position < len(text):
+        item = _GRANTEE_ITEM.match(text, position)
+        if item is None or item.end() == position:
+            raise InvalidArgument(
+                "Argument format not recognized", ArgumentName=name.lower(), ArgumentValue=value
+            )
+        position = item.end()
+        kind = item.group(1).lower()
+        grantee = (item.group(2) if item.group(2) is not None else item.group(3) or "").strip()
+        grants.append(_header_grant(name.lower(), value, kind, grantee, permission))
+    if not grants:
+        raise InvalidArgument(
+            "Argument format not recognized", ArgumentName=name.lower(), ArgumentValue=value
+        )
+    return grants
+
+
+def _header_grant(name: str, value: str, kind: str, grantee: str, permission: Permission) -> Grant:
+    if not grantee or kind not in ("id", "uri", "emailaddress"):
+        raise InvalidArgument(
+            "Argument format not recognized", ArgumentName=name, ArgumentValue=value
+        )
+    if kind == "emailaddress":
+        raise UnresolvableGrantByEmailAddress(EmailAddress=grantee)
+    if kind == "uri":
+        return Grant(GROUP, _group(grantee), permission)
+    return Grant(CANONICAL_USER, grantee, permission)
+
+
+def _group(uri: str) -> str:
+    if uri not in GROUPS:
+        raise InvalidArgument("Invalid group uri", ArgumentName="uri", ArgumentValue=uri)
+    return uri
+
+
+def has_grant_headers(headers: Mapping[str, str]) -> bool:
+    return any(name in headers for name in GRANT_HEADERS)
+
+
+def requested_grants(headers: Mapping[str, str]) -> list[Grant] | None:
+    """The grants of a request's ``x-amz-grant-*`` headers (None without any); a request that
+    also names a canned ACL is InvalidRequest, as on AWS."""
+    if not has_grant_headers(headers):
+        return None
+    if "x-amz-acl" in headers:
+        raise InvalidRequest("Specifying both Canned ACLs and Header Grants is not allowed")
+    grants: list[Grant] = []
+    getall = getattr(headers, "getall", None)
+    for name in GRANT_HEADERS:
+        values = getall(name, []) if getall is not None else [headers.get(name)]
+        for value in values:
+            if value is not None:
+                grants.extend(parse_grant_header(name, value))
+    return grants
+
+
+def requested_acl(
+    headers: Mapping[str, str], owner: str, bucket_owner: str | None = None
+) -> str | None:
+    """The stored form of the ACL a request's headers set (``x-amz-acl`` or ``x-amz-grant-*``);
+    None when they set none."""
+    grants = requested_grants(headers)
+    if grants is not None:
+        return store_grants(grants, owner, bucket_owner)
+    if "x-amz-acl" in headers:
+        return parse_canned_acl(headers["x-amz-acl"])
+    return None
+
+
+# --- evaluation and documents -----------------------------------------------------------------
+
+
 def acl_allows(
-    canned: str,
+    stored: str,
     principal: str | None,
     owner: str,
     action: str,
     *,
     bucket_owner: str | None = None,
 ) -> bool:
-    """Whether the canned ACL of a resource owned by ``owner`` lets ``principal`` do ``action``.
+    """Whether the ACL ``stored`` of a resource owned by ``owner`` lets ``principal`` do
+    ``action``.
 
     ``principal`` None is an anonymous request. Pass the bucket's ACL for bucket actions and for
     PutObject / DeleteObject (WRITE on the bucket), the object's ACL for reads of an object.
@@ -130,24 +326,24 @@ def acl_allows(
         return False
     return any(
         grant.covers(principal) and grant.permission in (needed, Permission.FULL_CONTROL)
-        for grant in canned_grants(canned, owner, bucket_owner)
+        for grant in stored_grants(stored, owner, bucket_owner)
     )
 
 
 def render_acl(
-    canned: str,
+    stored: str,
     owner: str,
     *,
     display_name: str | None = None,
     bucket_owner: str | None = None,
 ) -> bytes:
-    """The GetBucketAcl / GetObjectAcl document for a canned ACL."""
+    """The GetBucketAcl / GetObjectAcl document: the owner's FULL_CONTROL, then the grants."""
     root = ET.Element("AccessControlPolicy", {"xmlns": S3_NS})
     owner_element = ET.SubElement(root, "Owner")
     ET.SubElement(owner_element, "ID").text = owner
     ET.SubElement(owner_element, "DisplayName").text = display_name or owner
     grant_list = ET.SubElement(root, "AccessControlList")
-    for grant in canned_grants(canned, owner, bucket_owner):
+    for grant in stored_grants(stored, owner, bucket_owner):
         grant_element = ET.SubElement(grant_list, "Grant")
         grantee = ET.SubElement(
             grant_element, "Grantee", {"xmlns:xsi": XSI_NS, "xsi:type": grant.grantee_type}
@@ -164,20 +360,18 @@ def render_acl(
 
 
 def parse_acl_body(body: bytes, owner: str, *, bucket_owner: str | None = None) -> str:
-    """The canned ACL equivalent to a PutBucketAcl / PutObjectAcl body.
+    """The stored form of a PutBucketAcl / PutObjectAcl body's ACL.
 
     MalformedXML for a document that does not parse, MalformedACLError for one that breaks the
-    schema, NotImplemented for grants no canned ACL expresses (e-mail grantees, extra users).
+    schema, UnresolvableGrantByEmailAddress for an e-mail grantee, InvalidArgument for an
+    unknown group.
     """
     root = parse(body, root="AccessControlPolicy")
     grant_list = root.find("AccessControlList")
     if grant_list is None:
         raise MalformedACLError()
-    grants = frozenset(_parse_grant(element) for element in grant_list.findall("Grant"))
-    for canned in CANNED_ACLS:
-        if grants == frozenset(canned_grants(canned, owner, bucket_owner)):
-            return canned
-    raise NotImplementedError_("Only ACLs equivalent to a canned ACL are supported")
+    grants = [_parse_grant(element) for element in grant_list.findall("Grant")]
+    return store_grants(grants, owner, bucket_owner)
 
 
 def _parse_grant(element: ET.Element) -> Grant:
@@ -190,12 +384,17 @@ def _parse_grant(element: ET.Element) -> Grant:
         name = (grantee.findtext("ID") or "").strip()
     elif grantee_type == GROUP:
         name = (grantee.findtext("URI") or "").strip()
-    elif grantee_type == "AmazonCustomerByEmail":
-        raise NotImplementedError_("Grants to e-mail addresses are not supported")
+    elif grantee_type == EMAIL:
+        address = (grantee.findtext("EmailAddress") or "").strip()
+        if not address:
+            raise MalformedACLError()
+        raise UnresolvableGrantByEmailAddress(EmailAddress=address)
     else:
         raise MalformedACLError()
     if not name:
         raise MalformedACLError()
+    if grantee_type == GROUP:
+        _group(name)
     return Grant(grantee_type, name, Permission[permission_text])
 
 
@@ -205,5 +404,5 @@ def _implied_type(grantee: ET.Element) -> str:
     if grantee.find("URI") is not None:
         return GROUP
     if grantee.find("EmailAddress") is not None:
-        return "AmazonCustomerByEmail"
+        return EMAIL
     return ""

@@ -62,10 +62,13 @@ def object_arn(bucket: str, key: str) -> str:
 
 @dataclass(frozen=True)
 class Principals:
-    """Who a Principal element names: everyone, or a set of access-key / canonical ids."""
+    """Who a Principal element names: everyone, or a set of access-key / canonical ids.
+    ``wildcards``: a name in it holds ``*`` or ``?`` (matched literally here, but no fixed
+    principal for Block Public Access: see public_policy.py)."""
 
     anyone: bool
     identities: frozenset[str]
+    wildcards: bool = False
 
     def matches(self, principal: str | None) -> bool:
         if self.anyone:
@@ -241,6 +244,7 @@ def _parse_principal(value: object) -> Principals:
     if not isinstance(value, dict) or not value:
         raise MalformedPolicy("Invalid principal in policy")
     anyone = False
+    wildcards = False
     identities: set[str] = set()
     for kind, names in value.items():
         if kind not in _IDENTITY_PRINCIPAL_TYPES + _OTHER_PRINCIPAL_TYPES:
@@ -248,6 +252,7 @@ def _parse_principal(value: object) -> Principals:
         items = names if isinstance(names, list) else [names]
         if not items or not all(isinstance(name, str) and name for name in items):
             raise MalformedPolicy("Invalid principal in policy")
+        wildcards = wildcards or any("*" in name or "?" in name for name in items)
         if kind not in _IDENTITY_PRINCIPAL_TYPES:
             continue  # a service principal never names a Nimbus identity
         for name in items:
@@ -255,7 +260,7 @@ def _parse_principal(value: object) -> Principals:
                 anyone = True
             else:
                 identities.add(_identity(name) if kind == "AWS" else name)
-    return Principals(anyone=anyone, identities=frozenset(identities))
+    return Principals(anyone=anyone, identities=frozenset(identities), wildcards=wildcards)
 
 
 def _identity(name: str) -> str:

@@ -13,14 +13,17 @@ import time
 
 from aiohttp import web
 
-from nimbus_storage.gateway import admin, cors
+from nimbus_storage.gateway import access_log, admin, cors
 from nimbus_storage.gateway.addressing import parse_query, resolve_target, split_raw_path
 from nimbus_storage.gateway.authentication import authenticate_request
 from nimbus_storage.gateway.authorize import ExplicitDeny, authorize
+from nimbus_storage.gateway.bucket_controls import check_requested_acl
 from nimbus_storage.gateway.bucket_owner import EXPECTED_OWNER, check_expected_owner
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.encryption import refuse_encryption
 from nimbus_storage.gateway.operation import Access
+from nimbus_storage.gateway.post_form import read_post_form
+from nimbus_storage.gateway.refused_headers import refuse_headers
 from nimbus_storage.gateway.responses import error_response, new_request_id
 from nimbus_storage.gateway.routing import resolve_operation
 from nimbus_storage.gateway.storage_errors import to_s3
@@ -28,7 +31,6 @@ from nimbus_storage.s3errors import (
     AccessDenied,
     InternalError,
     InvalidAccessKeyId,
-    NotImplementedError_,
     S3Error,
 )
 from nimbus_storage.storage_errors import StorageError
@@ -43,11 +45,7 @@ async def _prepare(http: web.Request, services: Services, request_id: str) -> S3
     target = resolve_target(raw_path, http.host, services.config.domains)
     query = parse_query(raw_query)
     operation = resolve_operation(http.method, target.bucket, target.key, query, http.headers)
-    if any(name.lower().startswith("x-amz-grant-") for name in http.headers):
-        raise NotImplementedError_(
-            "x-amz-grant-* headers are not supported: use a canned ACL (x-amz-acl) or a bucket"
-            " policy"
-        )
+    refuse_headers(operation.name, http.headers)
     request = S3Request(
         http=http,
         services=services,
@@ -61,14 +59,19 @@ async def _prepare(http: web.Request, services: Services, request_id: str) -> S3
     if operation.access is Access.ANONYMOUS:
         return request
     catalog = services.catalog
-    request.auth, credential = await authenticate_request(
-        catalog,
-        http.method,
-        raw_path,
-        raw_query,
-        http.headers,
-        virtual_host_bucket=target.bucket if target.virtual_host else None,
-    )
+    if operation.form_auth:  # unsigned: the upload form is, and is read up to its file
+        request.form = await read_post_form(request)
+        request.auth, credential = request.form.auth, request.form.credential
+        request.key = request.form.key  # the object it writes, which authorization names
+    else:
+        request.auth, credential = await authenticate_request(
+            catalog,
+            http.method,
+            raw_path,
+            raw_query,
+            http.headers,
+            virtual_host_bucket=target.bucket if target.virtual_host else None,
+        )
     if request.auth is not None:
         if credential is None:
             raise InvalidAccessKeyId()
@@ -78,11 +81,22 @@ async def _prepare(http: web.Request, services: Services, request_id: str) -> S3
     return request
 
 
+async def _check_authorized(request: S3Request) -> None:
+    """What is checked of an authorized request before its handler runs."""
+    operation = request.operation
+    if request.bucket is not None and operation.expected_owner:
+        check_expected_owner(request.headers, request.bucket, EXPECTED_OWNER)
+    if not operation.object_read:  # a read is checked once its object is found
+        refuse_encryption(operation.name, request.headers)
+    await check_requested_acl(request)  # x-amz-acl against the bucket's controls
+
+
 async def handle_s3(http: web.Request) -> web.StreamResponse:
     services = http.app[SERVICES_KEY]
     metrics = services.metrics
     request_id = new_request_id()
-    started = time.perf_counter()
+    received, started = time.time(), time.perf_counter()
+    error_code = ""  # the answer's AWS error code, for the access log
     operation_name = "Unknown"
     request: S3Request | None = None
     metrics.in_flight.inc()
@@ -97,14 +111,11 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
             if not operation.object_read or isinstance(denied, ExplicitDeny):
                 raise
             request.object_acl_required = True
-        if request.bucket is not None and operation.expected_owner:
-            check_expected_owner(http.headers, request.bucket, EXPECTED_OWNER)
-        if not operation.object_read:  # a read is checked once its object is found
-            refuse_encryption(operation.name, http.headers)
+        await _check_authorized(request)
         response = await operation.handler(request)
     except (S3Error, StorageError) as caught:
         error = caught if isinstance(caught, S3Error) else to_s3(caught)
-        metrics.errors.labels(error.code).inc()
+        metrics.errors.labels(error_code := error.code).inc()
         if _answer_started(http):
             if error is caught:
                 raise
@@ -115,7 +126,7 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
         raise
     except Exception:
         log.exception("internal error in %s %s", http.method, http.path)
-        metrics.errors.labels("InternalError").inc()
+        metrics.errors.labels(error_code := "InternalError").inc()
         if _answer_started(http):
             raise
         response = error_response(
@@ -130,6 +141,10 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
         response.headers.setdefault("Server", "Nimbus")
     metrics.requests.labels(operation_name, str(response.status)).inc()
     metrics.latency.labels(operation_name).observe(time.perf_counter() - started)
+    # Sends the answer first, when the request's bucket keeps an access log.
+    await access_log.record(
+        request, response, error_code=error_code, received=received, started=started
+    )
     return response
 
 
@@ -167,6 +182,7 @@ async def dispatch(http: web.Request) -> web.StreamResponse:
 def build_app(services: Services) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[SERVICES_KEY] = services
+    app.on_response_prepare.append(access_log.stamp_first_byte)
     # aiohttp matches the decoded path, where a key's %0A is a line feed: "." alone stops
     # there (a bare text/plain 404), so the pattern matches across lines.
     app.router.add_route("*", "/{tail:(?s:.*)}", dispatch)

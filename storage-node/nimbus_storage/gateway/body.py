@@ -166,6 +166,10 @@ def verified_payload(request: S3Request) -> RequestBody:
 
 async def read_small_body(request: S3Request, limit: int) -> bytes:
     """A whole (XML or JSON) request body, verified, refused beyond ``limit`` bytes."""
+    if request.small_body is not None:
+        if len(request.small_body) > limit:
+            raise MaxMessageLengthExceeded()
+        return request.small_body
     parts: list[bytes] = []
     total = 0
     async for chunk in RequestBody(request):
@@ -173,4 +177,5 @@ async def read_small_body(request: S3Request, limit: int) -> bytes:
         if total > limit:
             raise MaxMessageLengthExceeded()
         parts.append(chunk)
-    return b"".join(parts)
+    request.small_body = b"".join(parts)
+    return request.small_body

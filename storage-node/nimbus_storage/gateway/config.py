@@ -107,3 +107,19 @@ class GatewayConfig:
     metadata_cache_ttl: float = 1.0
     """Seconds a gateway reuses a bucket, credential or bucket document it read from the
     replicated catalog; changes made through another gateway show within that time."""
+
+    sse_keys: Path | None = None
+    """The key store of SSE-S3 and SSE-KMS: a JSON key file or a directory of key files (a
+    mounted Kubernetes Secret), reloaded when it changes (docs/encryption.md). None: SSE-S3 and
+    SSE-KMS are answered 501 NotImplemented; SSE-C needs no key store."""
+
+    access_log_flush_seconds: float = 60.0
+    """How often server access logs (PutBucketLogging) are delivered as log objects into their
+    target buckets; also at a full buffer and when the gateway stops."""
+
+    access_log_flush_records: int = 1000
+    """A target whose buffer holds this many records is delivered at once."""
+
+    access_log_max_records: int = 10_000
+    """At most this many records wait for delivery per target (and source bucket); more are
+    dropped and counted (``nimbus_s3_access_log_records_total{result="dropped_full"}``)."""

@@ -13,12 +13,15 @@ from nimbus_storage.s3errors import NoSuchBucket
 if TYPE_CHECKING:
     from nimbus_storage.auth.sigv4 import AuthContext
     from nimbus_storage.blobs.api import BlobStore
+    from nimbus_storage.gateway.access_log import AccessLogs
     from nimbus_storage.gateway.config import GatewayConfig
     from nimbus_storage.gateway.metrics import GatewayMetrics
     from nimbus_storage.gateway.operation import S3Operation
+    from nimbus_storage.gateway.post_form import PostForm
     from nimbus_storage.gateway.storage_policies import Policies
     from nimbus_storage.meta.api import Bucket, Credential
     from nimbus_storage.meta.services import CatalogService, IndexService
+    from nimbus_storage.sse.keystore import KeyStore
 
 
 class ConnectionPool(Protocol):
@@ -43,6 +46,10 @@ class Services:
     # False until the root credential exists (``serve`` sets it): /_nimbus/readyz answers 503
     # before, so nothing is sent traffic that its own root key would not yet open.
     ready: bool = True
+    # The master keys of SSE-S3 and SSE-KMS (``--sse-keys``); None: only SSE-C is available.
+    keystore: KeyStore | None = None
+    # Server access log records waiting for delivery (gateway/access_log.py); None: not kept.
+    access_logs: AccessLogs | None = None
 
     @property
     def blobs(self) -> BlobStore:
@@ -69,6 +76,11 @@ class S3Request:
     bucket: Bucket | None = None
     # Set when only the object's own ACL can still allow this read (see authorize()).
     object_acl_required: bool = False
+    # A browser upload's form, read up to its file before authorization (PostObject).
+    form: PostForm | None = None
+    # A small body read before its handler (a bucket policy testing its tags): read_small_body
+    # answers it again.
+    small_body: bytes | None = None
     _index: tuple[str, IndexService] | None = field(default=None, repr=False)
 
     @property

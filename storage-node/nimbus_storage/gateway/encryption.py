@@ -1,15 +1,16 @@
-"""Server-side encryption is not implemented: every request that asks for it is refused.
+"""SSE headers on the operations that do not encrypt or decrypt anything.
 
-Nimbus stores objects unencrypted. Accepting an SSE header would store plaintext while the client
-believes the object encrypted (and an SSE-C object readable without its key), so:
+Server-side encryption is done by the object operations that write or read an object's bytes
+(``SSE_OPERATIONS``: their handlers read the SSE headers through ``gateway/sse_objects.py``).
+Any other operation carrying one of these headers is refused before its body is read, so that
+no client believes an encryption was applied that was not:
 
-* any request but a read carrying one of these headers is ``501 NotImplemented`` naming the
-  header, before its body is read: nothing is stored;
-* a read (GetObject, HeadObject) of an object that exists is answered as AWS answers reads of an
-  object stored without that encryption: SSE-C headers are ``400 InvalidRequest`` ("The
-  encryption parameters are not applicable to this object."), the other SSE headers
-  ``400 InvalidArgument`` ("... header is not supported for this operation."). A missing key
-  stays ``404 NoSuchKey``, so reads are checked by their handler once the object is found.
+* a write (or any operation but a read) is ``501 NotImplemented`` naming the header;
+* a read of one object (an ``object_read`` operation other than GetObject and HeadObject) is
+  answered as AWS answers reads of an object stored without that encryption: SSE-C headers are
+  ``400 InvalidRequest`` ("The encryption parameters are not applicable to this object."), the
+  other SSE headers ``400 InvalidArgument`` ("... header is not supported for this
+  operation.").
 """
 
 from __future__ import annotations
@@ -25,6 +26,17 @@ SSE_PREFIX = "x-amz-server-side-encryption"
 COPY_SOURCE_SSE_PREFIX = "x-amz-copy-source-server-side-encryption"
 _CUSTOMER_KEY_PREFIXES = (f"{SSE_PREFIX}-customer-", f"{COPY_SOURCE_SSE_PREFIX}-customer-")
 OBJECT_READS = frozenset({"GetObject", "HeadObject"})
+SSE_OPERATIONS = frozenset(
+    {
+        "PutObject",
+        "CopyObject",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        *OBJECT_READS,
+    }
+)
 
 
 def requested_encryption(headers: Mapping[str, str]) -> str | None:
@@ -36,15 +48,19 @@ def requested_encryption(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def refuse_encryption(operation: str, headers: Mapping[str, str]) -> None:
-    """Raise the error AWS-compatible clients get when ``operation`` asks for encryption."""
+def refuse_encryption(operation: str, headers: Mapping[str, str], *, read: bool = False) -> None:
+    """Raise the error AWS-compatible clients get when ``operation``, which does no encryption,
+    carries an SSE header (``read``: it reads one object). The ``SSE_OPERATIONS`` pass: their
+    handlers take the headers."""
+    if operation in SSE_OPERATIONS:
+        return
     header = requested_encryption(headers)
     if header is None:
         return
-    if operation not in OBJECT_READS:
+    if not read:
         raise NotImplementedError_(
             "A header you provided implies functionality that is not implemented: server-side"
-            f" encryption ({header}). Nimbus stores objects unencrypted.",
+            f" encryption ({header}) on {operation}.",
             Header=header,
         )
     if header.startswith(_CUSTOMER_KEY_PREFIXES):

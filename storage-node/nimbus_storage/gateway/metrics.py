@@ -55,6 +55,13 @@ class GatewayMetrics:
             "Abandoned multipart uploads cleaned up by the janitor.",
             registry=self.registry,
         )
+        self.access_log_records = Counter(
+            "nimbus_s3_access_log_records",
+            "Server access log records: buffered, delivered, dropped_full (the target's buffer"
+            " was full) or dropped_failed (the delivery failed).",
+            ["result"],
+            registry=self.registry,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

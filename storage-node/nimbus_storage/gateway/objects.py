@@ -12,14 +12,16 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nimbus_storage.blobs.api import BlobInfo, BlobReader, BlobStore, normalize_timestamp
 from nimbus_storage.blobs.trailer import BodyTrailer
+from nimbus_storage.gateway import sse_stream
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.headers import META_MANIFEST
 from nimbus_storage.meta.api import NULL_VERSION, Bucket, ObjectVersion
 from nimbus_storage.s3errors import NoSuchKey, NoSuchVersion, QuotaExceeded
+from nimbus_storage.sse.envelope import KeySeal
 
 STREAM_CHUNK = 1024 * 1024
 
@@ -199,20 +201,33 @@ def manifest_body(parts: list[tuple[str, int]]) -> bytes:
 
 @dataclass
 class ObjectBody:
-    """An object opened for reading: its stored facts and a ranged byte stream."""
+    """An object opened for reading: its stored facts and a ranged byte stream.
+
+    ``size`` and ``parts``' sizes are the plaintext's. An encrypted object has its ``seal``;
+    its ``data_key`` must be opened (``sse_reads``) before ``stream`` is read.
+    """
 
     blobs: BlobStore  # the store of the object's bucket: its parts are there too
     head: BlobReader
     parts: list[tuple[str, int]] | None
     size: int
+    seal: KeySeal | None = None
+    data_key: bytes | None = field(default=None, repr=False)
 
     @property
     def meta(self) -> Mapping[str, str]:
         return self.head.info.meta
 
+    def _range(self, reader: BlobReader, start: int, end: int) -> AsyncIterator[bytes]:
+        if self.seal is None:
+            return reader.iter_range(start, end, STREAM_CHUNK)
+        if self.data_key is None:
+            raise RuntimeError("the data key of an encrypted object was not opened")
+        return sse_stream.open_range(reader, self.data_key, start, end)
+
     async def stream(self, start: int, end: int) -> AsyncIterator[bytes]:
         if self.parts is None:
-            async for chunk in self.head.iter_range(start, end, STREAM_CHUNK):
+            async for chunk in self._range(self.head, start, end):
                 yield chunk
             return
         offset = 0
@@ -225,10 +240,8 @@ class ObjectBody:
             if reader is None:
                 raise RuntimeError(f"part blob {part_blob!r} of a multipart object is missing")
             try:
-                async for chunk in reader.iter_range(
-                    max(start, part_start) - part_start,
-                    min(end, part_end) - part_start,
-                    STREAM_CHUNK,
+                async for chunk in self._range(
+                    reader, max(start, part_start) - part_start, min(end, part_end) - part_start
                 ):
                     yield chunk
             finally:
@@ -246,11 +259,13 @@ async def open_body(
     reader = await blobs.open(version.blob, read_from=read_from)
     if reader is None:
         raise NoSuchKey(Key=version.key)
-    if META_MANIFEST not in reader.info.meta:
-        return ObjectBody(blobs, reader, None, reader.info.size)
     try:
+        if META_MANIFEST not in reader.info.meta:
+            seal, size = sse_stream.envelope_of(reader.info)
+            return ObjectBody(blobs, reader, None, size, seal)
         parts = await _read_manifest(reader)
+        seal = sse_stream.manifest_seal(reader.info.meta)
     except BaseException:
         reader.close()
         raise
-    return ObjectBody(blobs, reader, parts, sum(size for _name, size in parts))
+    return ObjectBody(blobs, reader, parts, sum(size for _name, size in parts), seal)

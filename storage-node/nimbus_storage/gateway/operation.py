@@ -73,7 +73,22 @@ class QueryEquals:
         return query.get(self.name) == self.value
 
 
-Condition = HeaderPresent | QueryEquals
+@dataclass(frozen=True, slots=True)
+class MediaType:
+    """The request's Content-Type is this media type (whatever its parameters, any case)."""
+
+    value: str
+
+    def matches(self, query: Mapping[str, str], headers: Mapping[str, str]) -> bool:
+        content_type = headers.get("Content-Type")
+        if content_type is None:  # a plain mapping, whose names keep their case
+            content_type = next(
+                (v for name, v in headers.items() if name.lower() == "content-type"), ""
+            )
+        return content_type.partition(";")[0].strip().lower() == self.value
+
+
+Condition = HeaderPresent | QueryEquals | MediaType
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +106,9 @@ class S3Operation:
       like a sub-resource;
     * neither: the plain bucket or object request;
     * ``when``: among operations of the same route and method, the one whose condition holds
-      wins over the one without (CopyObject over PutObject, ListObjectsV2 over ListObjects).
+      wins over the one without (CopyObject over PutObject, ListObjectsV2 over ListObjects);
+      with none without, a request no condition holds for is 405 (a bucket POST that is not a
+      browser upload form).
 
     Authorization: ``access`` says how; ``action`` is what a request needs on its own bucket or
     object (``None`` only for anonymous operations). ``handler_action`` is an action the
@@ -100,7 +117,8 @@ class S3Operation:
     (CreateBucket). ``object_read``: a read of one object, whose own ACL may allow what its
     bucket's rules deny, and whose SSE headers are checked once the object is found.
     ``expected_owner``: ``x-amz-expected-bucket-owner`` is checked (AWS ignores it on
-    CreateBucket).
+    CreateBucket). ``form_auth``: the request is unsigned and its identity is its upload
+    form's (PostObject: gateway/post_form.py), read before it is authorized.
     """
 
     name: str
@@ -115,6 +133,7 @@ class S3Operation:
     handler_action: Action | None = None
     object_read: bool = False
     expected_owner: bool = True
+    form_auth: bool = False
 
     def __post_init__(self) -> None:
         if (self.action is None) != (self.access is Access.ANONYMOUS):

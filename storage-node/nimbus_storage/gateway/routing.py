@@ -29,24 +29,38 @@ UNSUPPORTED_SUBRESOURCES: Mapping[Scope, frozenset[str]] = {
     Scope.SERVICE: frozenset(),
     Scope.BUCKET: frozenset(
         {
+            "abac",
             "accelerate",
             "analytics",
+            "default-storage-class",
             "intelligent-tiering",
             "inventory",
-            "logging",
+            "metadataAnnotationTable",
+            "metadataConfiguration",
+            "metadataInventoryTable",
+            "metadataJournalTable",
+            "metadataTable",
             "metrics",
             "notification",
             "object-lock",
-            "ownershipControls",
-            "policyStatus",
-            "publicAccessBlock",
             "replication",
             "requestPayment",
+            "session",
             "website",
         }
     ),
     Scope.OBJECT: frozenset(
-        {"attributes", "legal-hold", "restore", "retention", "select", "torrent"}
+        {
+            "annotation",
+            "encryption",
+            "legal-hold",
+            "part",
+            "renameObject",
+            "restore",
+            "retention",
+            "select",
+            "torrent",
+        }
     ),
 }
 

@@ -19,6 +19,7 @@ from nimbus_storage.cluster.ec_layout import ECPolicy
 from nimbus_storage.cluster.ring_blobs import RingBlobStore
 from nimbus_storage.cluster.ring_catalog import RingCatalogService
 from nimbus_storage.gateway import janitor
+from nimbus_storage.gateway.access_log import AccessLogs
 from nimbus_storage.gateway.app import build_app
 from nimbus_storage.gateway.config import SHUTDOWN_TIMEOUT, GatewayConfig
 from nimbus_storage.gateway.connections import MAX_HEADERS, MAX_LINE_SIZE, S3AppRunner
@@ -32,6 +33,7 @@ from nimbus_storage.meta.services import CatalogService
 from nimbus_storage.protocol.client import NodeClient, NodeTimeouts
 from nimbus_storage.ring import Ring
 from nimbus_storage.ring.watch import RingFile
+from nimbus_storage.sse.keystore import KeyStore
 
 ROOT_KEY_READ_ATTEMPTS = 20
 ROOT_KEY_READ_PAUSE = 0.25
@@ -122,8 +124,25 @@ def _open_catalog(config: GatewayConfig, node_client: NodeClient | None) -> Cata
     return RingCatalogService(replicas, cache_ttl=config.metadata_cache_ttl)
 
 
+def open_keystore(config: GatewayConfig) -> KeyStore | None:
+    """The SSE-S3/SSE-KMS key store of ``--sse-keys``; one that does not load fails the start
+    (``KeyStoreInvalid``)."""
+    if config.sse_keys is None:
+        log.info("server-side encryption: SSE-C only (no key store: SSE-S3/SSE-KMS refused)")
+        return None
+    keystore = KeyStore.load(config.sse_keys)
+    log.info(
+        "server-side encryption: key store %s, keys %s (default %s)",
+        config.sse_keys,
+        ", ".join(keystore.key_ids()),
+        keystore.default_key_id,
+    )
+    return keystore
+
+
 def open_services(config: GatewayConfig) -> Services:
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    keystore = open_keystore(config)
     policies, node_client = open_policies(config)
     if node_client is None and config.metadata_ring is not None and not config.local_metadata:
         if not config.cluster_token:
@@ -136,6 +155,12 @@ def open_services(config: GatewayConfig) -> Services:
         policies=policies,
         metrics=GatewayMetrics(),
         node_client=node_client,
+        keystore=keystore,
+        access_logs=AccessLogs(
+            config.access_log_flush_seconds,
+            config.access_log_flush_records,
+            config.access_log_max_records,
+        ),
     )
 
 
@@ -189,6 +214,7 @@ class RunningGateway:
         self.runner = runner
         self.port = port
         self._janitor: asyncio.Task[None] | None = None
+        self._access_logs: asyncio.Task[None] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -197,12 +223,25 @@ class RunningGateway:
     def start_janitor(self) -> None:
         self._janitor = asyncio.create_task(janitor.run_forever(self.services))
 
+    def start_access_logs(self) -> None:
+        """Deliver server access logs every ``access_log_flush_seconds`` (and at stop)."""
+        logs = self.services.access_logs
+        if logs is not None:
+            self._access_logs = asyncio.create_task(logs.run_forever(self.services))
+
     async def stop(self) -> None:
-        if self._janitor is not None:
-            self._janitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._janitor
+        for task in (self._janitor, self._access_logs):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.runner.cleanup()
+        if self.services.access_logs is not None:
+            # What the requests served until now left: delivered once, not retried.
+            try:
+                await self.services.access_logs.flush(self.services, attempts=1)
+            except Exception:
+                log.exception("access logs not delivered at shutdown")
         if self.services.node_client is not None:
             await self.services.node_client.close()
         await self.services.catalog.close()
@@ -229,6 +268,7 @@ async def start_gateway(config: GatewayConfig, *, janitor_enabled: bool = True) 
     await site.start()
     port = int(runner.addresses[0][1]) if runner.addresses else config.port
     gateway = RunningGateway(services, runner, port)
+    gateway.start_access_logs()
     if janitor_enabled:
         gateway.start_janitor()
     log.info("S3 gateway listening on %s (data in %s)", gateway.endpoint, config.data_dir)

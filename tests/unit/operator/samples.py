@@ -43,6 +43,7 @@ OBJECT_STORES: dict[str, Body] = {
                 "serviceType": "LoadBalancer",
                 "port": 8080,
             },
+            "encryption": {"keySecretName": "sample-sse-keys"},
             "forceDelete": True,
         },
     ),

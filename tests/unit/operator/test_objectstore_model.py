@@ -28,6 +28,7 @@ def test_an_empty_spec_gets_every_default() -> None:
     assert spec.nodes.resources is None
     assert (spec.gateway.replicas, spec.gateway.port) == (2, 80)
     assert spec.gateway.service_type is ServiceType.CLUSTER_IP
+    assert spec.encryption is None
     assert spec.force_delete is False
     assert ObjectStoreSpec.from_body({}) == spec
 
@@ -43,6 +44,8 @@ def test_a_full_spec_is_read_as_written() -> None:
     assert spec.nodes.resources is not None
     assert spec.nodes.resources.requests == {"cpu": "500m", "memory": "1Gi"}
     assert spec.gateway.service_type is ServiceType.LOAD_BALANCER
+    assert spec.encryption is not None
+    assert spec.encryption.key_secret_name == "sample-sse-keys"
 
 
 def test_numbers_are_accepted_as_quantities() -> None:
@@ -83,6 +86,21 @@ def test_numbers_are_accepted_as_quantities() -> None:
         ),
         ({"forceDelete": "yes"}, "spec.forceDelete: must be true or false (got 'yes')"),
         ({"image": ""}, "spec.image: must not be empty"),
+        ({"encryption": {}}, "spec.encryption.keySecretName: "),
+        ({"encryption": {"keySecretName": ""}}, "spec.encryption.keySecretName: must not be"),
+        (
+            {"encryption": {"keySecretName": "SSE_Keys"}},
+            "spec.encryption.keySecretName: must be a Kubernetes object name",
+        ),
+        (
+            {"encryption": {"keySecretName": "keys-"}},
+            "spec.encryption.keySecretName: must be a Kubernetes object name",
+        ),
+        (
+            {"encryption": {"keySecretName": "k" * 254}},
+            "spec.encryption.keySecretName: must be at most 253 characters",
+        ),
+        ({"encryption": "sse-keys"}, "spec.encryption: must be an object (got 'sse-keys')"),
     ],
 )
 def test_bad_specs_name_the_field(spec: dict[str, Any], error: str) -> None:

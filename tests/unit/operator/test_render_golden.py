@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +52,17 @@ DESIGN = StoreDesign(
     node_resources=Resources((("cpu", "500m"), ("memory", "1Gi")), (("memory", "2Gi"),)),
 )
 
+ENCRYPTED = replace(DESIGN, sse_key_secret="photos-sse-keys")
+"""The same store with spec.encryption.keySecretName: gateways mount the key Secret."""
+
 RENDERERS: dict[str, Callable[[], dict[str, Any]]] = {
     "storage-nodes-statefulset": lambda: build_node_statefulset(DESIGN),
     "storage-nodes-service": lambda: build_nodes_service(DESIGN),
     "storage-nodes-pdb": lambda: build_node_disruption_budget(DESIGN),
     "gateway-deployment": lambda: build_gateway_deployment(DESIGN),
     "janitor-deployment": lambda: build_gateway_deployment(DESIGN, janitor=True),
+    "gateway-deployment-sse": lambda: build_gateway_deployment(ENCRYPTED),
+    "janitor-deployment-sse": lambda: build_gateway_deployment(ENCRYPTED, janitor=True),
     "gateway-service": lambda: build_gateway_service(DESIGN),
     "admin-secret": lambda: build_admin_secret(DESIGN, "NIMBUSADMIN", "s3cr3t", "token"),
     "rings-configmap": lambda: build_rings_configmap(

@@ -1,4 +1,4 @@
-"""Canned ACLs: header parsing, permission checks, and the AccessControlPolicy document."""
+"""ACLs: canned ACL headers, permission checks, and the AccessControlPolicy document."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from nimbus_storage.bucket_config.acl import (
     ALL_USERS,
     AUTHENTICATED_USERS,
     CANNED_ACLS,
+    CANONICAL_USER,
+    GROUP,
     LOG_DELIVERY,
     Grant,
     Permission,
@@ -17,9 +19,14 @@ from nimbus_storage.bucket_config.acl import (
     parse_acl_body,
     parse_canned_acl,
     render_acl,
+    stored_grants,
 )
-from nimbus_storage.s3errors import InvalidArgument, MalformedACLError, MalformedXML
-from nimbus_storage.s3errors import NotImplementedError_ as NotImplementedS3
+from nimbus_storage.s3errors import (
+    InvalidArgument,
+    MalformedACLError,
+    MalformedXML,
+    UnresolvableGrantByEmailAddress,
+)
 
 OWNER = "AKIAOWNER0000001"
 USER = "AKIAUSER00000002"
@@ -181,27 +188,57 @@ def test_grant_order_does_not_matter() -> None:
 
 
 @pytest.mark.parametrize(
-    "grants",
+    ("grants", "expected"),
     [
-        (user_grant(OWNER, "FULL_CONTROL"), user_grant(USER, "READ")),
-        (user_grant(OWNER, "READ"),),  # owner without full control
-        (group_grant(ALL_USERS, "READ"),),
-        (user_grant(OWNER, "FULL_CONTROL"), group_grant(ALL_USERS, "WRITE")),
+        (
+            (user_grant(OWNER, "FULL_CONTROL"), user_grant(USER, "READ")),
+            [Grant(CANONICAL_USER, USER, Permission.READ)],
+        ),
+        (  # the owner's own lesser grant is kept after its (always shown) FULL_CONTROL
+            (user_grant(OWNER, "READ"),),
+            [Grant(CANONICAL_USER, OWNER, Permission.READ)],
+        ),
+        (
+            (user_grant(OWNER, "FULL_CONTROL"), group_grant(ALL_USERS, "WRITE")),
+            [Grant(GROUP, ALL_USERS, Permission.WRITE)],
+        ),
+        (
+            (group_grant(LOG_DELIVERY, "READ_ACP"), user_grant(USER, "WRITE_ACP")),
+            [
+                Grant(GROUP, LOG_DELIVERY, Permission.READ_ACP),
+                Grant(CANONICAL_USER, USER, Permission.WRITE_ACP),
+            ],
+        ),
     ],
 )
-def test_grant_sets_without_a_canned_equivalent_are_not_implemented(grants: tuple[str]) -> None:
-    with pytest.raises(NotImplementedS3) as caught:
-        parse_acl_body(acl_body(*grants), OWNER)
-    assert caught.value.code == "NotImplemented"
+def test_grant_sets_without_a_canned_equivalent_are_stored_as_grants(
+    grants: tuple[str], expected: list[Grant]
+) -> None:
+    stored = parse_acl_body(acl_body(*grants), OWNER)
+    assert stored.startswith("[")
+    owner_grant = Grant(CANONICAL_USER, OWNER, Permission.FULL_CONTROL)
+    assert stored_grants(stored, OWNER) == (owner_grant, *expected)
 
 
-def test_email_grantees_are_not_implemented() -> None:
+def test_a_grant_without_the_owner_is_public_read_when_it_is_all_there_is() -> None:
+    assert parse_acl_body(acl_body(group_grant(ALL_USERS, "READ")), OWNER) == "public-read"
+
+
+def test_email_grantees_are_unresolvable() -> None:
     grant = (
         "<Grant><Grantee><EmailAddress>a@example.com</EmailAddress></Grantee>"
         "<Permission>READ</Permission></Grant>"
     )
-    with pytest.raises(NotImplementedS3):
+    with pytest.raises(UnresolvableGrantByEmailAddress) as caught:
         parse_acl_body(acl_body(user_grant(OWNER, "FULL_CONTROL"), grant), OWNER)
+    assert (caught.value.code, caught.value.status) == ("UnresolvableGrantByEmailAddress", 400)
+
+
+def test_unknown_group_is_invalid_argument() -> None:
+    body = acl_body(group_grant("http://acs.amazonaws.com/groups/global/Robots", "READ"))
+    with pytest.raises(InvalidArgument) as caught:
+        parse_acl_body(body, OWNER)
+    assert caught.value.message == "Invalid group uri"
 
 
 @pytest.mark.parametrize(

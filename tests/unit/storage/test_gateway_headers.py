@@ -10,6 +10,8 @@ from nimbus_storage.gateway.headers import (
     DEFAULT_CONTENT_TYPE,
     MAX_USER_METADATA_BYTES,
     STORED_HEADERS,
+    decode_metadata_value,
+    encode_metadata_value,
     http_date,
     iso8601,
     object_headers_from_request,
@@ -151,7 +153,8 @@ def test_every_stored_header_is_kept() -> None:
 )
 def test_metadata_at_the_limit_is_accepted(headers: dict[str, str]) -> None:
     stored = object_headers_from_request(headers)
-    assert user_metadata(stored) == {k: v for k, v in headers.items() if k != "content-type"}
+    kept = {k: v for k, v in stored.items() if k.startswith("x-amz-meta-")}
+    assert kept == {k: v for k, v in headers.items() if k != "content-type"}
 
 
 @pytest.mark.parametrize(
@@ -189,3 +192,41 @@ def test_storage_classes_other_than_standard_are_refused(storage_class: str) -> 
     with pytest.raises(InvalidStorageClass) as caught:
         object_headers_from_request({"X-Amz-Storage-Class": storage_class})
     assert (caught.value.status, caught.value.code) == (400, "InvalidStorageClass")
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("plain", "plain"),
+        ("=?UTF-8?B?w6k=?=", "é"),
+        ("=?utf-8?q?caf=C3=A9_au_lait?=", "café au lait"),
+        ("=?UTF-8?B?w6k=?= =?UTF-8?Q?caf=C3=A9?=", "écafé"),  # RFC 2047 6.2: space dropped
+        ("a =?UTF-8?Q?=C3=A9?= b", "a é b"),
+        ("=?ISO-8859-1?Q?=E9t=E9?=", "été"),
+        ("=?UTF-8*fr?B?w6k=?=", "é"),  # RFC 2231 language
+        ("=?UTF-8?B?!!!?=", "=?UTF-8?B?!!!?="),  # not base64: kept as sent
+        ("=?no-such-charset?B?w6k=?=", "=?no-such-charset?B?w6k=?="),
+        ("=?UTF-8?B?/w==?=", "=?UTF-8?B?/w==?="),  # not UTF-8 once decoded
+        ("a =? b ?= c", "a =? b ?= c"),
+        ("é raw", "é raw"),
+    ],
+)
+def test_encoded_words_are_decoded_when_stored(sent: str, stored: str) -> None:
+    assert decode_metadata_value(sent) == stored
+    assert object_headers_from_request({"x-amz-meta-k": sent})["x-amz-meta-k"] == stored
+
+
+def test_non_ascii_metadata_is_answered_as_one_encoded_word() -> None:
+    answered = user_metadata({"x-amz-meta-k": "café", "x-amz-meta-a": "ascii", "other": "x"})
+    assert answered == {"x-amz-meta-k": "=?UTF-8?B?Y2Fmw6k=?=", "x-amz-meta-a": "ascii"}
+    assert encode_metadata_value("=?UTF-8?B?x?=") == "=?UTF-8?B?x?="  # ASCII: as it is
+    assert decode_metadata_value(encode_metadata_value("日本語 ✓")) == "日本語 ✓"
+
+
+def test_the_limit_counts_decoded_values() -> None:
+    # 1000 "é" are 2000 bytes stored, 2730 bytes as an encoded word: accepted.
+    word = encode_metadata_value("é" * 1000)
+    assert len(word) > MAX_USER_METADATA_BYTES
+    assert object_headers_from_request({"x-amz-meta-a": word})["x-amz-meta-a"] == "é" * 1000
+    with pytest.raises(MetadataTooLarge):
+        object_headers_from_request({"x-amz-meta-a": encode_metadata_value("é" * 1024)})

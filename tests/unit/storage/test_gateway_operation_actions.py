@@ -79,9 +79,19 @@ EXPECTED_ACTIONS: list[tuple[str, str, str | None]] = [
     ("GetBucketEncryption", "s3:GetEncryptionConfiguration", None),
     ("PutBucketEncryption", "s3:PutEncryptionConfiguration", None),
     ("DeleteBucketEncryption", "s3:PutEncryptionConfiguration", None),
+    ("GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock", None),
+    ("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock", None),
+    ("DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock", None),
+    ("GetBucketPolicyStatus", "s3:GetBucketPolicyStatus", None),
+    ("GetBucketOwnershipControls", "s3:GetBucketOwnershipControls", None),
+    ("PutBucketOwnershipControls", "s3:PutBucketOwnershipControls", None),
+    ("DeleteBucketOwnershipControls", "s3:PutBucketOwnershipControls", None),
+    ("GetBucketLogging", "s3:GetBucketLogging", None),
+    ("PutBucketLogging", "s3:PutBucketLogging", None),
     ("GetObject", "s3:GetObject", "s3:GetObjectVersion"),
     ("HeadObject", "s3:GetObject", "s3:GetObjectVersion"),
     ("PutObject", "s3:PutObject", None),
+    ("PostObject", "s3:PutObject", None),
     ("CopyObject", "s3:PutObject", None),
     ("DeleteObject", "s3:DeleteObject", "s3:DeleteObjectVersion"),
     ("DeleteObjects", "s3:DeleteObject", "s3:DeleteObjectVersion"),
@@ -90,6 +100,7 @@ EXPECTED_ACTIONS: list[tuple[str, str, str | None]] = [
     ("DeleteObjectTagging", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"),
     ("GetObjectAcl", "s3:GetObjectAcl", "s3:GetObjectVersionAcl"),
     ("PutObjectAcl", "s3:PutObjectAcl", "s3:PutObjectVersionAcl"),
+    ("GetObjectAttributes", "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"),
     ("CreateMultipartUpload", "s3:PutObject", None),
     ("UploadPart", "s3:PutObject", None),
     ("UploadPartCopy", "s3:PutObject", None),
@@ -128,7 +139,14 @@ def test_handler_actions() -> None:
 
 
 def test_object_reads_are_the_reads_the_encryption_check_knows() -> None:
-    assert {op.name for op in OPERATIONS if op.object_read} == OBJECT_READS
+    # GetObjectAttributes reads no bytes: the encryption check refuses its SSE headers as a read's.
+    reads = {op.name for op in OPERATIONS if op.object_read}
+    assert reads == OBJECT_READS | {"GetObjectAttributes"}
+
+
+def test_only_the_browser_upload_takes_its_identity_from_its_form() -> None:
+    assert [op.name for op in OPERATIONS if op.form_auth] == ["PostObject"]
+    assert BY_NAME["PostObject"].access is Access.RESOURCE
 
 
 def test_the_expected_owner_is_ignored_on_create_bucket_only() -> None:

@@ -20,6 +20,7 @@ from nimbus_storage.gateway.operation import (
     Access,
     Handler,
     HeaderPresent,
+    MediaType,
     QueryEquals,
     S3Operation,
     Scope,
@@ -97,6 +98,8 @@ def _request_for(
         query[operation.when.name] = operation.when.value
     elif isinstance(operation.when, HeaderPresent):
         headers[operation.when.name] = "/source/key"
+    elif isinstance(operation.when, MediaType):
+        headers["Content-Type"] = f"{operation.when.value}; boundary=b"
     bucket, key = PATHS[scope]
     return operation.method, bucket, key, query, headers
 
@@ -106,6 +109,13 @@ def test_every_operation_is_what_its_own_route_resolves_to(operation: S3Operatio
     scopes = list(Scope) if operation.scope is None else [operation.scope]
     for scope in scopes:
         assert resolve_operation(*_request_for(operation, scope)) is operation
+
+
+HEADER_VARIANTS: tuple[dict[str, str], ...] = (
+    {},
+    {"x-amz-copy-source": "/source/key"},
+    {"Content-Type": "multipart/form-data; boundary=b"},
+)
 
 
 def _routable_requests() -> Iterator[tuple[str, str, str, dict[str, str], dict[str, str]]]:
@@ -124,7 +134,7 @@ def _routable_requests() -> Iterator[tuple[str, str, str, dict[str, str], dict[s
                 for condition in valued:
                     if condition.name in query:
                         query[condition.name] = condition.value
-                for headers in ({}, {"x-amz-copy-source": "/source/key"}):
+                for headers in HEADER_VARIANTS:
                     yield method, bucket, key, query, headers
 
 

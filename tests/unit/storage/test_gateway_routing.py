@@ -78,6 +78,16 @@ def test_service_rejects_other_methods(method: str) -> None:
         ("GET", "encryption", "GetBucketEncryption"),
         ("PUT", "encryption", "PutBucketEncryption"),  # refused by its handler: 501
         ("DELETE", "encryption", "DeleteBucketEncryption"),
+        ("GET", "publicAccessBlock", "GetPublicAccessBlock"),
+        ("PUT", "publicAccessBlock", "PutPublicAccessBlock"),
+        ("DELETE", "publicAccessBlock", "DeletePublicAccessBlock"),
+        ("GET", "policyStatus", "GetBucketPolicyStatus"),
+        ("GET", "ownershipControls", "GetBucketOwnershipControls"),
+        ("PUT", "ownershipControls", "PutBucketOwnershipControls"),
+        ("DELETE", "ownershipControls", "DeleteBucketOwnershipControls"),
+        ("GET", "logging", "GetBucketLogging"),
+        ("PUT", "logging", "PutBucketLogging"),
+        ("GET", "policyStatus&website", "GetBucketPolicyStatus"),
         ("GET", "tagging&website", "GetBucketTagging"),  # a supported one wins over 501
         # Two sub-resources: the first in table order claims the request.
         ("GET", "acl&versioning", "GetBucketVersioning"),
@@ -102,6 +112,10 @@ def test_bucket_operations(method: str, query: str, expected: str) -> None:
         ("POST", "policy"),
         ("POST", "lifecycle"),
         ("DELETE", "acl"),
+        ("PUT", "policyStatus"),
+        ("DELETE", "policyStatus"),
+        ("POST", "publicAccessBlock"),
+        ("POST", "ownershipControls"),
         ("PUT", "location"),
         ("DELETE", "location"),
         ("POST", "uploads"),  # CreateMultipartUpload needs a key
@@ -118,6 +132,42 @@ def test_bucket_wrong_method_is_405(method: str, query: str) -> None:
     assert (caught.value.status, caught.value.code) == (405, "MethodNotAllowed")
 
 
+FORM = {"Content-Type": "multipart/form-data; boundary=----x"}
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key", "query", "headers", "expected"),
+    [
+        ("bucket", "", "", FORM, "PostObject"),
+        ("bucket", "", "", {"content-type": "Multipart/Form-Data;boundary=x"}, "PostObject"),
+        ("bucket", "", "delete", FORM, "DeleteObjects"),  # the sub-resource claims it
+        ("bucket", "k", "uploads", FORM, "CreateMultipartUpload"),
+        ("bucket", "k", "uploadId=1", FORM, "CompleteMultipartUpload"),
+    ],
+)
+def test_browser_upload_is_a_form_posted_to_a_bucket(
+    bucket: str, key: str, query: str, headers: dict[str, str], expected: str
+) -> None:
+    assert route("POST", bucket, key, query, headers) == expected
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key", "headers"),
+    [
+        ("bucket", "", {}),
+        ("bucket", "", {"Content-Type": "application/x-www-form-urlencoded"}),
+        ("bucket", "", {"Content-Type": "multipart/mixed; boundary=x"}),
+        ("bucket", "k", FORM),  # the form names the key: a POST to one is not an upload
+        ("", "", FORM),
+    ],
+)
+def test_other_posts_are_not_browser_uploads(
+    bucket: str, key: str, headers: dict[str, str]
+) -> None:
+    with pytest.raises(MethodNotAllowed):
+        route("POST", bucket, key, "", headers)
+
+
 @pytest.mark.parametrize(
     "subresource",
     [
@@ -125,13 +175,9 @@ def test_bucket_wrong_method_is_405(method: str, query: str) -> None:
         "analytics",
         "intelligent-tiering",
         "inventory",
-        "logging",
         "metrics",
         "notification",
         "object-lock",
-        "ownershipControls",
-        "policyStatus",
-        "publicAccessBlock",
         "replication",
         "requestPayment",
         "website",
@@ -147,8 +193,8 @@ def test_unsupported_bucket_subresource_is_501(method: str, subresource: str) ->
 
 def test_unsupported_bucket_subresource_named_first_alphabetically() -> None:
     with pytest.raises(NotImplementedError_) as caught:
-        route("GET", "bucket", query="website&logging")
-    assert "'logging'" in caught.value.message
+        route("GET", "bucket", query="website&replication")
+    assert "'replication'" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -182,6 +228,8 @@ def test_unsupported_bucket_subresource_named_first_alphabetically() -> None:
         ("POST", "uploadId=u", {}, "CompleteMultipartUpload"),
         ("DELETE", "uploadId=u", {}, "AbortMultipartUpload"),
         ("POST", "uploads&uploadId=u", {}, "CompleteMultipartUpload"),  # uploadId wins
+        ("GET", "attributes", {}, "GetObjectAttributes"),
+        ("GET", "attributes&versionId=v1", {}, "GetObjectAttributes"),
         ("GET", "acl&tagging", {}, "GetObjectTagging"),  # tagging comes first
         ("GET", "tagging&uploadId=u", {}, "GetObjectTagging"),  # sub-resources before uploadId
     ],
@@ -221,6 +269,8 @@ def test_upload_part_copy_with_real_request_headers() -> None:
         ("HEAD", "tagging"),
         ("DELETE", "acl"),
         ("HEAD", "acl"),
+        ("PUT", "attributes"),
+        ("HEAD", "attributes"),
         ("GET", "uploads"),
         ("PUT", "uploads"),
         ("DELETE", "uploads"),
@@ -233,9 +283,7 @@ def test_object_wrong_method_is_405(method: str, query: str) -> None:
         route(method, "bucket", "key", query)
 
 
-@pytest.mark.parametrize(
-    "subresource", ["attributes", "legal-hold", "restore", "retention", "select", "torrent"]
-)
+@pytest.mark.parametrize("subresource", ["legal-hold", "restore", "retention", "select", "torrent"])
 def test_unsupported_object_subresource_is_501(subresource: str) -> None:
     with pytest.raises(NotImplementedError_) as caught:
         route("GET", "bucket", "key", f"{subresource}&versionId=v1")

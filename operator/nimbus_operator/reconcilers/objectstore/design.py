@@ -151,4 +151,5 @@ def store_design(
         gateway_port=spec.gateway.port,
         gateway_service_type=str(spec.gateway.service_type),
         gateway_resources=_resources(spec.gateway.resources),
+        sse_key_secret=spec.encryption.key_secret_name if spec.encryption else None,
     )

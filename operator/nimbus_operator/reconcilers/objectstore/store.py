@@ -2,9 +2,10 @@
 
 Order matters only for speed (each step is idempotent and safe to rerun): the admin Secret,
 the storage nodes (headless Service, StatefulSet, PodDisruptionBudget), the rings (from where
-the node pods run), the gateways and their Service, then the status from what all of that
-reports. Scaling the store down is not done yet: the StatefulSet keeps its size and a
-condition says so, rather than losing the data of the removed nodes.
+the node pods run), the gateways and their Service (the gateways only once their SSE key Secret,
+when the spec names one, exists), then the status from what all of that reports. Scaling the
+store down is not done yet: the StatefulSet keeps its size and a condition says so, rather than
+losing the data of the removed nodes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from nimbus_operator.reconcilers.objectstore.credentials import (
     ensure_admin_secret,
 )
 from nimbus_operator.reconcilers.objectstore.design import choose_policies, store_design
+from nimbus_operator.reconcilers.objectstore.encryption import (
+    KeySecretProblem,
+    key_secret_events,
+    key_secret_problem,
+)
 from nimbus_operator.reconcilers.objectstore.placement import (
     Placement,
     as_generations,
@@ -108,8 +114,10 @@ def reconcile_store(
             ),
         )
     kube.apply(build_gateway_service(design))
-    kube.apply(build_gateway_deployment(design))
-    kube.apply(build_gateway_deployment(design, janitor=True))
+    keys = key_secret_problem(kube, design)
+    if keys is None:
+        kube.apply(build_gateway_deployment(design))
+        kube.apply(build_gateway_deployment(design, janitor=True))
     report = _report(
         kube,
         needed=needed,
@@ -118,7 +126,10 @@ def reconcile_store(
         credentials=credentials,
         placement=placement,
         unplaceable=choice.unplaceable,
+        keys=keys,
     )
+    previous = (body.get("status") or {}).get("conditions") or []
+    report.events += key_secret_events(keys, previous, design.sse_key_secret)
     return design, report
 
 
@@ -135,6 +146,7 @@ def _report(
     credentials: AdminCredentials,
     placement: Placement,
     unplaceable: tuple[str, ...],
+    keys: KeySecretProblem | None = None,
 ) -> StoreReport:
     sts = kube.get("apps/v1", "StatefulSet", design.nodes_name, design.namespace)
     gateway = kube.get("apps/v1", "Deployment", design.gateway_name, design.namespace)
@@ -203,6 +215,13 @@ def _report(
         progress = (True, "Converging", "The store is being set up.")
     else:
         progress = (False, "Converged", "Nothing left to do.")
-    conditions.append(("Progressing", *progress))
     phase = "Ready" if serving and not placement.draining else "Progressing"
+    if keys is not None:
+        # Gateways from before may still serve (with the keys they mounted); new ones wait.
+        conditions = [c for c in conditions if c[0] != "Ready"]
+        conditions.append(("Ready", False, keys.reason, keys.message))
+        if not placement.draining:
+            progress = (False, keys.reason, f'Waiting for Secret "{keys.secret}".')
+        phase = "Degraded" if serving else "Failed"
+    conditions.append(("Progressing", *progress))
     return StoreReport(phase, fields, conditions, events)

@@ -7,12 +7,15 @@ import json
 from aiohttp import web
 
 from nimbus_storage.bucket_config import cors, lifecycle, tagging, versioning
-from nimbus_storage.bucket_config.acl import parse_acl_body, parse_canned_acl, render_acl
+from nimbus_storage.bucket_config.acl import parse_acl_body, render_acl, requested_acl
 from nimbus_storage.bucket_config.bucket_policy import parse_policy
+from nimbus_storage.bucket_config.public_policy import is_public_policy
 from nimbus_storage.gateway.body import read_small_body
+from nimbus_storage.gateway.bucket_controls import check_acl, check_grantees, request_controls
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.responses import empty_response
 from nimbus_storage.s3errors import (
+    AccessDenied,
     NoSuchBucketPolicy,
     NoSuchCORSConfiguration,
     NoSuchLifecycleConfiguration,
@@ -113,7 +116,10 @@ async def get_bucket_policy(request: S3Request) -> web.StreamResponse:
 async def put_bucket_policy(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     text = (await read_small_body(request, MAX_CONFIG_BODY)).decode("utf-8", "replace")
-    parse_policy(text, bucket.name)  # raises MalformedPolicy with the reason
+    policy = parse_policy(text, bucket.name)  # raises MalformedPolicy with the reason
+    controls = await request_controls(request)
+    if controls.public_access.block_public_policy and is_public_policy(policy):
+        raise AccessDenied()  # BlockPublicPolicy, as AWS answers it
     await _store(request, "policy", text)
     return empty_response(204)
 
@@ -145,13 +151,15 @@ async def delete_bucket_lifecycle(request: S3Request) -> web.StreamResponse:
 
 async def get_bucket_acl(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
-    return _xml(render_acl(bucket.acl, bucket.owner))
+    controls = await request_controls(request)
+    return _xml(render_acl(controls.shown_acl(bucket.acl), bucket.owner))
 
 
 async def put_bucket_acl(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
-    header = request.headers.get("x-amz-acl")
     body = await read_small_body(request, MAX_CONFIG_BODY)
-    canned = parse_canned_acl(header) if header else parse_acl_body(body, bucket.owner)
-    await request.services.catalog.set_acl(bucket.name, canned)
+    acl = requested_acl(request.headers, bucket.owner) or parse_acl_body(body, bucket.owner)
+    check_acl(await request_controls(request), acl, bucket.owner)
+    await check_grantees(request.services, acl, bucket.owner)
+    await request.services.catalog.set_acl(bucket.name, acl)
     return empty_response()

@@ -6,10 +6,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from nimbus_storage import s3xml
-from nimbus_storage.bucket_config.acl import parse_canned_acl
+from nimbus_storage.bucket_config import ownership
+from nimbus_storage.bucket_config.acl import DEFAULT_ACL, requested_acl
 from nimbus_storage.gateway import uploads
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.body import read_small_body
+from nimbus_storage.gateway.bucket_controls import (
+    OWNERSHIP_CONTROLS,
+    check_acl,
+    check_grantees,
+    load_controls,
+)
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.handlers.listing import decode_token, encode_token
 from nimbus_storage.gateway.headers import iso8601
@@ -21,6 +28,7 @@ from nimbus_storage.s3errors import (
     AccessDenied,
     BucketNotEmpty,
     InvalidArgument,
+    InvalidBucketAclWithObjectOwnership,
     S3Error,
 )
 
@@ -119,7 +127,12 @@ async def create_bucket(request: S3Request) -> web.StreamResponse:
             f"The {location} location constraint is incompatible for the region specific"
             f" endpoint this request was sent to ({region})."
         )
-    acl = parse_canned_acl(request.headers.get("x-amz-acl", "private"))
+    creator = request.principal or ""
+    acl = requested_acl(request.headers, creator) or DEFAULT_ACL
+    ownership_header = request.headers.get("x-amz-object-ownership")
+    setting = ownership.parse_header(ownership_header) if ownership_header is not None else None
+    if setting is not None and not ownership.acl_allowed(setting, acl, creator):
+        raise InvalidBucketAclWithObjectOwnership()
     if request.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
         raise InvalidArgument("Object Lock is not supported by Nimbus")
     if request.principal is None:
@@ -127,6 +140,7 @@ async def create_bucket(request: S3Request) -> web.StreamResponse:
     # Nimbus's own header, as Ceph RGW's placement targets: the policy holding the data.
     storage_policy = request.services.policies.resolve(request.headers.get(POLICY_HEADER, ""))
     catalog = request.services.catalog
+    await check_grantees(request.services, acl, creator)
     try:
         await catalog.create_bucket(
             request.bucket_name, request.principal, storage_policy=storage_policy
@@ -140,10 +154,13 @@ async def create_bucket(request: S3Request) -> web.StreamResponse:
         # AWS's legacy answer in us-east-1: 200 OK, and the bucket's ACL is reset, which
         # needs what PutBucketAcl needs (a bucket policy may deny it).
         await check_access(request, existing, request.operation.required_handler_action(), "")
+        check_acl(await load_controls(request.services, existing), acl, existing.owner)
         await catalog.set_acl(request.bucket_name, acl)
         return empty_response(headers={"Location": f"/{request.bucket_name}"})
     if acl != "private":
         await catalog.set_acl(request.bucket_name, acl)
+    if setting is not None:
+        await catalog.set_config(request.bucket_name, OWNERSHIP_CONTROLS, setting)
     return empty_response(headers={"Location": f"/{request.bucket_name}"})
 
 

@@ -1,13 +1,14 @@
-"""Per-object configuration: tagging and canned ACLs (both kept per version in the index)."""
+"""Per-object configuration: tagging and ACLs (both kept per version in the index)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from nimbus_storage.bucket_config import tagging
-from nimbus_storage.bucket_config.acl import parse_acl_body, parse_canned_acl, render_acl
+from nimbus_storage.bucket_config.acl import parse_acl_body, render_acl, requested_acl
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.body import read_small_body
+from nimbus_storage.gateway.bucket_controls import check_acl, check_grantees, request_controls
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.responses import empty_response
 
@@ -44,8 +45,12 @@ async def delete_object_tagging(request: S3Request) -> web.StreamResponse:
 
 async def get_object_acl(request: S3Request) -> web.StreamResponse:
     version = await objects.find_version(request, request.key, request.query.get("versionId"))
+    bucket_owner = request.require_bucket().owner
+    controls = await request_controls(request)
+    # Without ACLs (BucketOwnerEnforced) the bucket owner owns every object, with full control.
+    owner = bucket_owner if controls.acls_disabled else version.owner or bucket_owner
     return web.Response(
-        body=render_acl(version.acl, version.owner or request.require_bucket().owner),
+        body=render_acl(controls.shown_acl(version.acl), owner, bucket_owner=bucket_owner),
         content_type="application/xml",
         headers=_version_header(version.version_id),
     )
@@ -53,9 +58,13 @@ async def get_object_acl(request: S3Request) -> web.StreamResponse:
 
 async def put_object_acl(request: S3Request) -> web.StreamResponse:
     version = await objects.find_version(request, request.key, request.query.get("versionId"))
-    header = request.headers.get("x-amz-acl")
     body = await read_small_body(request, MAX_TAGGING_BODY)
-    owner = version.owner or request.require_bucket().owner
-    canned = parse_canned_acl(header) if header else parse_acl_body(body, owner)
-    await request.index().set_acl(version.key, version.version_id, canned)
+    bucket_owner = request.require_bucket().owner
+    owner = version.owner or bucket_owner
+    acl = requested_acl(request.headers, owner, bucket_owner) or parse_acl_body(
+        body, owner, bucket_owner=bucket_owner
+    )
+    check_acl(await request_controls(request), acl, bucket_owner)
+    await check_grantees(request.services, acl, owner, bucket_owner)
+    await request.index().set_acl(version.key, version.version_id, acl)
     return empty_response(headers=_version_header(version.version_id))

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from xml.etree import ElementTree
+
 from aiohttp import web
 
 from nimbus_storage import s3xml
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.body import read_small_body
+from nimbus_storage.gateway.conditional_writes import conditional_delete
 from nimbus_storage.gateway.context import S3Request
-from nimbus_storage.gateway.objects import DeleteOutcome, delete_object
+from nimbus_storage.gateway.objects import DeleteOutcome
 from nimbus_storage.gateway.responses import empty_response, xml_response
 from nimbus_storage.gateway.storage_errors import to_s3
 from nimbus_storage.s3errors import MalformedXML, S3Error
@@ -29,21 +35,58 @@ def _outcome_headers(outcome: DeleteOutcome) -> dict[str, str]:
 
 async def delete_object_handler(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
-    outcome = await delete_object(
-        request.services, bucket, request.key, request.query.get("versionId")
-    )
+    version_id = request.query.get("versionId")
+    outcome = await conditional_delete(request, bucket, request.key, version_id, request.headers)
     return empty_response(204, headers=_outcome_headers(outcome))
 
 
-def _parse_delete_request(body: bytes) -> tuple[bool, list[tuple[str, str | None]]]:
+@dataclass(frozen=True, slots=True)
+class DeleteTarget:
+    key: str
+    version_id: str | None
+    # The object's own conditions, as DeleteObject's header names (conditional.py).
+    conditions: dict[str, str]
+
+
+def _conditions(element: ElementTree.Element) -> dict[str, str]:
+    """``<ETag>``, ``<LastModifiedTime>`` and ``<Size>`` of one ``<Object>``: the conditions
+    DeleteObject takes as headers."""
+    conditions: dict[str, str] = {}
+    etag = s3xml.token(element, "ETag")
+    if etag is not None:
+        conditions["if-match"] = etag
+    modified = s3xml.token(element, "LastModifiedTime")
+    if modified is not None:
+        conditions["x-amz-if-match-last-modified-time"] = _http_date(modified)
+    size = s3xml.token(element, "Size")
+    if size is not None:
+        conditions["x-amz-if-match-size"] = size
+    return conditions
+
+
+def _http_date(text: str) -> str:
+    """A ``<LastModifiedTime>`` (ISO 8601, or the HTTP date botocore writes) as an HTTP date."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            raise MalformedXML(f"<LastModifiedTime> {text!r} is not a timestamp") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def _parse_delete_request(body: bytes) -> tuple[bool, list[DeleteTarget]]:
     document = s3xml.parse(body, root="Delete", max_size=MAX_DELETE_BODY)
     quiet = (s3xml.token(document, "Quiet") or "false").lower() == "true"
-    targets: list[tuple[str, str | None]] = []
+    targets: list[DeleteTarget] = []
     for element in document.findall("Object"):
         key = s3xml.text(element, "Key")  # exact: <Key> a </Key> names the key " a "
         if not key:
             raise MalformedXML("Each <Object> needs a non-empty <Key>")
-        targets.append((key, s3xml.text(element, "VersionId")))
+        targets.append(DeleteTarget(key, s3xml.text(element, "VersionId"), _conditions(element)))
     if not targets or len(targets) > MAX_DELETE_KEYS:
         raise MalformedXML(f"A Delete request names between 1 and {MAX_DELETE_KEYS} objects")
     return quiet, targets
@@ -54,11 +97,12 @@ async def delete_objects(request: S3Request) -> web.StreamResponse:
     quiet, targets = _parse_delete_request(await read_small_body(request, MAX_DELETE_BODY))
     deleted: list[dict[str, s3xml.XmlValue]] = []
     errors: list[dict[str, s3xml.XmlValue]] = []
-    for key, version_id in targets:
+    for target in targets:
+        key, version_id = target.key, target.version_id
         try:
             action = request.operation.required_handler_action(version_id)
             await check_access(request, bucket, action, key)
-            outcome = await delete_object(request.services, bucket, key, version_id)
+            outcome = await conditional_delete(request, bucket, key, version_id, target.conditions)
         except (S3Error, StorageError) as caught:
             error = caught if isinstance(caught, S3Error) else to_s3(caught)
             errors.append(

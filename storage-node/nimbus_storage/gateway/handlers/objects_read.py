@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nimbus_storage.bucket_config.acl import acl_allows
-from nimbus_storage.bucket_config.lifecycle import expiration_header, from_json
-from nimbus_storage.gateway import cors, objects
+from nimbus_storage.gateway import cors, objects, sse_reads
 from nimbus_storage.gateway.authorize import check_access
+from nimbus_storage.gateway.bucket_controls import object_acl_allows
 from nimbus_storage.gateway.conditional import ByteRange, check_preconditions, parse_range
 from nimbus_storage.gateway.context import S3Request
-from nimbus_storage.gateway.encryption import refuse_encryption
+from nimbus_storage.gateway.expiration import expiration_headers
 from nimbus_storage.gateway.headers import (
     DEFAULT_CONTENT_TYPE,
     STORED_HEADERS,
@@ -20,12 +19,13 @@ from nimbus_storage.gateway.headers import (
 from nimbus_storage.meta.api import ObjectVersion
 from nimbus_storage.s3errors import (
     AccessDenied,
-    InvalidArgument,
     InvalidPartNumber,
     InvalidRange,
+    InvalidRequest,
     MethodNotAllowed,
     NoSuchKey,
     NotModified,
+    TooManyParts,
 )
 
 # Query parameters that override response headers on a signed GET (AWS: not for anonymous).
@@ -55,7 +55,27 @@ async def _resolve_version(request: S3Request) -> ObjectVersion:
     return version
 
 
+MAX_PART_NUMBER = 10_000
+
+
+def _requested_part(request: S3Request) -> int | None:
+    """The ``partNumber`` a GET/HEAD asks for, checked before the object is looked up, as
+    AWS: 400 InvalidArgument unless an integer from 1 to 10000; 400 InvalidRequest with a
+    Range header too."""
+    raw = request.query.get("partNumber")
+    if raw is None:
+        return None
+    number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 0
+    if not 1 <= number <= MAX_PART_NUMBER:
+        raise TooManyParts(ArgumentName="partNumber", ArgumentValue=raw)
+    if "Range" in request.headers:
+        raise InvalidRequest("Cannot specify both Range header and partNumber query parameter")
+    return number
+
+
 def _part_range(body: objects.ObjectBody, part_number: int) -> ByteRange:
+    """A part's bytes; an object not uploaded in parts is one part (416 InvalidPartNumber
+    past the last part)."""
     parts = body.parts or [("", body.size)]
     if not 1 <= part_number <= len(parts):
         raise InvalidPartNumber(
@@ -90,13 +110,7 @@ async def _headers(
         headers["x-amz-tagging-count"] = str(len(tags))
     if body.parts is not None:
         headers["x-amz-mp-parts-count"] = str(len(body.parts))
-    lifecycle = await request.services.catalog.get_config(bucket.name, "lifecycle")
-    if lifecycle:
-        expiry = expiration_header(
-            from_json(lifecycle), version.key, version.size, tags or {}, version.last_modified
-        )
-        if expiry:
-            headers["x-amz-expiration"] = expiry
+    headers.update(await expiration_headers(request.services, bucket, version, tags or {}))
     if request.auth is not None:
         for parameter, header in _OVERRIDES.items():
             if parameter in request.query:
@@ -119,6 +133,7 @@ def _first_byte(request: S3Request, version: ObjectVersion) -> int | None:
 
 
 async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
+    part_number = _requested_part(request)
     try:
         version = await _resolve_version(request)
     except (NoSuchKey, MethodNotAllowed) as error:
@@ -128,11 +143,10 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
             # As in S3, only a caller who may list the bucket learns that a key is absent.
             await check_access(request, request.require_bucket(), "s3:ListBucket", "")
         raise
-    if request.object_acl_required and not acl_allows(
-        version.acl, request.principal, request.require_bucket().owner, "s3:GetObject"
+    if request.object_acl_required and not await object_acl_allows(
+        request, version, "s3:GetObject"
     ):
         raise AccessDenied()
-    refuse_encryption(request.operation.name, request.headers)
     body = await objects.open_body(
         request.services,
         request.require_bucket(),
@@ -140,6 +154,7 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
         read_from=_first_byte(request, version) if send_body else None,
     )
     try:
+        encryption_headers = sse_reads.unlock(request, body, need_key=send_body)
         try:
             check_preconditions(request.headers, version.etag, version.last_modified)
         except NotModified as not_modified:
@@ -148,20 +163,15 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
                 {"ETag": f'"{version.etag}"', "Last-Modified": http_date(version.last_modified)}
             )
             raise
-        headers = await _headers(request, version, body)
+        headers = await _headers(request, version, body) | encryption_headers
         byte_range: ByteRange | None
-        if "partNumber" in request.query:
-            try:
-                part_number = int(request.query["partNumber"])
-            except ValueError:
-                raise InvalidArgument("Part number must be an integer") from None
+        if part_number is not None:
             byte_range = _part_range(body, part_number)
         else:
             byte_range = parse_range(request.headers.get("Range"), body.size)
         status = 200
-        if byte_range is not None and (
-            byte_range.length != body.size or "Range" in request.headers
-        ):
+        # A part is a range even when it is the whole object (AWS: 206, Content-Range).
+        if byte_range is not None and byte_range.length > 0:
             status = 206
             headers["Content-Range"] = byte_range.content_range(body.size)
         if byte_range is None:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
-from nimbus_storage.bucket_config.acl import parse_canned_acl
+from nimbus_storage.bucket_config.acl import DEFAULT_ACL, requested_acl
 from nimbus_storage.bucket_config.tagging import parse_tagging_header
-from nimbus_storage.gateway import objects
+from nimbus_storage.gateway import objects, sse_objects, sse_reads
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.body import declared_size, require_size, verified_payload
+from nimbus_storage.gateway.bucket_controls import object_owner
 from nimbus_storage.gateway.bucket_owner import SOURCE_EXPECTED_OWNER, check_expected_owner
 from nimbus_storage.gateway.conditional import check_preconditions
+from nimbus_storage.gateway.conditional_writes import check_write_preconditions, commit_checked
 from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.expiration import expiration_headers
 from nimbus_storage.gateway.headers import (
     META_MANIFEST,
     iso8601,
@@ -29,8 +31,8 @@ from nimbus_storage.s3errors import (
     NoSuchBucket,
     NoSuchKey,
     NoSuchVersion,
-    PreconditionFailed,
 )
+from nimbus_storage.sse.envelope import META_PREFIX as SSE_META_PREFIX
 
 MAX_COPY_SIZE = 5 * 1024**3
 
@@ -41,28 +43,12 @@ def version_headers(bucket: Bucket, version: ObjectVersion) -> dict[str, str]:
     return {}
 
 
-async def check_write_preconditions(request: S3Request, bucket: Bucket) -> None:
-    """Conditional writes: If-None-Match: * refuses to overwrite; If-Match needs the ETag."""
-    if_none_match = request.headers.get("If-None-Match")
-    if_match = request.headers.get("If-Match")
-    if if_none_match is None and if_match is None:
-        return
-    current = await request.services.catalog.index(bucket.name).get(request.key)
-    exists = current is not None and not current.delete_marker
-    if if_none_match is not None:
-        if if_none_match.strip() != "*":
-            raise InvalidArgument("If-None-Match on a write accepts only '*'")
-        if exists:
-            raise PreconditionFailed(Condition="If-None-Match")
-    if if_match is not None:
-        if current is None or not exists:
-            raise NoSuchKey(Key=request.key)
-        check_preconditions({"if-match": if_match}, current.etag, current.last_modified)
-
-
 def request_acl(request: S3Request) -> str:
-    """The canned ACL a write asks for (``x-amz-acl``); private when none."""
-    return parse_canned_acl(request.headers.get("x-amz-acl", "private"))
+    """The stored form of the ACL a write asks for (``x-amz-acl`` or ``x-amz-grant-*``, checked
+    before the handler by bucket_controls.check_requested_acl); private when none."""
+    bucket = request.require_bucket()
+    writer = request.principal or bucket.owner
+    return requested_acl(request.headers, writer, bucket.owner) or DEFAULT_ACL
 
 
 def request_tags(request: S3Request) -> dict[str, str]:
@@ -74,35 +60,39 @@ async def put_object(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     services = request.services
     size = require_size(request, services.config.max_put_size)
+    encryption = await sse_objects.write_encryption(request, bucket.name, request.key)
     await check_write_preconditions(request, bucket)
     await objects.check_quota(services, bucket, size)
     tags = request_tags(request)
     acl = request_acl(request)
     meta = object_headers_from_request(request.headers)
     payload = verified_payload(request)
+    out = sse_objects.Outgoing.of(encryption, aiter(payload), size, payload.trailer)
     stored = await objects.store_blob(
         services,
         bucket,
         request.key,
-        aiter(payload),
-        meta,
-        expected_size=size,
-        trailer=payload.trailer,
+        out.chunks,
+        meta | out.meta,
+        expected_size=out.stored_size,
+        trailer=out.trailer,
     )
-    version = await objects.commit_version(
-        services,
+    version = await commit_checked(
+        request,
         bucket,
-        request.key,
         stored,
-        etag=stored.info.md5_hex,
-        size=stored.info.size,
-        owner=request.principal or bucket.owner,
+        etag=out.etag(stored.info.md5_hex),
+        size=size,
+        owner=await object_owner(request, acl),
         content_type=meta["content-type"],
         acl=acl,
         tags=tags,
     )
     headers = {"ETag": f'"{version.etag}"', **version_headers(bucket, version)}
+    headers.update(await expiration_headers(services, bucket, version, tags))
     headers.update(payload.checksum_headers())
+    if encryption is not None:
+        headers.update(encryption.response_headers())
     return empty_response(headers=headers)
 
 
@@ -188,7 +178,7 @@ def copied_meta(
     return {
         name: value
         for name, value in source_meta.items()
-        if name != META_MANIFEST and not name.startswith("x-amz-checksum-")
+        if name != META_MANIFEST and not name.startswith(("x-amz-checksum-", SSE_META_PREFIX))
     }
 
 
@@ -212,51 +202,58 @@ async def copy_object(request: S3Request) -> web.StreamResponse:
         raise InvalidRequest("A copy request must not have a body")
     source, source_version, body = await open_copy_source(request, "x-amz-copy-source-")
     try:
+        await check_write_preconditions(request, bucket)
         if body.size > MAX_COPY_SIZE:
             raise InvalidRequest(
                 "The specified copy source is larger than the maximum allowable size for a copy"
                 " source: 5368709120"
             )
-        # Copying an older version over the current one is how S3 restores a version.
+        sse_reads.unlock_source(request, body, source.bucket, source.key)
+        # Copying an older version over the current one is how S3 restores a version; a copy
+        # onto itself asking for an encryption changes it.
         is_self_copy = (
-            source.bucket == bucket.name and source.key == request.key and source_version.is_latest
+            source.bucket == bucket.name
+            and source.key == request.key
+            and source_version.is_latest
+            and not sse_objects.requests_encryption(request.headers)
         )
         meta = copied_meta(request, dict(body.meta), is_self_copy)
         tags = await copied_tags(request, source, source_version)
         acl = request_acl(request)
         await objects.check_quota(services, bucket, body.size)
+        out, encryption = await sse_objects.copy_outgoing(
+            request, bucket.name, request.key, body, source_version.etag
+        )
         stored = await objects.store_blob(
             services,
             bucket,
             request.key,
-            body.stream(0, body.size - 1) if body.size else _empty(),
-            meta,
-            expected_size=body.size,
+            out.chunks,
+            meta | out.meta,
+            expected_size=out.stored_size,
+            trailer=out.trailer,
         )
     finally:
         body.close()
-    version = await objects.commit_version(
-        services,
+    version = await commit_checked(
+        request,
         bucket,
-        request.key,
         stored,
-        etag=stored.info.md5_hex,
-        size=stored.info.size,
-        owner=request.principal or bucket.owner,
+        etag=out.etag(stored.info.md5_hex),
+        size=body.size,
+        owner=await object_owner(request, acl),
         content_type=meta.get("content-type", ""),
         acl=acl,
         tags=tags,
     )
     headers = version_headers(bucket, version)
+    headers.update(await expiration_headers(services, bucket, version, tags))
     if source_version.version_id != "null" or source.version_id:
         headers["x-amz-copy-source-version-id"] = source_version.version_id
+    if encryption is not None:
+        headers.update(encryption.response_headers())
     return xml_response(
         "CopyObjectResult",
         {"LastModified": iso8601(version.last_modified), "ETag": f'"{version.etag}"'},
         headers=headers,
     )
-
-
-async def _empty() -> AsyncIterator[bytes]:
-    return
-    yield b""

@@ -1,8 +1,19 @@
 """The configuration documents of a bucket, each a sub-resource: versioning, tagging, CORS,
-policy, lifecycle and ACL."""
+policy (and its status), lifecycle, ACL, Block Public Access, Object Ownership and server access
+logging."""
 
 from __future__ import annotations
 
+from nimbus_storage.gateway.handlers.bucket_access import (
+    delete_bucket_ownership_controls,
+    delete_public_access_block,
+    get_bucket_ownership_controls,
+    get_bucket_policy_status,
+    get_public_access_block,
+    put_bucket_ownership_controls,
+    put_public_access_block,
+)
+from nimbus_storage.gateway.handlers.bucket_logging import get_bucket_logging, put_bucket_logging
 from nimbus_storage.gateway.handlers.bucket_subresources import (
     delete_bucket_cors,
     delete_bucket_lifecycle,
@@ -24,6 +35,8 @@ from nimbus_storage.gateway.handlers.bucket_subresources import (
 from nimbus_storage.gateway.operation import Action, S3Operation, Scope
 
 BUCKET = Scope.BUCKET
+PUT_PUBLIC_ACCESS_BLOCK = Action("s3:PutBucketPublicAccessBlock")
+PUT_OWNERSHIP_CONTROLS = Action("s3:PutBucketOwnershipControls")
 
 # First in the table: a request naming one of these and a sub-resource of buckets.py is this one.
 OPERATIONS: tuple[S3Operation, ...] = (
@@ -144,5 +157,77 @@ OPERATIONS: tuple[S3Operation, ...] = (
     ),
     S3Operation(
         "PutBucketAcl", "PUT", BUCKET, put_bucket_acl, Action("s3:PutBucketAcl"), subresource="acl"
+    ),
+    S3Operation(
+        "GetPublicAccessBlock",
+        "GET",
+        BUCKET,
+        get_public_access_block,
+        Action("s3:GetBucketPublicAccessBlock"),
+        subresource="publicAccessBlock",
+    ),
+    S3Operation(
+        "PutPublicAccessBlock",
+        "PUT",
+        BUCKET,
+        put_public_access_block,
+        PUT_PUBLIC_ACCESS_BLOCK,
+        subresource="publicAccessBlock",
+    ),
+    S3Operation(
+        "DeletePublicAccessBlock",
+        "DELETE",
+        BUCKET,
+        delete_public_access_block,
+        PUT_PUBLIC_ACCESS_BLOCK,
+        subresource="publicAccessBlock",
+    ),
+    S3Operation(
+        "GetBucketPolicyStatus",
+        "GET",
+        BUCKET,
+        get_bucket_policy_status,
+        Action("s3:GetBucketPolicyStatus"),
+        subresource="policyStatus",
+    ),
+    S3Operation(
+        "GetBucketOwnershipControls",
+        "GET",
+        BUCKET,
+        get_bucket_ownership_controls,
+        Action("s3:GetBucketOwnershipControls"),
+        subresource="ownershipControls",
+    ),
+    S3Operation(
+        "PutBucketOwnershipControls",
+        "PUT",
+        BUCKET,
+        put_bucket_ownership_controls,
+        PUT_OWNERSHIP_CONTROLS,
+        subresource="ownershipControls",
+    ),
+    S3Operation(
+        "DeleteBucketOwnershipControls",
+        "DELETE",
+        BUCKET,
+        delete_bucket_ownership_controls,
+        PUT_OWNERSHIP_CONTROLS,
+        subresource="ownershipControls",
+    ),
+    S3Operation(
+        "GetBucketLogging",
+        "GET",
+        BUCKET,
+        get_bucket_logging,
+        Action("s3:GetBucketLogging"),
+        subresource="logging",
+    ),
+    S3Operation(
+        "PutBucketLogging",
+        "PUT",
+        BUCKET,
+        put_bucket_logging,
+        Action("s3:PutBucketLogging"),
+        subresource="logging",
     ),
 )

@@ -1,5 +1,5 @@
 """The service (``/``), the CORS preflight on any path, and the operations on a bucket itself:
-create, head, delete, listings, location, batch delete, default encryption."""
+create, head, delete, listings, location, batch delete, browser uploads, default encryption."""
 
 from __future__ import annotations
 
@@ -22,9 +22,17 @@ from nimbus_storage.gateway.handlers.listing import (
 )
 from nimbus_storage.gateway.handlers.multipart import list_multipart_uploads
 from nimbus_storage.gateway.handlers.objects_delete import delete_objects
+from nimbus_storage.gateway.handlers.post_object import post_object
 from nimbus_storage.gateway.handlers.preflight import preflight
-from nimbus_storage.gateway.operation import Access, Action, QueryEquals, S3Operation, Scope
-from nimbus_storage.gateway.operations.objects import DELETE_OBJECT
+from nimbus_storage.gateway.operation import (
+    Access,
+    Action,
+    MediaType,
+    QueryEquals,
+    S3Operation,
+    Scope,
+)
+from nimbus_storage.gateway.operations.objects import DELETE_OBJECT, PUT_OBJECT
 
 BUCKET = Scope.BUCKET
 LIST_BUCKET = Action("s3:ListBucket")
@@ -63,6 +71,16 @@ OPERATIONS: tuple[S3Operation, ...] = (
         expected_owner=False,
     ),
     S3Operation("HeadBucket", "HEAD", BUCKET, head_bucket, LIST_BUCKET),
+    # A browser upload: the form names the key, and its signature the identity.
+    S3Operation(
+        "PostObject",
+        "POST",
+        BUCKET,
+        post_object,
+        PUT_OBJECT,
+        when=MediaType("multipart/form-data"),
+        form_auth=True,
+    ),
     S3Operation("DeleteBucket", "DELETE", BUCKET, delete_bucket, Action("s3:DeleteBucket")),
     # --- sub-resources (after those of bucket_config.py) ------------------------------------
     S3Operation(

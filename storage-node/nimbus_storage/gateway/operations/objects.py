@@ -1,5 +1,5 @@
-"""The operations on an object (``/bucket/key``): reads, writes, deletes, its tagging and ACL,
-multipart uploads."""
+"""The operations on an object (``/bucket/key``): reads, writes, deletes, its tagging, ACL and
+attributes, multipart uploads."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from nimbus_storage.gateway.handlers.multipart import (
     upload_part,
     upload_part_copy,
 )
+from nimbus_storage.gateway.handlers.object_attributes import get_object_attributes
 from nimbus_storage.gateway.handlers.object_config import (
     delete_object_tagging,
     get_object_acl,
@@ -70,6 +71,15 @@ OPERATIONS: tuple[S3Operation, ...] = (
         put_object_acl,
         Action("s3:PutObjectAcl", versioned="s3:PutObjectVersionAcl"),
         subresource="acl",
+    ),
+    S3Operation(
+        "GetObjectAttributes",
+        "GET",
+        OBJECT,
+        get_object_attributes,
+        Action("s3:GetObjectAttributes", versioned="s3:GetObjectVersionAttributes"),
+        subresource="attributes",
+        object_read=True,
     ),
     # --- multipart uploads: ?uploadId, then ?uploads ----------------------------------------
     S3Operation("UploadPart", "PUT", OBJECT, upload_part, PUT_OBJECT, parameter="uploadId"),
