@@ -159,9 +159,11 @@ def test_conditional_delete(s3_in_each_mode: S3Client, bucket_in_each_mode: str)
         IfMatchLastModifiedTime=modified,
     )
     assert error_code(lambda: s3.head_object(Bucket=bucket, Key="k")) == ("404", 404)
-    for condition in ({"IfMatch": "*"}, {"IfMatchSize": 1}, {"IfMatchLastModifiedTime": modified}):
+    for name in ("IfMatch", "IfMatchSize", "IfMatchLastModifiedTime"):
         s3.put_object(Bucket=bucket, Key="k", Body=b"1")
-        s3.delete_object(Bucket=bucket, Key="k", **condition)
+        current = s3.head_object(Bucket=bucket, Key="k")["LastModified"]  # this write's own
+        condition = {"IfMatch": "*", "IfMatchSize": 1, "IfMatchLastModifiedTime": current}
+        s3.delete_object(Bucket=bucket, Key="k", **{name: condition[name]})  # type: ignore[arg-type]
         assert error_code(lambda: s3.head_object(Bucket=bucket, Key="k")) == ("404", 404)
 
 

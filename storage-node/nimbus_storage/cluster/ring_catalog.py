@@ -42,6 +42,7 @@ class RingCatalogService(CatalogService):
         self.replicas = replicas
         self.cache_ttl = cache_ttl
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._changes = 0  # changes this gateway made: a read racing one is not cached
 
     def index(self, name: str) -> RingIndexService:
         return RingIndexService(self.replicas, name)
@@ -50,16 +51,20 @@ class RingCatalogService(CatalogService):
         self._cache.clear()
 
     async def _cached(self, key: tuple[str, str], load: Callable[[], Awaitable[T]]) -> T:
-        now = time.monotonic()
         hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self.cache_ttl:
+        if hit is not None and time.monotonic() - hit[0] < self.cache_ttl:
             return hit[1]  # type: ignore[no-any-return]
+        changes = self._changes
         value = await load()
-        self._cache[key] = (now, value)
+        # Fresh from when the read finished: a read that waited on a node (up to its timeout)
+        # still serves the rest of the request. Unless this gateway changed something meanwhile.
+        if self._changes == changes:
+            self._cache[key] = (time.monotonic(), value)
         return value
 
     def _forget(self, kind: str, name: str) -> None:
         self._cache.pop((kind, name), None)
+        self._changes += 1
 
     async def _rows(
         self, op: DbOp, args: Mapping[str, Any], kind: type[R], *, degraded: bool = False
