@@ -12,8 +12,8 @@ from typing import Any, cast
 import pytest
 from mypy_boto3_s3 import S3Client
 
+from tests.functional.access_support import plain_user
 from tests.functional.conftest import GatewayHandle, empty_and_delete, error_code
-from tests.functional.test_admin import admin
 from tests.functional.test_policy_acl import anonymous, policy
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
@@ -23,26 +23,17 @@ LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
 User = tuple[str, S3Client]
 
 
-def make_user(gateway: GatewayHandle) -> tuple[str, S3Client]:
-    key = f"USR{uuid.uuid4().hex[:10].upper()}"
-    status, created = admin(gateway, "PUT", f"credentials/{key}", {})
-    assert status == 201
-    return key, gateway.client(access_key=key, secret_key=created["secretKey"])
-
-
 @pytest.fixture
 def owner(gateway_in_each_mode: GatewayHandle) -> Iterator[User]:
     """A plain user owning a bucket of its own (the admin key is above ACLs and policies)."""
-    key, client = make_user(gateway_in_each_mode)
-    yield key, client
-    admin(gateway_in_each_mode, "DELETE", f"credentials/{key}")
+    with plain_user(gateway_in_each_mode) as user:
+        yield user
 
 
 @pytest.fixture
 def other(gateway_in_each_mode: GatewayHandle) -> Iterator[User]:
-    key, client = make_user(gateway_in_each_mode)
-    yield key, client
-    admin(gateway_in_each_mode, "DELETE", f"credentials/{key}")
+    with plain_user(gateway_in_each_mode) as user:
+        yield user
 
 
 @pytest.fixture

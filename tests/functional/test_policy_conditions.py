@@ -14,9 +14,9 @@ import urllib3
 from botocore.exceptions import ClientError
 from mypy_boto3_s3 import S3Client
 
+from tests.functional.access_support import plain_user
 from tests.functional.conftest import GatewayHandle, empty_and_delete, error_code
-from tests.functional.test_acl_grants import User, make_user
-from tests.functional.test_admin import admin
+from tests.functional.test_acl_grants import User
 from tests.functional.test_policy_acl import policy
 
 DENIED = ("AccessDenied", 403)
@@ -24,16 +24,15 @@ DENIED = ("AccessDenied", 403)
 
 @pytest.fixture
 def owner(gateway_in_each_mode: GatewayHandle) -> Iterator[User]:
-    key, client = make_user(gateway_in_each_mode)
-    yield key, client
-    admin(gateway_in_each_mode, "DELETE", f"credentials/{key}")
+    """A plain user owning a bucket of its own (the admin key is above ACLs and policies)."""
+    with plain_user(gateway_in_each_mode) as user:
+        yield user
 
 
 @pytest.fixture
 def other(gateway_in_each_mode: GatewayHandle) -> Iterator[User]:
-    key, client = make_user(gateway_in_each_mode)
-    yield key, client
-    admin(gateway_in_each_mode, "DELETE", f"credentials/{key}")
+    with plain_user(gateway_in_each_mode) as user:
+        yield user
 
 
 @pytest.fixture
