@@ -13,6 +13,9 @@ on them.
 
 ``--sse``: every PUT asks for server-side encryption (SSE-S3 from a key store the benchmark
 generates, or SSE-C with a fixed key every GET sends too), to measure what encryption costs.
+SSE-C needs a secure connection: the gateway runs with ``--trust-forwarded-proto`` and the
+requests say ``X-Forwarded-Proto: https``, as behind a proxy ending TLS, so the figures hold
+the encryption's cost and not TLS's.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ def sse_headers(sse: str, method: str) -> dict[str, str]:
         return {"x-amz-server-side-encryption": "AES256"}
     if sse == "sse-c" and method in ("PUT", "GET"):
         return {
+            "X-Forwarded-Proto": "https",  # the gateway trusts it (--trust-forwarded-proto)
             "x-amz-server-side-encryption-customer-algorithm": "AES256",
             "x-amz-server-side-encryption-customer-key": base64.b64encode(_SSE_C_KEY).decode(),
             "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(
@@ -321,6 +325,8 @@ async def main_async(args: argparse.Namespace) -> None:
         extra: tuple[str, ...] = ()
         if args.sse == "sse-s3":
             extra = ("--sse-keys", str(make_key_store(Path(data))))
+        elif args.sse == "sse-c":
+            extra = ("--trust-forwarded-proto",)  # SSE-C over "TLS ended at a proxy"
         if args.cluster:
             server = ClusterServer(Path(data) / "c", args.cluster, args.replicas, args.ec, extra)
             scheme = f"erasure coded {args.ec}" if args.ec else f"{args.replicas} replicas"

@@ -36,6 +36,7 @@ from nimbus_storage.gateway.server import (
     start_gateway,
 )
 from nimbus_storage.gateway.storage_policies import DEFAULT_POLICY, PolicySpec
+from nimbus_storage.gateway.transport import TlsFilesInvalid
 from nimbus_storage.logs import add_format_argument, configure_logging
 from nimbus_storage.meta.db_names import CATALOG
 from nimbus_storage.node import cli as node_cli
@@ -183,6 +184,24 @@ def _parser() -> argparse.ArgumentParser:
         f" (default ${SSE_KEYS_ENV}; none: SSE-S3/SSE-KMS answer NotImplemented, SSE-C works)",
     )
     serve.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=None,
+        metavar="PEM",
+        help="serve HTTPS with this certificate (chain) and --tls-key (the metrics, health and"
+        " admin endpoints too); default plain HTTP, where SSE-C requests are refused",
+    )
+    serve.add_argument(
+        "--tls-key", type=Path, default=None, metavar="PEM", help="the private key of --tls-cert"
+    )
+    serve.add_argument(
+        "--trust-forwarded-proto",
+        action="store_true",
+        help="count a request as secure (SSE-C allowed, aws:SecureTransport true) when its"
+        " X-Forwarded-Proto says https: only behind a proxy that ends TLS and sets that header,"
+        " which clients cannot bypass",
+    )
+    serve.add_argument(
         "--access-log-flush-seconds",
         type=float,
         default=60.0,
@@ -254,6 +273,9 @@ async def _serve(args: argparse.Namespace) -> int:
         local_metadata=args.local_metadata,
         metadata_cache_ttl=args.metadata_cache_ttl,
         sse_keys=args.sse_keys.resolve() if args.sse_keys else None,
+        tls_cert=args.tls_cert.resolve() if args.tls_cert else None,
+        tls_key=args.tls_key.resolve() if args.tls_key else None,
+        trust_forwarded_proto=args.trust_forwarded_proto,
         access_log_flush_seconds=args.access_log_flush_seconds,
     )
     if args.domain:
@@ -262,6 +284,9 @@ async def _serve(args: argparse.Namespace) -> int:
         gateway = await start_gateway(config, janitor_enabled=not args.no_janitor)
     except KeyStoreInvalid as exc:
         print(f"nimbus-storage serve: --sse-keys: {exc.message}", file=sys.stderr)
+        return 2
+    except TlsFilesInvalid as exc:
+        print(f"nimbus-storage serve: --tls-cert/--tls-key: {exc.message}", file=sys.stderr)
         return 2
     gateway.services.ready = False
     try:

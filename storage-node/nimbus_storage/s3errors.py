@@ -535,3 +535,27 @@ class CrossLocationLoggingProhibited(S3Error):
         "Cross-location logging not allowed. Buckets in one geographic location cannot log"
         " information to a bucket in another location."
     )
+
+
+class InvalidBucketState(S3Error):
+    code = "InvalidBucketState"
+    status = 409
+    default_message = "The request is not valid with the current state of the bucket."
+
+
+class ObjectLockConfigurationNotFoundError(S3Error):
+    code = "ObjectLockConfigurationNotFoundError"
+    status = 404
+    default_message = "Object Lock configuration does not exist for this bucket"
+
+
+class NoSuchObjectLockConfiguration(S3Error):
+    code = "NoSuchObjectLockConfiguration"
+    status = 404
+    default_message = "The specified object does not have a ObjectLock configuration"
+
+
+class InvalidRetentionPeriod(S3Error):
+    code = "InvalidRetentionPeriod"
+    status = 400
+    default_message = "Default retention period must be a positive integer value"

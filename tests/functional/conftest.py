@@ -46,14 +46,21 @@ class GatewayHandle:
         return future.result(timeout=60)
 
     def client(
-        self, access_key: str = ROOT_ACCESS_KEY, secret_key: str = ROOT_SECRET_KEY, **config: Any
+        self,
+        access_key: str = ROOT_ACCESS_KEY,
+        secret_key: str = ROOT_SECRET_KEY,
+        *,
+        verify: str | None = None,
+        **config: Any,
     ) -> S3Client:
+        """boto3 on the gateway; ``verify``: the CA file to trust when it serves HTTPS."""
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
             region_name="us-east-1",
+            verify=verify,
             config=Config(
                 retries={"max_attempts": 1, "mode": "standard"},
                 s3={"addressing_style": config.pop("addressing_style", "path")},

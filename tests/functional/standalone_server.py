@@ -8,14 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+SERVE = (sys.executable, "-m", "nimbus_storage.cli", "serve")
+
 
 def start_standalone(
-    data: Path, access_key: str, secret_key: str
+    data: Path, access_key: str, secret_key: str, *options: str
 ) -> tuple[subprocess.Popen[str], str, list[str]]:
-    """The process, its endpoint URL, and the three banner lines it printed when ready."""
+    """The process, its endpoint URL, and the three banner lines it printed when ready;
+    ``options``: more ``serve`` options."""
     env = dict(os.environ, NIMBUS_ROOT_ACCESS_KEY=access_key, NIMBUS_ROOT_SECRET_KEY=secret_key)
     process = subprocess.Popen(
-        [sys.executable, "-m", "nimbus_storage.cli", "serve", "--data", str(data), "--port", "0"],
+        [*SERVE, "--data", str(data), "--port", "0", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from mypy_boto3_s3 import S3Client
 from nimbus_storage.blobs.diskfile import normalize_timestamp
-from nimbus_storage.gateway import objects
+from nimbus_storage.gateway import object_body
 
 from tests.functional.conftest import GatewayHandle
 
@@ -43,7 +43,7 @@ def test_failure_mid_stream_drops_the_connection(
         assert version is not None
         stored_bucket = await services.catalog.get_bucket(bucket)
         assert stored_bucket is not None
-        body = await objects.open_body(services, stored_bucket, version)
+        body = await object_body.open_body(services, stored_bucket, version)
         body.close()
         assert body.parts is not None
         await services.blobs.delete(body.parts[-1][0], normalize_timestamp(time.time()))

@@ -189,3 +189,27 @@ def test_a_part_number_out_of_range_is_invalid_argument(
     # Checked before the object is looked up: a missing key answers the same.
     answer = _raw(gateway, "GET", f"/{bucket}/missing?partNumber={value}", {})
     assert (answer.status, answer.code) == (400, "InvalidArgument")
+
+
+# --- what every answer carries ------------------------------------------------------------------
+
+
+def test_streamed_answers_carry_the_request_id(
+    s3_in_each_mode: S3Client, bucket_in_each_mode: str
+) -> None:
+    """GetObject streams its answer from the handler; it names its request as every answer
+    does (and as its error would)."""
+    s3, bucket = s3_in_each_mode, bucket_in_each_mode
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x" * 1000)
+    seen: list[dict[str, str]] = []
+    for call in (
+        lambda: s3.get_object(Bucket=bucket, Key="k"),
+        lambda: s3.get_object(Bucket=bucket, Key="k", Range="bytes=0-9"),
+        lambda: s3.head_object(Bucket=bucket, Key="k"),
+    ):
+        headers = call()["ResponseMetadata"]["HTTPHeaders"]
+        seen.append(headers)
+    ids = [headers.get("x-amz-request-id", "") for headers in seen]
+    assert all(ids), seen
+    assert len(set(ids)) == len(ids)
+    assert {headers.get("server") for headers in seen} == {"Nimbus"}

@@ -1,7 +1,8 @@
 """A gateway without a key store (no ``--sse-keys``): SSE-S3 and SSE-KMS are refused with 501
-NotImplemented and nothing is stored, while SSE-C, which needs no key store, works — on the
-standalone gateway and on a gateway over a storage cluster (``gateway_in_each_mode``).
-Encryption with a key store: tests/functional/sse/."""
+NotImplemented and nothing is stored — on the standalone gateway and on a gateway over a
+storage cluster (``gateway_in_each_mode``). SSE-C, which needs no key store, works over HTTPS
+only (these gateways serve plain HTTP): tests/functional/test_sse_c_transport.py. Encryption
+with a key store: tests/functional/sse/."""
 
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from mypy_boto3_s3.type_defs import CopySourceTypeDef, ServerSideEncryptionConfi
 from tests.functional.conftest import ROOT_ACCESS_KEY, ROOT_SECRET_KEY, GatewayHandle
 from tests.functional.raw_http import Endpoint, read_answer
 
-SSE_C_KEY = b"0123456789abcdef0123456789abcdef"
-SSE_C: dict[str, Any] = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": SSE_C_KEY}
 CONTEXT = base64.b64encode(b'{"purpose": "test"}').decode()
 
 NEEDING_A_KEY_STORE = [
@@ -78,16 +77,6 @@ def test_malformed_encryption_headers_are_invalid_argument(
     assert_absent(s3, bucket, "secret")
 
 
-def test_sse_c_needs_no_key_store(s3_in_each_mode: S3Client, bucket_in_each_mode: str) -> None:
-    s3, bucket = s3_in_each_mode, bucket_in_each_mode
-    put = s3.put_object(Bucket=bucket, Key="c", Body=b"customer data", **SSE_C)
-    assert put["SSECustomerAlgorithm"] == "AES256"
-    assert s3.get_object(Bucket=bucket, Key="c", **SSE_C)["Body"].read() == b"customer data"
-    with pytest.raises(ClientError) as missing:
-        s3.get_object(Bucket=bucket, Key="c")
-    assert missing.value.response["Error"]["Code"] == "InvalidRequest"
-
-
 def test_copies_and_uploads_asking_for_a_key_store_store_nothing(
     s3_in_each_mode: S3Client, bucket_in_each_mode: str
 ) -> None:
@@ -115,24 +104,11 @@ def test_copies_and_uploads_asking_for_a_key_store_store_nothing(
 def test_reads_with_encryption_headers_are_refused_as_aws_refuses_them(
     s3_in_each_mode: S3Client, bucket_in_each_mode: str
 ) -> None:
-    """AWS answers SSE-C headers on a read of an object not stored with SSE-C with 400
-    InvalidRequest, the other SSE headers with 400 InvalidArgument; a missing key is still
-    404."""
+    """AWS answers SSE headers other than SSE-C's on a read with 400 InvalidArgument (SSE-C
+    headers on a read of an object not stored with SSE-C, 400 InvalidRequest, need HTTPS:
+    test_sse_c_transport.py)."""
     s3, bucket = s3_in_each_mode, bucket_in_each_mode
     s3.put_object(Bucket=bucket, Key="plain", Body=b"plaintext")
-    with pytest.raises(ClientError) as got:
-        s3.get_object(Bucket=bucket, Key="plain", **SSE_C)
-    error = got.value.response["Error"]
-    assert (error["Code"], error["Message"]) == (
-        "InvalidRequest",
-        "The encryption parameters are not applicable to this object.",
-    )
-    with pytest.raises(ClientError) as headed:
-        s3.head_object(Bucket=bucket, Key="plain", **SSE_C)
-    assert headed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    with pytest.raises(ClientError) as missing:
-        s3.get_object(Bucket=bucket, Key="absent", **SSE_C)
-    assert missing.value.response["Error"]["Code"] == "NoSuchKey"
 
     def add_sse_header(request: Any, **_: Any) -> None:
         request.headers["x-amz-server-side-encryption"] = "AES256"

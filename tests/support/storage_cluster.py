@@ -27,6 +27,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,7 @@ from nimbus_storage.ring import RingBuilder
 from nimbus_storage.ring.watch import RingFile
 
 from tests.support.faultproxy import FaultProxy, Mode
+from tests.support.tls import TlsFiles
 
 ZONES = "abcdefghijklmnopqrstuvwxyz"
 STATE_FILE = "cluster.json"
@@ -92,14 +94,20 @@ def layout_problems(nodes: int, replicas: int, ec: str | None, gateways: int = 1
     return problems
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+def _wait_http(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float,
+    context: ssl.SSLContext | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log.read_text(errors="replace").splitlines()[-20:]
             raise RuntimeError(f"{url} exited with {process.returncode}:\n" + "\n".join(tail))
         try:
-            with urllib.request.urlopen(url, timeout=1):
+            with urllib.request.urlopen(url, timeout=1, context=context):
                 return
         except OSError:
             time.sleep(0.1)
@@ -160,6 +168,9 @@ class StorageCluster:
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     gateways: int = 1
     """S3 gateways serving the cluster at once (each with its own port and data dir)."""
+    tls: TlsFiles | None = None
+    """Gateways serve HTTPS with this certificate (``--tls-cert`` / ``--tls-key``); clients
+    trust ``tls.ca``. None: plain HTTP."""
     members: list[NodeProcess] = field(default_factory=list)
     gateway_processes: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
     gateway_ports: list[int] = field(default_factory=list)
@@ -185,7 +196,11 @@ class StorageCluster:
 
     @property
     def endpoints(self) -> list[str]:
-        return [f"http://127.0.0.1:{port}" for port in self.gateway_ports]
+        return [f"{self.scheme}://127.0.0.1:{port}" for port in self.gateway_ports]
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     @property
     def ring_path(self) -> Path:
@@ -197,7 +212,7 @@ class StorageCluster:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.gateway_port}"
+        return f"{self.scheme}://127.0.0.1:{self.gateway_port}"
 
     def _env(self) -> dict[str, str]:
         return dict(
@@ -373,6 +388,8 @@ class StorageCluster:
             command += ["--ec", self.ec]
         if index:
             command.append("--no-janitor")  # lifecycle sweeps run on the first gateway only
+        if self.tls:
+            command += ["--tls-cert", str(self.tls.cert), "--tls-key", str(self.tls.key)]
         command += self.gateway_args
         with log.open("ab") as sink:
             process = subprocess.Popen(
@@ -380,7 +397,9 @@ class StorageCluster:
             )
         self.gateway_processes[index] = process
         self.save_state()
-        _wait_http(f"http://127.0.0.1:{port}/_nimbus/readyz", process, log, self.start_timeout)
+        context = self.tls.client_context() if self.tls else None
+        url = f"{self.scheme}://127.0.0.1:{port}/_nimbus/readyz"
+        _wait_http(url, process, log, self.start_timeout, context)
 
     def stop_gateway(self, index: int = 0) -> None:
         process = self.gateway_processes[index]

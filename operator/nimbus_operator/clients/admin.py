@@ -1,8 +1,10 @@
 """The storage admin API (docs/admin-api.md), spoken by the operator to a store's gateways.
 
 Requests are signed with SigV4 by the store's root credential, as any S3 request; answers are
-JSON. Errors are translated once, here: 4xx with an error code -> ``AdminRefused`` (the store
-refused what was asked: the message says why), connection failures and 5xx -> ``RetryLater``.
+JSON. A store serving HTTPS is trusted by the authority ``ca_pem`` of its endpoint (its TLS
+Secret's), never unverified. Errors are translated once, here: 4xx with an error code ->
+``AdminRefused`` (the store refused what was asked: the message says why), connection failures
+and 5xx -> ``RetryLater``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from nimbus_operator.clients.tls import client_context
 from nimbus_operator.errors import InvalidSpec, RetryLater
 
 ADMIN_PREFIX = "/_nimbus/admin/v1/"
@@ -36,10 +39,17 @@ class AdminRefused(InvalidSpec):
 @dataclass(frozen=True)
 class AdminEndpoint:
     url: str
-    """``http://<gateway service>.<ns>.svc:<port>``"""
+    """``http[s]://<gateway service>.<ns>.svc[:<port>]``"""
     access_key: str
     secret_key: str
     region: str = "us-east-1"
+    ca_pem: str | None = None
+    """For an https ``url``: the PEM authority the gateway's certificate is checked against
+    (the store's TLS Secret's ca.crt, else its tls.crt); None: the system's authorities."""
+
+    @property
+    def secure(self) -> bool:
+        return self.url.startswith("https://")
 
 
 class AdminClient:
@@ -55,8 +65,11 @@ class AdminClient:
         request = urllib.request.Request(
             url, data=data or None, method=method, headers=dict(signed.headers.items())
         )
+        context = client_context(self._endpoint.ca_pem) if self._endpoint.secure else None
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            with urllib.request.urlopen(
+                request, timeout=TIMEOUT_SECONDS, context=context
+            ) as response:
                 text = response.read()
         except urllib.error.HTTPError as error:
             raise _translated(error, method, path) from error

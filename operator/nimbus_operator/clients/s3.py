@@ -1,6 +1,6 @@
 """The S3 calls the operator makes itself (what the admin API does not cover): a bucket's
 lifecycle configuration, an Image object's size and a presigned URL to import it, signed with
-the store's admin credential.
+the store's admin credential (over HTTPS, trusting the store's authority only).
 
 Errors are translated here, once, as in the admin client: refusals (4xx) -> ``AdminRefused``
 with the S3 error code, an unreachable gateway or a 5xx -> ``RetryLater``.
@@ -17,6 +17,7 @@ from botocore.client import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nimbus_operator.clients.admin import AdminEndpoint, AdminRefused
+from nimbus_operator.clients.tls import boto_verify
 from nimbus_operator.errors import RetryLater
 
 TIMEOUT_SECONDS = 15.0
@@ -38,6 +39,8 @@ def _new_client(endpoint: AdminEndpoint) -> Any:
         aws_access_key_id=endpoint.access_key,
         aws_secret_access_key=endpoint.secret_key,
         region_name=endpoint.region,
+        # https: the gateway's certificate is checked against the store's authority.
+        verify=boto_verify(endpoint.ca_pem) if endpoint.secure else None,
         config=Config(
             s3={"addressing_style": "path"},
             signature_version="s3v4",

@@ -95,6 +95,25 @@ class NodesSpec:
 
 
 @model
+class GatewayTlsSpec:
+    """HTTPS on the S3 endpoint, with a certificate from a Secret of the store's namespace."""
+
+    secret_name: str = prop(
+        "A Secret of the store's namespace holding the gateways' certificate: tls.crt (PEM, "
+        "the chain may follow the certificate) and tls.key, as a kubernetes.io/tls Secret of "
+        "`kubectl create secret tls` or cert-manager has them, and optionally ca.crt, the "
+        "authority the operator trusts when it calls the gateways (without it, tls.crt "
+        "itself: a self-signed certificate). The certificate must name the Service, "
+        "<store>.<namespace>.svc, which is how the operator reaches it. It is mounted "
+        "read-only into every gateway pod; a changed certificate rolls the gateways. The "
+        "Secret is yours: the operator never writes or deletes it, and while it is missing "
+        "or lacks tls.crt or tls.key the gateways are not rolled out (Ready=False, reason "
+        "TlsSecretMissing or TlsSecretInvalid).",
+        object_name(),
+    )
+
+
+@model
 class GatewaySpec:
     """The S3 gateway: a Deployment of stateless gateway pods behind one Service."""
 
@@ -114,11 +133,33 @@ class GatewaySpec:
         Choice(enum=ServiceType),
         default=ServiceType.CLUSTER_IP,
     )
-    port: int = prop(
-        "The port of the S3 endpoint on the gateway's Service.",
+    port: int | None = prop(
+        "The port of the S3 endpoint on the gateway's Service; unset means 80, or 443 with tls.",
         Integer(minimum=1, maximum=65535),
-        default=80,
+        default=None,
     )
+    tls: GatewayTlsSpec | None = prop(
+        "Serve the S3 endpoint over HTTPS with a certificate of yours. Unset: plain HTTP, "
+        "where SSE-C requests are refused (400 InvalidRequest) unless trustForwardedProto says "
+        "a proxy in front ends TLS.",
+        Object(model=GatewayTlsSpec),
+        default=None,
+    )
+    trust_forwarded_proto: bool = prop(
+        "Count a request as come over a secure connection (SSE-C allowed, aws:SecureTransport "
+        "true) when its X-Forwarded-Proto header says https: only for a store whose every "
+        "client goes through a proxy or ingress that ends TLS and sets that header, since any "
+        "client reaching the Service directly could send it.",
+        Boolean(),
+        default=False,
+    )
+
+    @property
+    def service_port(self) -> int:
+        """``port``, else the scheme's usual port: 443 with TLS, 80 without."""
+        if self.port is not None:
+            return self.port
+        return 443 if self.tls is not None else 80
 
 
 @model
@@ -183,8 +224,10 @@ class ObjectStoreSpec(SpecModel):
     )
     encryption: EncryptionSpec | None = prop(
         "The master keys of server-side encryption (SSE-S3, SSE-KMS and bucket default "
-        "encryption). Unset: those requests are refused (501 NotImplemented); SSE-C, where the "
-        "client brings the key, works either way.",
+        "encryption). Unset: those requests are refused (501 NotImplemented). SSE-C, where the "
+        "client brings the key, needs no keys here but a secure connection: gateway.tls (or "
+        "gateway.trustForwardedProto behind a proxy that ends TLS); over plain HTTP it is "
+        "refused (400 InvalidRequest).",
         Object(model=EncryptionSpec),
         default=None,
     )
@@ -207,7 +250,7 @@ class ObjectStoreStatus(StatusModel):
     )
     conditions: tuple[Condition, ...] = conditions_field()
     endpoint: str | None = prop(
-        "The S3 endpoint URL inside the cluster (AWS_ENDPOINT_URL).",
+        "The S3 endpoint URL inside the cluster (AWS_ENDPOINT_URL): https:// with gateway.tls.",
         String(max_length=2048),
         default=None,
     )

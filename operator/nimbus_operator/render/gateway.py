@@ -11,6 +11,9 @@ from nimbus_operator.render.store_design import (
     IMAGE_GROUP_ID,
     RINGS_MOUNT,
     SSE_KEYS_MOUNT,
+    TLS_CERT_KEY,
+    TLS_KEY_KEY,
+    TLS_MOUNT,
     StoreDesign,
 )
 from nimbus_operator.render.store_secrets import ACCESS_KEY, CLUSTER_TOKEN, SECRET_KEY
@@ -19,6 +22,10 @@ COMPONENT = "gateway"
 JANITOR = "janitor"
 STATE_DIR = "/var/lib/nimbus"
 SSE_KEYS_VOLUME = "sse-keys"
+TLS_VOLUME = "tls"
+TLS_REVISION_ANNOTATION = "storage.nimbus.dev/tls-revision"
+"""On the gateways' pod template: a digest of the certificate they serve, so a renewed one
+rolls them (the gateway reads its certificate only at start)."""
 SECRET_FILE_MODE = 0o400
 
 
@@ -39,6 +46,13 @@ def _gateway_command(design: StoreDesign, janitor: bool) -> list[str]:
     ]
     if design.sse_key_secret:
         command.append(f"--sse-keys={SSE_KEYS_MOUNT}")
+    if design.tls_secret:
+        command += [
+            f"--tls-cert={TLS_MOUNT}/{TLS_CERT_KEY}",
+            f"--tls-key={TLS_MOUNT}/{TLS_KEY_KEY}",
+        ]
+    if design.trust_forwarded_proto:
+        command.append("--trust-forwarded-proto")
     if not janitor:
         command.append("--no-janitor")
     return command
@@ -75,12 +89,37 @@ def _volumes(design: StoreDesign) -> tuple[list[dict[str, Any]], list[dict[str, 
                 "secret": {"secretName": design.sse_key_secret, "defaultMode": SECRET_FILE_MODE},
             }
         )
+    if design.tls_secret:
+        # Only the certificate and its key (not ca.crt, which the gateway does not use).
+        mounts.append({"name": TLS_VOLUME, "mountPath": TLS_MOUNT, "readOnly": True})
+        volumes.append(
+            {
+                "name": TLS_VOLUME,
+                "secret": {
+                    "secretName": design.tls_secret,
+                    "defaultMode": SECRET_FILE_MODE,
+                    "items": [
+                        {"key": TLS_CERT_KEY, "path": TLS_CERT_KEY},
+                        {"key": TLS_KEY_KEY, "path": TLS_KEY_KEY},
+                    ],
+                },
+            }
+        )
     return volumes, mounts
+
+
+def _http_get(design: StoreDesign, path: str) -> dict[str, Any]:
+    """A probe of the gateway's own port: HTTPS when it serves TLS (the kubelet does not
+    verify the certificate of a probe)."""
+    action: dict[str, Any] = {"path": path, "port": GATEWAY_CONTAINER_PORT}
+    if design.tls_secret:
+        action["scheme"] = "HTTPS"
+    return {"httpGet": action}
 
 
 def _pod_spec(design: StoreDesign, janitor: bool) -> dict[str, Any]:
     secret = design.admin_secret
-    probe = {"httpGet": {"path": "/_nimbus/readyz", "port": GATEWAY_CONTAINER_PORT}}
+    probe = _http_get(design, "/_nimbus/readyz")
     volumes, mounts = _volumes(design)
     spec: dict[str, Any] = {
         "terminationGracePeriodSeconds": 30,
@@ -98,10 +137,10 @@ def _pod_spec(design: StoreDesign, janitor: bool) -> dict[str, Any]:
                     secret_env("NIMBUS_CLUSTER_TOKEN", secret, CLUSTER_TOKEN),
                     {"name": "NIMBUS_LOG_FORMAT", "value": design.log_format},
                 ],
-                "ports": [{"name": "s3", "containerPort": GATEWAY_CONTAINER_PORT}],
+                "ports": [{"name": _port_name(design), "containerPort": GATEWAY_CONTAINER_PORT}],
                 "readinessProbe": {**probe, "periodSeconds": 2, "failureThreshold": 3},
                 "livenessProbe": {
-                    "httpGet": {"path": "/_nimbus/healthz", "port": GATEWAY_CONTAINER_PORT},
+                    **_http_get(design, "/_nimbus/healthz"),
                     "periodSeconds": 10,
                     "failureThreshold": 6,
                 },
@@ -111,11 +150,23 @@ def _pod_spec(design: StoreDesign, janitor: bool) -> dict[str, Any]:
         ],
         "volumes": volumes,
     }
-    if design.sse_key_secret:
+    if design.sse_key_secret or design.tls_secret:
         # The key files are 0400 and root's; with fsGroup the kubelet gives them the image
         # user's group and makes them group-readable (0440), and no one else's.
         spec["securityContext"] = {"fsGroup": IMAGE_GROUP_ID}
     return spec
+
+
+def _port_name(design: StoreDesign) -> str:
+    """``s3``, or ``https`` when the gateways serve TLS (what meshes and ingresses read)."""
+    return "https" if design.tls_secret else "s3"
+
+
+def _template_metadata(design: StoreDesign, component: str) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"labels": design.labels(component)}
+    if design.tls_secret and design.tls_revision:
+        metadata["annotations"] = {TLS_REVISION_ANNOTATION: design.tls_revision}
+    return metadata
 
 
 def build_gateway_deployment(design: StoreDesign, *, janitor: bool = False) -> dict[str, Any]:
@@ -130,7 +181,7 @@ def build_gateway_deployment(design: StoreDesign, *, janitor: bool = False) -> d
             "selector": {"matchLabels": design.selector(component)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0}},
             "template": {
-                "metadata": {"labels": design.labels(component)},
+                "metadata": _template_metadata(design, component),
                 "spec": _pod_spec(design, janitor),
             },
         },
@@ -138,6 +189,14 @@ def build_gateway_deployment(design: StoreDesign, *, janitor: bool = False) -> d
 
 
 def build_gateway_service(design: StoreDesign) -> dict[str, Any]:
+    port: dict[str, Any] = {
+        "name": _port_name(design),
+        "port": design.gateway_port,
+        "targetPort": GATEWAY_CONTAINER_PORT,
+        "protocol": "TCP",
+    }
+    if design.tls_secret:
+        port["appProtocol"] = "https"
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -145,13 +204,6 @@ def build_gateway_service(design: StoreDesign) -> dict[str, Any]:
         "spec": {
             "type": design.gateway_service_type,
             "selector": design.selector(COMPONENT),
-            "ports": [
-                {
-                    "name": "s3",
-                    "port": design.gateway_port,
-                    "targetPort": GATEWAY_CONTAINER_PORT,
-                    "protocol": "TCP",
-                }
-            ],
+            "ports": [port],
         },
     }

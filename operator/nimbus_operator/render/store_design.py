@@ -16,6 +16,12 @@ RINGS_MOUNT = "/etc/nimbus/rings"
 SSE_KEYS_MOUNT = "/etc/nimbus/sse-keys"
 """Where gateways find the SSE-S3/SSE-KMS key store: the whole Secret, mounted as a directory
 (never with subPath, which the kubelet does not update), so a rotated key reaches them."""
+TLS_MOUNT = "/etc/nimbus/tls"
+"""Where gateways find their certificate and key: the TLS Secret, mounted as a directory."""
+TLS_CERT_KEY = "tls.crt"
+TLS_KEY_KEY = "tls.key"
+TLS_CA_KEY = "ca.crt"
+"""The keys of a ``kubernetes.io/tls`` Secret (cert-manager adds ``ca.crt``)."""
 IMAGE_GROUP_ID = 65532
 """The group of the image's user (Dockerfile ``USER 65532:65532``): pods that mount Secret
 files of mode 0400 set it as ``fsGroup``, so the kubelet makes the files readable to it."""
@@ -100,6 +106,14 @@ class StoreDesign:
     sse_key_secret: str | None = None
     """The Secret (in the store's namespace) holding the gateways' SSE-S3/SSE-KMS key store;
     None: no key store, those requests are refused."""
+    tls_secret: str | None = None
+    """The ``kubernetes.io/tls`` Secret (in the store's namespace) the gateways serve HTTPS
+    with; None: plain HTTP."""
+    tls_revision: str | None = None
+    """A digest of the certificate and key the gateways serve, a pod-template annotation: the
+    gateway loads them at start, so a renewed certificate must roll the pods."""
+    trust_forwarded_proto: bool = False
+    """Gateways take ``X-Forwarded-Proto: https`` as a secure connection (a proxy ends TLS)."""
 
     # -- names ---------------------------------------------------------------------------------
 
@@ -139,9 +153,20 @@ class StoreDesign:
         return f"{self.name}-admin"
 
     @property
+    def scheme(self) -> str:
+        """``https`` when the gateways serve TLS, else ``http``."""
+        return "https" if self.tls_secret else "http"
+
+    @property
+    def service_host(self) -> str:
+        """The Service's DNS name, which the gateways' certificate must name."""
+        return f"{self.service_name}.{self.namespace}.svc"
+
+    @property
     def endpoint(self) -> str:
-        port = "" if self.gateway_port == 80 else f":{self.gateway_port}"
-        return f"http://{self.service_name}.{self.namespace}.svc{port}"
+        usual = 443 if self.tls_secret else 80
+        port = "" if self.gateway_port == usual else f":{self.gateway_port}"
+        return f"{self.scheme}://{self.service_host}{port}"
 
     def node_address(self, pod_name: str, policy: PolicyDesign) -> str:
         """How a ring names a storage node: a pod DNS name that survives rescheduling."""

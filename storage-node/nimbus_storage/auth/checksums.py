@@ -132,8 +132,7 @@ def header_algorithm(headers: Mapping[str, str]) -> str | None:
     named = [
         name.removeprefix(CHECKSUM_HEADER_PREFIX).upper()
         for name in lowered
-        if name.startswith(CHECKSUM_HEADER_PREFIX)
-        and name.removeprefix(CHECKSUM_HEADER_PREFIX) not in _NOT_CHECKSUM_VALUES
+        if _is_value_header(name)
     ]
     if len(named) > 1:
         raise InvalidRequest(
@@ -147,6 +146,33 @@ def header_algorithm(headers: Mapping[str, str]) -> str | None:
     if named and sdk_algorithm is not None and named[0] != sdk_algorithm:
         raise InvalidRequest(f"Value for {SDK_ALGORITHM_HEADER} header is invalid.")
     return named[0] if named else sdk_algorithm
+
+
+def announced_algorithm(headers: Mapping[str, str]) -> str | None:
+    """The algorithm of the checksum a request carries or announces, upper-case, or None: a
+    value header's, else the one its ``x-amz-trailer`` names, else
+    ``x-amz-sdk-checksum-algorithm``'s (validated as :func:`header_algorithm` does)."""
+    algorithm = header_algorithm(headers)
+    lowered = lower_case_headers(headers)
+    if any(_is_value_header(name) for name in lowered):
+        return algorithm
+    for trailer in lowered.get("x-amz-trailer", []):
+        for trailed in (name.strip().lower() for name in trailer.split(",")):
+            if _is_value_header(trailed):
+                return trailed.removeprefix(CHECKSUM_HEADER_PREFIX).upper()
+    return algorithm
+
+
+def _is_value_header(name: str) -> bool:
+    return (
+        name.startswith(CHECKSUM_HEADER_PREFIX)
+        and name.removeprefix(CHECKSUM_HEADER_PREFIX) not in _NOT_CHECKSUM_VALUES
+    )
+
+
+def digest_size(algorithm: str) -> int:
+    """Bytes of an algorithm's digest (``CRC32``: 4)."""
+    return _DIGEST_SIZES[algorithm.upper()]
 
 
 class PayloadVerifier:
@@ -197,18 +223,22 @@ class PayloadVerifier:
         headers: Mapping[str, str],
         *,
         payload_hash: str | None = None,
+        checksum_of_body: bool = True,
     ) -> PayloadVerifier:
         """Verify what ``headers`` claim about ``source`` (the already de-chunked body).
 
         ``payload_hash`` is the signed ``x-amz-content-sha256`` (``AuthContext.payload_hash``);
         by default the header itself. Only a hex value is checked here. When the request
         carries its checksum in a trailer (``x-amz-trailer``), the aws-chunked decoder checks
-        it and this verifier leaves the checksum alone.
+        it and this verifier leaves the checksum alone; so it does when ``checksum_of_body``
+        is False: the ``x-amz-checksum-*`` header is not the body's (CompleteMultipartUpload's
+        is the object's).
         """
         lowered = lower_case_headers(headers)
         if payload_hash is None:
             payload_hash = (lowered.get("x-amz-content-sha256") or [""])[0].strip()
-        algorithm = None if "x-amz-trailer" in lowered else header_algorithm(headers)
+        checked_here = checksum_of_body and "x-amz-trailer" not in lowered
+        algorithm = header_algorithm(headers) if checked_here else None
         expected = lowered.get(checksum_header_name(algorithm)) if algorithm else None
         content_md5 = lowered.get("content-md5")
         return cls(

@@ -14,7 +14,15 @@ from typing import Any
 
 from nimbus_storage.cluster.db_replicas import MISSING, DatabaseReplicas
 from nimbus_storage.meta import rows
-from nimbus_storage.meta.api import ListPage, ObjectVersion, Part, Upload, UploadPage
+from nimbus_storage.meta.api import (
+    ListPage,
+    LockDecision,
+    ObjectVersion,
+    Part,
+    Upload,
+    UploadPage,
+    VersionCheck,
+)
 from nimbus_storage.meta.db_names import bucket_db
 from nimbus_storage.meta.errors import NoUpload
 from nimbus_storage.meta.local_services import claimed_parts
@@ -95,12 +103,17 @@ class RingIndexService(IndexService):
         )
         return [rows.version_of(r, is_latest=False) for r in garbage]
 
-    async def delete_version(self, key: str, version_id: str) -> ObjectVersion | None:
+    async def delete_version(
+        self, key: str, version_id: str, *, check: VersionCheck | None = None
+    ) -> ObjectVersion | None:
         row, latest = await self._live_row(key, version_id)
         if row is None:
             return None
+        removed = rows.version_of(row, is_latest=latest)
+        if check is not None:
+            check(removed)
         await self._write({"versions": [rows.tombstone(row)]})
-        return rows.version_of(row, is_latest=latest)
+        return removed
 
     # --- listings and usage -------------------------------------------------------------------
 
@@ -171,6 +184,16 @@ class RingIndexService(IndexService):
         await self._write({"versions": [rows.with_acl(row, acl)]})
         return True
 
+    async def set_lock(
+        self, key: str, version_id: str | None, decide: LockDecision
+    ) -> ObjectVersion | None:
+        row, latest = await self._live_row(key, version_id)
+        if row is None:
+            return None
+        changed = rows.with_lock(row, decide(rows.version_of(row, is_latest=latest)))
+        await self._write({"versions": [changed]})
+        return rows.version_of(changed, is_latest=latest)
+
     # --- multipart uploads --------------------------------------------------------------------
 
     async def create_upload(
@@ -212,10 +235,11 @@ class RingIndexService(IndexService):
         size: int,
         blob: str,
         last_modified: float,
+        checksum: str = "",
     ) -> Part | None:
         if await self.get_upload(upload_id) is None:
             raise NoUpload(upload_id)
-        part = Part(part_number, etag, size, blob, last_modified)
+        part = Part(part_number, etag, size, blob, last_modified, checksum)
         row = rows.part_row(upload_id, part, rows.now_ns())
         garbage = rows.rows_of(PartRow, (await self._write({"parts": [row]})).get("parts", []))
         replaced = [rows.part_of(r) for r in garbage if r.blob != blob]

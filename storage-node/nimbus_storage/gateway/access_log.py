@@ -33,6 +33,7 @@ from nimbus_storage.bucket_config import bucket_logging
 from nimbus_storage.bucket_config.bucket_logging import LoggingTarget
 from nimbus_storage.gateway import objects, sse_objects
 from nimbus_storage.gateway.context import S3Request, Services
+from nimbus_storage.gateway.object_lock import default_version_lock
 from nimbus_storage.gateway.operation import Scope
 from nimbus_storage.meta.api import Bucket
 from nimbus_storage.sse.envelope import Kind
@@ -382,6 +383,7 @@ async def write_log_object(services: Services, bucket: Bucket, key: str, body: b
         size=len(body),
         owner=bucket.owner,
         content_type=LOG_CONTENT_TYPE,
+        lock=await default_version_lock(services, bucket),
     )
 
 

@@ -1,9 +1,10 @@
 """The S3 gateway: one aiohttp application dispatching every request to its operation handler.
 
-A request goes: addressing -> operation -> authentication -> bucket lookup -> authorization
--> handler. Any S3Error on the way becomes the AWS error document, and so does any error of the
-storage below, once ``storage_errors.to_s3`` has made it an S3 error; anything else is logged
-and answered as InternalError, so a bug costs one request, never the server.
+A request goes: SSE-C over a secure connection only (``transport.py``) -> addressing ->
+operation -> authentication -> bucket lookup -> authorization -> handler. Any S3Error on the
+way becomes the AWS error document, and so does any error of the storage below, once
+``storage_errors.to_s3`` has made it an S3 error; anything else is logged and answered as
+InternalError, so a bug costs one request, never the server.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from nimbus_storage.gateway.refused_headers import refuse_headers
 from nimbus_storage.gateway.responses import error_response, new_request_id
 from nimbus_storage.gateway.routing import resolve_operation
 from nimbus_storage.gateway.storage_errors import to_s3
+from nimbus_storage.gateway.transport import is_secure, refuse_insecure_customer_key
 from nimbus_storage.s3errors import (
     AccessDenied,
     InternalError,
@@ -37,10 +39,14 @@ from nimbus_storage.storage_errors import StorageError
 
 log = logging.getLogger("nimbus.gateway")
 SERVICES_KEY = web.AppKey("services", Services)
+REQUEST_ID = web.RequestKey("nimbus_request_id", str)
+S3_REQUEST = web.RequestKey("nimbus_s3_request", S3Request)
 INTERNAL_PREFIX = "/_nimbus/"
 
 
 async def _prepare(http: web.Request, services: Services, request_id: str) -> S3Request:
+    secure = is_secure(http, services.config)
+    refuse_insecure_customer_key(http.headers, secure=secure)  # as AWS: before anything else
     raw_path, raw_query = split_raw_path(http.raw_path)
     target = resolve_target(raw_path, http.host, services.config.domains)
     query = parse_query(raw_query)
@@ -61,6 +67,7 @@ async def _prepare(http: web.Request, services: Services, request_id: str) -> S3
     catalog = services.catalog
     if operation.form_auth:  # unsigned: the upload form is, and is read up to its file
         request.form = await read_post_form(request)
+        refuse_insecure_customer_key(request.form.fields, secure=secure)  # the file unread
         request.auth, credential = request.form.auth, request.form.credential
         request.key = request.form.key  # the object it writes, which authorization names
     else:
@@ -95,6 +102,7 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
     services = http.app[SERVICES_KEY]
     metrics = services.metrics
     request_id = new_request_id()
+    http[REQUEST_ID] = request_id
     received, started = time.time(), time.perf_counter()
     error_code = ""  # the answer's AWS error code, for the access log
     operation_name = "Unknown"
@@ -102,6 +110,7 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
     metrics.in_flight.inc()
     try:
         request = await _prepare(http, services, request_id)
+        http[S3_REQUEST] = request
         operation = request.operation
         operation_name = operation.name
         try:
@@ -134,11 +143,6 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
         )
     finally:
         metrics.in_flight.dec()
-    if request is not None and request.bucket is not None and "Origin" in http.headers:
-        await cors.add_actual_request_headers(request, response)
-    if not response.prepared:
-        response.headers.setdefault("x-amz-request-id", request_id)
-        response.headers.setdefault("Server", "Nimbus")
     metrics.requests.labels(operation_name, str(response.status)).inc()
     metrics.latency.labels(operation_name).observe(time.perf_counter() - started)
     # Sends the answer first, when the request's bucket keeps an access log.
@@ -179,9 +183,24 @@ async def dispatch(http: web.Request) -> web.StreamResponse:
     return await handle_s3(http)
 
 
+async def _stamp_answer(http: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: the headers every S3 answer carries (its request id, the
+    server, the bucket's CORS headers for a cross-origin request), added as its head is sent,
+    so that a streamed answer, prepared by its handler, has them too."""
+    request_id = http.get(REQUEST_ID)
+    if request_id is None:
+        return  # not an S3 request (metrics, health, admin)
+    request = http.get(S3_REQUEST)
+    if request is not None and request.bucket is not None and "Origin" in http.headers:
+        await cors.add_actual_request_headers(request, response)
+    response.headers.setdefault("x-amz-request-id", request_id)
+    response.headers["Server"] = "Nimbus"
+
+
 def build_app(services: Services) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[SERVICES_KEY] = services
+    app.on_response_prepare.append(_stamp_answer)
     app.on_response_prepare.append(access_log.stamp_first_byte)
     # aiohttp matches the decoded path, where a key's %0A is a line feed: "." alone stops
     # there (a bare text/plain 404), so the pattern matches across lines.

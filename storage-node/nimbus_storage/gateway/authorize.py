@@ -30,6 +30,7 @@ from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.bucket_controls import load_controls
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.operation import Access
+from nimbus_storage.gateway.transport import is_secure
 from nimbus_storage.meta.api import Bucket
 from nimbus_storage.s3errors import AccessDenied, S3Error
 
@@ -177,12 +178,18 @@ def _tag_keys(context: dict[str, str | list[str]], tags: dict[str, str]) -> None
     context["s3:RequestObjectTagKeys"] = list(tags)
 
 
+def _secure(request: S3Request) -> bool:
+    """A TLS connection, or X-Forwarded-Proto: https where the gateway trusts it (transport.py):
+    the same answer SSE-C gets."""
+    return is_secure(request.http, request.services.config)
+
+
 def _request_context(request: S3Request) -> dict[str, str | list[str]]:
     """The keys any statement may test that the request alone defines."""
     now = datetime.now(UTC)
     context: dict[str, str | list[str]] = {
         "aws:SourceIp": request.http.remote or "",
-        "aws:SecureTransport": "true" if request.http.secure else "false",
+        "aws:SecureTransport": "true" if _secure(request) else "false",
         "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "aws:EpochTime": str(int(now.timestamp())),
         "aws:PrincipalType": "Anonymous" if request.principal is None else "User",

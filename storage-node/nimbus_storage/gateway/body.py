@@ -116,7 +116,7 @@ class RequestBody:
     store with the object (``BlobStore.put(..., trailer=body.trailer)``).
     """
 
-    def __init__(self, request: S3Request) -> None:
+    def __init__(self, request: S3Request, *, checksum_of_body: bool = True) -> None:
         headers = request.headers
         payload_hash = (
             request.auth.payload_hash
@@ -140,7 +140,9 @@ class RequestBody:
             source = self._decoder
         else:
             source = _raw_chunks(stream)
-        self._verifier = PayloadVerifier.from_headers(source, headers, payload_hash=payload_hash)
+        self._verifier = PayloadVerifier.from_headers(
+            source, headers, payload_hash=payload_hash, checksum_of_body=checksum_of_body
+        )
         self.trailer = BodyTrailer()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -164,15 +166,18 @@ def verified_payload(request: S3Request) -> RequestBody:
     return RequestBody(request)
 
 
-async def read_small_body(request: S3Request, limit: int) -> bytes:
-    """A whole (XML or JSON) request body, verified, refused beyond ``limit`` bytes."""
+async def read_small_body(
+    request: S3Request, limit: int, *, checksum_of_body: bool = True
+) -> bytes:
+    """A whole (XML or JSON) request body, verified, refused beyond ``limit`` bytes.
+    ``checksum_of_body`` False: an ``x-amz-checksum-*`` header is not the body's to check."""
     if request.small_body is not None:
         if len(request.small_body) > limit:
             raise MaxMessageLengthExceeded()
         return request.small_body
     parts: list[bytes] = []
     total = 0
-    async for chunk in RequestBody(request):
+    async for chunk in RequestBody(request, checksum_of_body=checksum_of_body):
         total += len(chunk)
         if total > limit:
             raise MaxMessageLengthExceeded()

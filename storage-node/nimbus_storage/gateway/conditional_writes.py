@@ -24,7 +24,7 @@ from nimbus_storage.gateway.conditional import (
 )
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.write_guard import key_guard
-from nimbus_storage.meta.api import Bucket, ObjectVersion
+from nimbus_storage.meta.api import NO_LOCK, Bucket, ObjectLock, ObjectVersion, VersionCheck
 
 __all__ = [
     "check_write_preconditions",
@@ -59,6 +59,7 @@ async def commit_checked(
     content_type: str,
     acl: str,
     tags: Mapping[str, str],
+    lock: ObjectLock = NO_LOCK,
 ) -> ObjectVersion:
     """``objects.commit_version``, with the write's condition checked again under the key's
     guard just before; a failed condition deletes the stored blob (nothing names it)."""
@@ -80,6 +81,7 @@ async def commit_checked(
             content_type=content_type,
             acl=acl,
             tags=tags,
+            lock=lock,
         )
 
 
@@ -89,13 +91,16 @@ async def conditional_delete(
     key: str,
     version_id: str | None,
     conditions: Mapping[str, str],
+    *,
+    check: VersionCheck | None = None,
 ) -> objects.DeleteOutcome:
     """Delete ``key`` (DeleteObject, or one key of DeleteObjects), with its ``conditions`` (the
     headers of DeleteObject, lower-case names) checked against the current version (or the one
-    ``version_id`` names) under the key's guard."""
+    ``version_id`` names) under the key's guard; ``check`` as ``objects.delete_object``'s."""
+    services = request.services
     if not has_any(conditions, DELETE_CONDITIONS):
-        return await objects.delete_object(request.services, bucket, key, version_id)
+        return await objects.delete_object(services, bucket, key, version_id, check=check)
     async with key_guard(bucket.name, key):
-        target = await request.services.catalog.index(bucket.name).get(key, version_id)
+        target = await services.catalog.index(bucket.name).get(key, version_id)
         check_delete_conditions(conditions, key, version_id, target)
-        return await objects.delete_object(request.services, bucket, key, version_id)
+        return await objects.delete_object(services, bucket, key, version_id, check=check)

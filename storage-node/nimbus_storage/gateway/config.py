@@ -27,6 +27,18 @@ class GatewayConfig:
     port: int = 9000
     """Port of the S3 endpoint (0 picks a free one)."""
 
+    tls_cert: Path | None = None
+    """A PEM certificate (chain): the S3 endpoint serves HTTPS with it and ``tls_key`` (the
+    metrics, health and admin endpoints, on the same listener, too). None: plain HTTP."""
+
+    tls_key: Path | None = None
+    """The PEM private key of ``tls_cert``."""
+
+    trust_forwarded_proto: bool = False
+    """Count a request as come over a secure connection when its ``X-Forwarded-Proto`` says
+    https: for a gateway behind a proxy that ends TLS and sets the header (and that clients
+    cannot bypass). It decides whether SSE-C is accepted and ``aws:SecureTransport``."""
+
     region: str = "us-east-1"
     """Region reported by GetBucketLocation and expected in credential scopes."""
 

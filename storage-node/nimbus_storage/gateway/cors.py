@@ -9,7 +9,8 @@ from nimbus_storage.gateway.context import S3Request
 
 
 async def add_actual_request_headers(request: S3Request, response: web.StreamResponse) -> None:
-    if response.prepared or request.bucket is None:
+    # Called from the app's prepare hook: the head is not written yet, though ``prepared``.
+    if request.bucket is None:
         return
     stored = await request.services.catalog.get_config(request.bucket.name, "cors")
     if stored is None:

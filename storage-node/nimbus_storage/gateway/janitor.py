@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from nimbus_storage.bucket_config import lifecycle
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.context import Services
+from nimbus_storage.gateway.object_lock import keep_locked
 from nimbus_storage.meta.api import Bucket, ObjectVersion
 from nimbus_storage.meta.services import IndexService
+from nimbus_storage.s3errors import AccessDenied
 
 log = logging.getLogger("nimbus.janitor")
 
@@ -29,6 +31,7 @@ log = logging.getLogger("nimbus.janitor")
 @dataclass
 class PassReport:
     expired: int = 0
+    kept_locked: int = 0  # versions lifecycle would have removed, kept by Object Lock
     uploads_aborted: int = 0
 
 
@@ -51,6 +54,7 @@ class _Sweep:
     rules: lifecycle.LifecycleConfiguration
     now: float
     removed: int = 0
+    kept_locked: int = 0
     history: _KeyHistory = field(default_factory=_KeyHistory)
 
     @property
@@ -100,7 +104,19 @@ class _Sweep:
             self.history.newer_noncurrent += 1
 
     async def _delete(self, key: str, version_id: str | None) -> None:
-        await objects.delete_object(self.services, self.bucket, key, version_id)
+        """Remove a version (or add a delete marker, ``version_id`` None); a version Object
+        Lock protects stays, as lifecycle leaves it on AWS."""
+        try:
+            await objects.delete_object(
+                self.services,
+                self.bucket,
+                key,
+                version_id,
+                check=keep_locked(bypass_governance=False, now=self.now),
+            )
+        except AccessDenied:
+            self.kept_locked += 1
+            return
         self.removed += 1
 
 
@@ -171,13 +187,15 @@ async def run_pass(services: Services, now: float | None = None) -> PassReport:
                 config.janitor_batch,
             )
             report.expired += sweep.removed
+            report.kept_locked += sweep.kept_locked
         report.uploads_aborted += await _abort_abandoned(services, bucket, rules, now)
     services.metrics.lifecycle_expired.inc(report.expired)
     services.metrics.uploads_aborted.inc(report.uploads_aborted)
-    if report.expired or report.uploads_aborted:
+    if report.expired or report.uploads_aborted or report.kept_locked:
         log.info(
-            "janitor pass: %d versions expired, %d uploads aborted",
+            "janitor pass: %d versions expired, %d kept by Object Lock, %d uploads aborted",
             report.expired,
+            report.kept_locked,
             report.uploads_aborted,
         )
     return report

@@ -1,4 +1,5 @@
-"""Object semantics shared by the handlers: write a version, read one back, remove one.
+"""Object semantics shared by the handlers: write a version, find one, remove one (reading one
+back is object_body.py's).
 
 Every write goes to a blob with a name of its own (bucket, key and a write id), and becomes
 visible only when the bucket index points at it. A crash or a client disconnect before that
@@ -8,20 +9,25 @@ manifest blob naming their part blobs, streamed part after part on GET (Swift's 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from nimbus_storage.blobs.api import BlobInfo, BlobReader, BlobStore, normalize_timestamp
+from nimbus_storage.blobs.api import BlobInfo, normalize_timestamp
 from nimbus_storage.blobs.trailer import BodyTrailer
-from nimbus_storage.gateway import sse_stream
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.headers import META_MANIFEST
-from nimbus_storage.meta.api import NULL_VERSION, Bucket, ObjectVersion
+from nimbus_storage.gateway.object_body import read_manifest
+from nimbus_storage.meta.api import (
+    NO_LOCK,
+    NULL_VERSION,
+    Bucket,
+    ObjectLock,
+    ObjectVersion,
+    VersionCheck,
+)
 from nimbus_storage.s3errors import NoSuchKey, NoSuchVersion, QuotaExceeded
-from nimbus_storage.sse.envelope import KeySeal
 
 STREAM_CHUNK = 1024 * 1024
 
@@ -95,9 +101,10 @@ async def commit_version(
     content_type: str,
     acl: str = "private",
     tags: Mapping[str, str] | None = None,
+    lock: ObjectLock = NO_LOCK,
 ) -> ObjectVersion:
-    """Make a stored blob the object's newest version (with its ACL and tags, in one index
-    transaction); drop the data it replaces."""
+    """Make a stored blob the object's newest version (with its ACL, tags and Object Lock, in
+    one index transaction); drop the data it replaces."""
     version = ObjectVersion(
         key=key,
         version_id=version_id_for(bucket, stored.write_id),
@@ -108,6 +115,9 @@ async def commit_version(
         content_type=content_type,
         owner=owner,
         acl=acl,
+        lock_mode=lock.mode,
+        lock_until=lock.retain_until,
+        legal_hold=lock.legal_hold,
     )
     index = services.catalog.index(bucket.name)
     # Nothing awaited before the index update but the update itself: CompleteMultipartUpload
@@ -130,7 +140,7 @@ async def delete_version_data(services: Services, bucket: Bucket, version: Objec
     if reader is not None:
         try:
             if META_MANIFEST in reader.info.meta:
-                for part_blob, _size in await _read_manifest(reader):
+                for part_blob, _size in await read_manifest(reader):
                     await blobs.delete(part_blob, timestamp)
         finally:
             reader.close()
@@ -156,19 +166,25 @@ class DeleteOutcome:
 
 
 async def delete_object(
-    services: Services, bucket: Bucket, key: str, version_id: str | None
+    services: Services,
+    bucket: Bucket,
+    key: str,
+    version_id: str | None,
+    *,
+    check: VersionCheck | None = None,
 ) -> DeleteOutcome:
     """Delete one object (or one version), as S3 does for the bucket's versioning state. A
-    version's tags live in its index row, so they go with it."""
+    version's tags live in its index row, so they go with it. ``check`` sees a version before
+    it is removed, and may refuse (gateway/object_lock.py)."""
     index = services.catalog.index(bucket.name)
     if version_id is not None:
-        removed = await index.delete_version(key, version_id)
+        removed = await index.delete_version(key, version_id, check=check)
         if removed is None:
             return DeleteOutcome(version_id, False)
         await delete_version_data(services, bucket, removed)
         return DeleteOutcome(version_id, removed.delete_marker)
     if not bucket.versioning:
-        removed = await index.delete_version(key, NULL_VERSION)
+        removed = await index.delete_version(key, NULL_VERSION, check=check)
         if removed is not None:
             await delete_version_data(services, bucket, removed)
         return DeleteOutcome(None, False)
@@ -185,87 +201,3 @@ async def delete_object(
     for replaced in await index.put_version(marker, bucket.versioning):
         await delete_version_data(services, bucket, replaced)
     return DeleteOutcome(marker_id, True)
-
-
-# --- reading ------------------------------------------------------------------------------
-
-
-async def _read_manifest(reader: BlobReader) -> list[tuple[str, int]]:
-    raw = b"".join([chunk async for chunk in reader.iter_range(0, reader.info.size - 1)])
-    return [(str(name), int(size)) for name, size in json.loads(raw)]
-
-
-def manifest_body(parts: list[tuple[str, int]]) -> bytes:
-    return json.dumps(parts).encode()
-
-
-@dataclass
-class ObjectBody:
-    """An object opened for reading: its stored facts and a ranged byte stream.
-
-    ``size`` and ``parts``' sizes are the plaintext's. An encrypted object has its ``seal``;
-    its ``data_key`` must be opened (``sse_reads``) before ``stream`` is read.
-    """
-
-    blobs: BlobStore  # the store of the object's bucket: its parts are there too
-    head: BlobReader
-    parts: list[tuple[str, int]] | None
-    size: int
-    seal: KeySeal | None = None
-    data_key: bytes | None = field(default=None, repr=False)
-
-    @property
-    def meta(self) -> Mapping[str, str]:
-        return self.head.info.meta
-
-    def _range(self, reader: BlobReader, start: int, end: int) -> AsyncIterator[bytes]:
-        if self.seal is None:
-            return reader.iter_range(start, end, STREAM_CHUNK)
-        if self.data_key is None:
-            raise RuntimeError("the data key of an encrypted object was not opened")
-        return sse_stream.open_range(reader, self.data_key, start, end)
-
-    async def stream(self, start: int, end: int) -> AsyncIterator[bytes]:
-        if self.parts is None:
-            async for chunk in self._range(self.head, start, end):
-                yield chunk
-            return
-        offset = 0
-        for part_blob, part_size in self.parts:
-            part_start, part_end = offset, offset + part_size - 1
-            offset += part_size
-            if part_end < start or part_start > end or part_size == 0:
-                continue
-            reader = await self.blobs.open(part_blob)
-            if reader is None:
-                raise RuntimeError(f"part blob {part_blob!r} of a multipart object is missing")
-            try:
-                async for chunk in self._range(
-                    reader, max(start, part_start) - part_start, min(end, part_end) - part_start
-                ):
-                    yield chunk
-            finally:
-                reader.close()
-
-    def close(self) -> None:
-        self.head.close()
-
-
-async def open_body(
-    services: Services, bucket: Bucket, version: ObjectVersion, *, read_from: int | None = None
-) -> ObjectBody:
-    """``read_from``: the offset the caller will stream from, if it knows (BlobStore.open)."""
-    blobs = services.blobs_for(bucket)
-    reader = await blobs.open(version.blob, read_from=read_from)
-    if reader is None:
-        raise NoSuchKey(Key=version.key)
-    try:
-        if META_MANIFEST not in reader.info.meta:
-            seal, size = sse_stream.envelope_of(reader.info)
-            return ObjectBody(blobs, reader, None, size, seal)
-        parts = await _read_manifest(reader)
-        seal = sse_stream.manifest_seal(reader.info.meta)
-    except BaseException:
-        reader.close()
-        raise
-    return ObjectBody(blobs, reader, parts, sum(size for _name, size in parts), seal)

@@ -42,7 +42,6 @@ UNSUPPORTED_SUBRESOURCES: Mapping[Scope, frozenset[str]] = {
             "metadataTable",
             "metrics",
             "notification",
-            "object-lock",
             "replication",
             "requestPayment",
             "session",
@@ -53,11 +52,9 @@ UNSUPPORTED_SUBRESOURCES: Mapping[Scope, frozenset[str]] = {
         {
             "annotation",
             "encryption",
-            "legal-hold",
             "part",
             "renameObject",
             "restore",
-            "retention",
             "select",
             "torrent",
         }

@@ -1,4 +1,5 @@
-"""Running a gateway: open the stores, serve HTTP, run the janitor; stop cleanly."""
+"""Running a gateway: open the stores, serve HTTP (HTTPS with a certificate), run the janitor;
+stop cleanly."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from nimbus_storage.gateway.connections import MAX_HEADERS, MAX_LINE_SIZE, S3App
 from nimbus_storage.gateway.context import Services
 from nimbus_storage.gateway.metrics import GatewayMetrics
 from nimbus_storage.gateway.storage_policies import DEFAULT_POLICY, Policies, PolicySpec
+from nimbus_storage.gateway.transport import server_ssl_context
 from nimbus_storage.meta.catalog import Catalog
 from nimbus_storage.meta.errors import CredentialExists
 from nimbus_storage.meta.local_services import LocalCatalogService
@@ -209,16 +211,20 @@ async def _made_by_another(catalog: CatalogService, access_key: str, secret_key:
 
 
 class RunningGateway:
-    def __init__(self, services: Services, runner: web.AppRunner, port: int) -> None:
+    def __init__(
+        self, services: Services, runner: web.AppRunner, port: int, *, tls: bool = False
+    ) -> None:
         self.services = services
         self.runner = runner
         self.port = port
+        self.tls = tls
         self._janitor: asyncio.Task[None] | None = None
         self._access_logs: asyncio.Task[None] | None = None
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.services.config.host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.services.config.host}:{self.port}"
 
     def start_janitor(self) -> None:
         self._janitor = asyncio.create_task(janitor.run_forever(self.services))
@@ -248,6 +254,9 @@ class RunningGateway:
 
 
 async def start_gateway(config: GatewayConfig, *, janitor_enabled: bool = True) -> RunningGateway:
+    """Start serving ``config``. ``TlsFilesInvalid`` (before anything is opened) when its TLS
+    certificate and key do not load; ``KeyStoreInvalid`` when its SSE key store does not."""
+    ssl_context = server_ssl_context(config.tls_cert, config.tls_key)
     services = open_services(config)
     app = build_app(services)
     runner = S3AppRunner(
@@ -264,12 +273,22 @@ async def start_gateway(config: GatewayConfig, *, janitor_enabled: bool = True) 
         auto_decompress=False,
     )
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, reuse_address=True, backlog=1024)
+    site = web.TCPSite(
+        runner,
+        config.host,
+        config.port,
+        reuse_address=True,
+        backlog=1024,
+        ssl_context=ssl_context,
+    )
     await site.start()
     port = int(runner.addresses[0][1]) if runner.addresses else config.port
-    gateway = RunningGateway(services, runner, port)
+    gateway = RunningGateway(services, runner, port, tls=ssl_context is not None)
     gateway.start_access_logs()
     if janitor_enabled:
         gateway.start_janitor()
     log.info("S3 gateway listening on %s (data in %s)", gateway.endpoint, config.data_dir)
+    if ssl_context is None:
+        trusted = " unless X-Forwarded-Proto says https" if config.trust_forwarded_proto else ""
+        log.info("plain HTTP: SSE-C requests are refused%s", trusted)
     return gateway

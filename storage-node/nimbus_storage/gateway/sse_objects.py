@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from nimbus_storage.blobs.trailer import BodyTrailer
 from nimbus_storage.bucket_config import encryption as bucket_encryption
 from nimbus_storage.gateway.context import S3Request, Services
-from nimbus_storage.gateway.objects import ObjectBody
+from nimbus_storage.gateway.object_body import ObjectBody
 from nimbus_storage.gateway.sse_stream import READ_CHUNK, SealedBody
 from nimbus_storage.sse import envelope
 from nimbus_storage.sse.envelope import STREAM_FIELDS, KeySeal, Kind, SseRequest

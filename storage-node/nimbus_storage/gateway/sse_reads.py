@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from nimbus_storage.gateway.context import S3Request, Services
-from nimbus_storage.gateway.objects import ObjectBody
+from nimbus_storage.gateway.object_body import ObjectBody
 from nimbus_storage.gateway.sse_objects import SSE_HEADER, WriteEncryption, keystore
 from nimbus_storage.meta.api import Upload
 from nimbus_storage.s3errors import InvalidArgument, InvalidRequest

@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 NULL_VERSION = "null"
+RETENTION_MODES = ("GOVERNANCE", "COMPLIANCE")
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectLock:
+    """A version's Object Lock state: its retention (a mode, kept until when) and legal hold.
+    What they allow is the gateway's to decide (gateway/object_lock.py); storage keeps them."""
+
+    mode: str = ""  # one of RETENTION_MODES; "" without retention
+    retain_until: float = 0.0  # seconds since the epoch; 0 without retention
+    legal_hold: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("", *RETENTION_MODES):
+            raise ValueError(f"unknown retention mode {self.mode!r}")
+        if bool(self.mode) != bool(self.retain_until):
+            raise ValueError("a retention needs both a mode and a date")
+
+
+NO_LOCK = ObjectLock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +46,22 @@ class ObjectVersion:
     acl: str = "private"  # canned ACL of this version
     # Nanosecond stamps of the index row (see meta/rows.py); 0 for a version not yet stored.
     created: int = 0  # when this version was written: orders the versions of a key
-    updated: int = 0  # when this state of the row (tags, ACL) was written
+    updated: int = 0  # when this state of the row (tags, ACL, lock) was written
+    # Object Lock (see ObjectLock): plain fields, so that a version travels as a flat array.
+    lock_mode: str = ""
+    lock_until: float = 0.0
+    legal_hold: bool = False
+
+    @property
+    def lock(self) -> ObjectLock:
+        return ObjectLock(self.lock_mode, self.lock_until, self.legal_hold)
+
+
+# What a caller passes to check a version before it is removed (raising refuses), and to decide
+# a version's new Object Lock from its current state (raising refuses): run by the index in the
+# transaction of the change, or by a gateway on the rows a quorum of replicas answered.
+VersionCheck = Callable[[ObjectVersion], None]
+LockDecision = Callable[[ObjectVersion], ObjectLock]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +96,7 @@ class Part:
     size: int
     blob: str
     last_modified: float
+    checksum: str = ""  # base64, of its upload's checksum algorithm; "" without one
 
 
 @dataclass(frozen=True, slots=True)

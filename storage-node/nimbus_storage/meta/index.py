@@ -46,10 +46,12 @@ from nimbus_storage.meta import rows
 from nimbus_storage.meta.api import (
     VERSIONING_STATES,
     ListPage,
+    LockDecision,
     ObjectVersion,
     Part,
     Upload,
     UploadPage,
+    VersionCheck,
 )
 from nimbus_storage.meta.errors import NoUpload
 from nimbus_storage.meta.listing import (
@@ -135,7 +137,7 @@ class BucketIndex(ReplicatedDB):
             return
         db.execute(
             f"INSERT INTO versions ({sql.VERSION_ROW}, seq, is_latest, change)"
-            f" VALUES ({', '.join('?' * 18)})",
+            f" VALUES ({', '.join('?' * 19)})",
             (*row, -int(row.created), 0, change),
         )
 
@@ -218,12 +220,19 @@ class BucketIndex(ReplicatedDB):
         listed = ListedRow.of(found)
         return listed if rows.is_live(listed.version) else None
 
-    def delete_version(self, key: str, version_id: str) -> ObjectVersion | None:
-        """Remove one version; the newest remaining one becomes latest. Returns the removed row."""
+    def delete_version(
+        self, key: str, version_id: str, *, check: VersionCheck | None = None
+    ) -> ObjectVersion | None:
+        """Remove one version; the newest remaining one becomes latest. Returns the removed row.
+
+        ``check`` sees the version first, in the same transaction, and may refuse by raising
+        (a version Object Lock protects)."""
         with self._transaction():
             row = self._live_row(key, version_id)
             if row is None:
                 return None
+            if check is not None:
+                check(_listed(row))
             self._merge(self._db, {"versions": [rows.tombstone(row.version)]})
         return _listed(row)
 
@@ -247,7 +256,7 @@ class BucketIndex(ReplicatedDB):
 
             db.executemany(
                 f"INSERT INTO versions ({sql.VERSION_ROW}, seq, is_latest, change)"
-                f" VALUES ({', '.join('?' * 18)})",
+                f" VALUES ({', '.join('?' * 19)})",
                 table_rows(),
             )
             db.execute(sql.ADD_USAGE, (total, loaded))
@@ -396,6 +405,20 @@ class BucketIndex(ReplicatedDB):
             self._merge(db, {"versions": [rows.with_acl(row.version, acl)]})
         return True
 
+    def set_lock(
+        self, key: str, version_id: str | None, decide: LockDecision
+    ) -> ObjectVersion | None:
+        """Give a version (the latest when None) the Object Lock ``decide`` makes of it, in one
+        transaction (``decide`` may refuse by raising); the version as changed, or None when
+        there is no such version."""
+        with self._transaction() as db:
+            row = self._live_row(key, version_id)
+            if row is None:
+                return None
+            changed = rows.with_lock(row.version, decide(_listed(row)))
+            self._merge(db, {"versions": [changed]})
+        return rows.version_of(changed, is_latest=bool(row.is_latest))
+
     # --- multipart uploads ------------------------------------------------------------------
 
     def create_upload(
@@ -463,9 +486,10 @@ class BucketIndex(ReplicatedDB):
         size: int,
         blob: str,
         last_modified: float,
+        checksum: str = "",
     ) -> Part | None:
         """Record a part; returns the part it replaced (its blob is the caller's to delete)."""
-        part = Part(part_number, etag, size, blob, last_modified)
+        part = Part(part_number, etag, size, blob, last_modified, checksum)
         with self._transaction() as db:
             upload, _parts = self._upload_rows(db, upload_id)
             if not rows.is_live(upload):

@@ -8,8 +8,9 @@ from nimbus_storage.meta import rows
 from nimbus_storage.meta.replicated_db import REPLICATION_SCHEMA, execute_script
 
 # PRAGMA user_version of a current index. Version 1 (user_version 0) had no per-version ACL;
-# version 2 kept rows that could not be merged between replicas (no stamps, no deletion rows).
-SCHEMA_VERSION = 3
+# version 2 kept rows that could not be merged between replicas (no stamps, no deletion rows);
+# version 3 had no Object Lock column (versions) nor checksum column (parts).
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -30,6 +31,7 @@ CREATE TABLE IF NOT EXISTS versions (
     owner         TEXT    NOT NULL,
     tags          TEXT,   -- JSON object, NULL when the version has no tags
     acl           TEXT    NOT NULL DEFAULT 'private',  -- canned ACL of this version
+    lock          TEXT,   -- JSON object (Object Lock retention and legal hold), NULL for none
     change        INTEGER NOT NULL,  -- local change number, for replication
     PRIMARY KEY (key, seq, version_id)
 ) WITHOUT ROWID;
@@ -68,6 +70,7 @@ CREATE TABLE IF NOT EXISTS parts (
     size          INTEGER NOT NULL,
     blob          TEXT    NOT NULL,
     last_modified REAL    NOT NULL,
+    checksum      TEXT    NOT NULL DEFAULT '',  -- base64, when the upload has an algorithm
     change        INTEGER NOT NULL,
     PRIMARY KEY (upload_id, part_number)
 ) WITHOUT ROWID;
@@ -139,7 +142,7 @@ def _rebuild_v3(db: sqlite3.Connection) -> None:
         "INSERT INTO versions SELECT key, -(CAST(last_modified * 1e9 AS INTEGER) - seq),"
         " version_id, CAST(last_modified * 1e9 AS INTEGER) - seq,"
         " CAST(last_modified * 1e9 AS INTEGER) - seq, 0, is_latest, delete_marker,"
-        " last_modified, etag, size, blob, content_type, storage_class, owner, tags, acl, 1"
+        " last_modified, etag, size, blob, content_type, storage_class, owner, tags, acl, NULL, 1"
         " FROM old_versions"
     )
     if "uploads" in old:
@@ -150,7 +153,7 @@ def _rebuild_v3(db: sqlite3.Connection) -> None:
     if "parts" in old:
         db.execute(
             "INSERT INTO parts SELECT upload_id, part_number, CAST(last_modified * 1e9 AS INTEGER),"
-            " CAST(last_modified * 1e9 AS INTEGER), 0, etag, size, blob, last_modified, 1"
+            " CAST(last_modified * 1e9 AS INTEGER), 0, etag, size, blob, last_modified, '', 1"
             " FROM old_parts"
         )
     execute_script(db, REPLICATION_SCHEMA)
@@ -168,4 +171,7 @@ def upgrade(db: sqlite3.Connection, version: int) -> None:
     if version < 2:
         db.execute("ALTER TABLE versions ADD COLUMN acl TEXT NOT NULL DEFAULT 'private'")
     if version < 3:
-        _rebuild_v3(db)
+        _rebuild_v3(db)  # creates the current tables, lock column included
+    elif version < 4:
+        db.execute("ALTER TABLE versions ADD COLUMN lock TEXT")
+        db.execute("ALTER TABLE parts ADD COLUMN checksum TEXT NOT NULL DEFAULT ''")

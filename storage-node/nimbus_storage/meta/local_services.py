@@ -15,10 +15,12 @@ from nimbus_storage.meta.api import (
     Bucket,
     Credential,
     ListPage,
+    LockDecision,
     ObjectVersion,
     Part,
     Upload,
     UploadPage,
+    VersionCheck,
 )
 from nimbus_storage.meta.catalog import Catalog
 from nimbus_storage.meta.errors import NoUpload
@@ -50,8 +52,10 @@ class LocalIndexService(IndexService):
     ) -> list[ObjectVersion]:
         return self.index_db.put_version(v, versioning, tags=tags)
 
-    async def delete_version(self, key: str, version_id: str) -> ObjectVersion | None:
-        return self.index_db.delete_version(key, version_id)
+    async def delete_version(
+        self, key: str, version_id: str, *, check: VersionCheck | None = None
+    ) -> ObjectVersion | None:
+        return self.index_db.delete_version(key, version_id, check=check)
 
     async def list_objects(
         self, prefix: str = "", delimiter: str = "", start_after: str = "", max_keys: int = 1000
@@ -91,6 +95,11 @@ class LocalIndexService(IndexService):
     async def set_acl(self, key: str, version_id: str | None, acl: str) -> bool:
         return self.index_db.set_acl(key, version_id, acl)
 
+    async def set_lock(
+        self, key: str, version_id: str | None, decide: LockDecision
+    ) -> ObjectVersion | None:
+        return self.index_db.set_lock(key, version_id, decide)
+
     async def create_upload(
         self, upload_id: str, key: str, initiated: float, meta: Mapping[str, str]
     ) -> Upload:
@@ -119,8 +128,11 @@ class LocalIndexService(IndexService):
         size: int,
         blob: str,
         last_modified: float,
+        checksum: str = "",
     ) -> Part | None:
-        return self.index_db.put_part(upload_id, part_number, etag, size, blob, last_modified)
+        return self.index_db.put_part(
+            upload_id, part_number, etag, size, blob, last_modified, checksum
+        )
 
     async def list_parts(
         self, upload_id: str, part_number_marker: int = 0, max_parts: int = 1000

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, Protocol, Self, TypeVar
 
-from nimbus_storage.meta.api import ObjectVersion, Part, Upload
+from nimbus_storage.meta.api import NO_LOCK, ObjectLock, ObjectVersion, Part, Upload
 
 
 class Row(Protocol):
@@ -79,6 +79,7 @@ class VersionRow(NamedTuple):
     owner: str
     tags: str | None  # a JSON object; None without tags
     acl: str
+    lock: str | None  # a JSON object (Object Lock: mode, until, hold); None without a lock
 
     def identity(self) -> tuple[str, str]:
         return self.key, self.version_id
@@ -111,6 +112,7 @@ class PartRow(NamedTuple):
     size: int
     blob: str
     last_modified: float
+    checksum: str  # base64; "" when its upload has no checksum algorithm
 
     def identity(self) -> tuple[str, int]:
         return self.upload_id, self.part_number
@@ -220,10 +222,12 @@ def version_row(
         owner=v.owner,
         tags=json.dumps(dict(tags)) if tags else None,
         acl=v.acl,
+        lock=lock_document(v.lock),
     )
 
 
 def version_of(row: VersionRow, *, is_latest: bool = True) -> ObjectVersion:
+    lock = lock_of(row)
     return ObjectVersion(
         key=row.key,
         version_id=row.version_id,
@@ -239,6 +243,9 @@ def version_of(row: VersionRow, *, is_latest: bool = True) -> ObjectVersion:
         acl=row.acl,
         created=row.created,
         updated=row.updated,
+        lock_mode=lock.mode,
+        lock_until=lock.retain_until,
+        legal_hold=lock.legal_hold,
     )
 
 
@@ -253,6 +260,23 @@ def with_tags(row: VersionRow, tags: Mapping[str, str], at: int | None = None) -
 
 def with_acl(row: VersionRow, acl: str, at: int | None = None) -> VersionRow:
     return row._replace(updated=later(row, at), acl=acl)
+
+
+def lock_document(lock: ObjectLock) -> str | None:
+    if lock == NO_LOCK:
+        return None
+    return json.dumps({"mode": lock.mode, "until": lock.retain_until, "hold": lock.legal_hold})
+
+
+def lock_of(row: VersionRow) -> ObjectLock:
+    if not row.lock:
+        return NO_LOCK
+    document = json.loads(row.lock)
+    return ObjectLock(str(document["mode"]), float(document["until"]), bool(document["hold"]))
+
+
+def with_lock(row: VersionRow, lock: ObjectLock, at: int | None = None) -> VersionRow:
+    return row._replace(updated=later(row, at), lock=lock_document(lock))
 
 
 # --- uploads and parts ------------------------------------------------------------------------
@@ -285,8 +309,9 @@ def part_row(upload_id: str, part: Part, created: int) -> PartRow:
         size=part.size,
         blob=part.blob,
         last_modified=part.last_modified,
+        checksum=part.checksum,
     )
 
 
 def part_of(row: PartRow) -> Part:
-    return Part(row.part_number, row.etag, row.size, row.blob, row.last_modified)
+    return Part(row.part_number, row.etag, row.size, row.blob, row.last_modified, row.checksum)

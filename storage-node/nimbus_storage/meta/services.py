@@ -15,10 +15,12 @@ from nimbus_storage.meta.api import (
     Bucket,
     Credential,
     ListPage,
+    LockDecision,
     ObjectVersion,
     Part,
     Upload,
     UploadPage,
+    VersionCheck,
 )
 
 __all__ = ["CatalogService", "IndexService"]
@@ -35,7 +37,9 @@ class IndexService(Protocol):
         self, v: ObjectVersion, versioning: str, *, tags: Mapping[str, str] | None = None
     ) -> list[ObjectVersion]: ...
 
-    async def delete_version(self, key: str, version_id: str) -> ObjectVersion | None: ...
+    async def delete_version(
+        self, key: str, version_id: str, *, check: VersionCheck | None = None
+    ) -> ObjectVersion | None: ...
 
     # --- listings and usage
 
@@ -72,6 +76,10 @@ class IndexService(Protocol):
 
     async def set_acl(self, key: str, version_id: str | None, acl: str) -> bool: ...
 
+    async def set_lock(
+        self, key: str, version_id: str | None, decide: LockDecision
+    ) -> ObjectVersion | None: ...
+
     # --- multipart uploads
 
     async def create_upload(
@@ -97,6 +105,7 @@ class IndexService(Protocol):
         size: int,
         blob: str,
         last_modified: float,
+        checksum: str = "",
     ) -> Part | None: ...
 
     async def list_parts(

@@ -59,6 +59,7 @@ __all__ = [
     "new_data_key",
     "open_for_customer",
     "parse_customer_key",
+    "requests_customer_key",
     "seal_for_customer",
     "unwrap_data_key",
     "verify_customer_key",
@@ -186,6 +187,15 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if candidate.lower() == name:
             return found
     return None
+
+
+def requests_customer_key(headers: Mapping[str, str]) -> bool:
+    """Whether a request brings an SSE-C key: any ``x-amz-server-side-encryption-customer-*``
+    or ``x-amz-copy-source-server-side-encryption-customer-*`` header (or form field), whole
+    or not, names matched without regard to case (as MinIO's ``SSEC.IsRequested`` and
+    ``SSECopy.IsRequested``)."""
+    prefixes = (SSE_C_PREFIX, COPY_SOURCE_SSE_C_PREFIX)
+    return any(name.lower().startswith(prefixes) for name in headers)
 
 
 def parse_customer_key(

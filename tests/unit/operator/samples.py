@@ -42,6 +42,8 @@ OBJECT_STORES: dict[str, Body] = {
                 "resources": {"limits": {"memory": "2Gi"}},
                 "serviceType": "LoadBalancer",
                 "port": 8080,
+                "tls": {"secretName": "sample-tls"},
+                "trustForwardedProto": True,
             },
             "encryption": {"keySecretName": "sample-sse-keys"},
             "forceDelete": True,

@@ -26,8 +26,10 @@ def test_an_empty_spec_gets_every_default() -> None:
     assert spec.nodes.storage_class_name is None
     assert spec.nodes.zones is None
     assert spec.nodes.resources is None
-    assert (spec.gateway.replicas, spec.gateway.port) == (2, 80)
+    assert (spec.gateway.replicas, spec.gateway.port, spec.gateway.service_port) == (2, None, 80)
     assert spec.gateway.service_type is ServiceType.CLUSTER_IP
+    assert spec.gateway.tls is None
+    assert spec.gateway.trust_forwarded_proto is False
     assert spec.encryption is None
     assert spec.force_delete is False
     assert ObjectStoreSpec.from_body({}) == spec
@@ -46,6 +48,23 @@ def test_a_full_spec_is_read_as_written() -> None:
     assert spec.gateway.service_type is ServiceType.LOAD_BALANCER
     assert spec.encryption is not None
     assert spec.encryption.key_secret_name == "sample-sse-keys"
+    assert spec.gateway.tls is not None
+    assert spec.gateway.tls.secret_name == "sample-tls"
+    assert spec.gateway.trust_forwarded_proto is True
+    assert spec.gateway.service_port == 8080
+
+
+@pytest.mark.parametrize(
+    ("gateway", "port"),
+    [
+        ({}, 80),
+        ({"tls": {"secretName": "store-tls"}}, 443),
+        ({"tls": {"secretName": "store-tls"}, "port": 8443}, 8443),
+        ({"port": 8080}, 8080),
+    ],
+)
+def test_the_service_port_defaults_to_the_schemes_own(gateway: dict[str, Any], port: int) -> None:
+    assert ObjectStoreSpec.from_body({"spec": {"gateway": gateway}}).gateway.service_port == port
 
 
 def test_numbers_are_accepted_as_quantities() -> None:
@@ -101,6 +120,16 @@ def test_numbers_are_accepted_as_quantities() -> None:
             "spec.encryption.keySecretName: must be at most 253 characters",
         ),
         ({"encryption": "sse-keys"}, "spec.encryption: must be an object (got 'sse-keys')"),
+        ({"gateway": {"tls": {}}}, "spec.gateway.tls.secretName: "),
+        (
+            {"gateway": {"tls": {"secretName": "Store_TLS"}}},
+            "spec.gateway.tls.secretName: must be a Kubernetes object name",
+        ),
+        ({"gateway": {"tls": "store-tls"}}, "spec.gateway.tls: must be an object"),
+        (
+            {"gateway": {"trustForwardedProto": "yes"}},
+            "spec.gateway.trustForwardedProto: must be true or false (got 'yes')",
+        ),
     ],
 )
 def test_bad_specs_name_the_field(spec: dict[str, Any], error: str) -> None:

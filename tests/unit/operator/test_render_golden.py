@@ -55,6 +55,10 @@ DESIGN = StoreDesign(
 ENCRYPTED = replace(DESIGN, sse_key_secret="photos-sse-keys")
 """The same store with spec.encryption.keySecretName: gateways mount the key Secret."""
 
+TLS = replace(ENCRYPTED, tls_secret="photos-tls", tls_revision="5d41402abc4b2a76", gateway_port=443)
+"""The same store with spec.gateway.tls too: HTTPS gateways (with their key store as well, so
+both Secrets' mounts show side by side)."""
+
 RENDERERS: dict[str, Callable[[], dict[str, Any]]] = {
     "storage-nodes-statefulset": lambda: build_node_statefulset(DESIGN),
     "storage-nodes-service": lambda: build_nodes_service(DESIGN),
@@ -63,7 +67,10 @@ RENDERERS: dict[str, Callable[[], dict[str, Any]]] = {
     "janitor-deployment": lambda: build_gateway_deployment(DESIGN, janitor=True),
     "gateway-deployment-sse": lambda: build_gateway_deployment(ENCRYPTED),
     "janitor-deployment-sse": lambda: build_gateway_deployment(ENCRYPTED, janitor=True),
+    "gateway-deployment-tls": lambda: build_gateway_deployment(TLS),
+    "janitor-deployment-tls": lambda: build_gateway_deployment(TLS, janitor=True),
     "gateway-service": lambda: build_gateway_service(DESIGN),
+    "gateway-service-tls": lambda: build_gateway_service(TLS),
     "admin-secret": lambda: build_admin_secret(DESIGN, "NIMBUSADMIN", "s3cr3t", "token"),
     "rings-configmap": lambda: build_rings_configmap(
         DESIGN, {"replicated": '{"ring": 1}', "cold": '{"ring": 2}'}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -14,6 +15,7 @@ from multidict import CIMultiDict
 from nimbus_storage.auth.sigv4 import AMZ_DATE_FORMAT, AuthContext
 from nimbus_storage.bucket_config.bucket_policy import Decision, parse_policy
 from nimbus_storage.gateway import authorize
+from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.operations import OPERATIONS
 from nimbus_storage.meta.api import Credential
@@ -45,12 +47,19 @@ def request(
     query: dict[str, str] | None = None,
     signed: AuthContext | None = None,
     admin: bool = False,
+    *,
+    trust_forwarded_proto: bool = False,
 ) -> S3Request:
     http = make_mocked_request("PUT", f"/{BUCKET}/k", headers=CIMultiDict(headers or {}))
     credential = cast(Credential, SimpleNamespace(is_admin=admin, grants={}))
     return S3Request(
         http=http,
-        services=cast(Services, SimpleNamespace()),
+        services=cast(
+            Services,
+            SimpleNamespace(
+                config=GatewayConfig(Path("unused"), trust_forwarded_proto=trust_forwarded_proto)
+            ),
+        ),
         request_id="test",
         operation=BY_NAME[operation],
         bucket_name=BUCKET,
@@ -280,3 +289,22 @@ def test_policy_keys_are_collected() -> None:
         }
     )
     assert authorize._policy_keys(BUCKET, document) == frozenset({"s3:existingobjecttag/public"})
+
+
+@pytest.mark.parametrize(
+    ("trusted", "proto", "secure"),
+    [
+        (False, "https", "false"),  # anyone can send the header: not trusted unless told
+        (True, "https", "true"),
+        (True, "http", "false"),
+        (True, None, "false"),
+    ],
+)
+def test_secure_transport_from_a_trusted_forwarded_proto(
+    trusted: bool, proto: str | None, secure: str
+) -> None:
+    """Behind a proxy ending TLS (--trust-forwarded-proto), aws:SecureTransport is what SSE-C
+    is told (gateway/transport.py)."""
+    headers = {"X-Forwarded-Proto": proto} if proto else {}
+    keys = context(request(headers=headers, trust_forwarded_proto=trusted))
+    assert keys["aws:SecureTransport"] == secure

@@ -87,6 +87,8 @@ def test_service_rejects_other_methods(method: str) -> None:
         ("DELETE", "ownershipControls", "DeleteBucketOwnershipControls"),
         ("GET", "logging", "GetBucketLogging"),
         ("PUT", "logging", "PutBucketLogging"),
+        ("GET", "object-lock", "GetObjectLockConfiguration"),
+        ("PUT", "object-lock", "PutObjectLockConfiguration"),
         ("GET", "policyStatus&website", "GetBucketPolicyStatus"),
         ("GET", "tagging&website", "GetBucketTagging"),  # a supported one wins over 501
         # Two sub-resources: the first in table order claims the request.
@@ -177,7 +179,6 @@ def test_other_posts_are_not_browser_uploads(
         "inventory",
         "metrics",
         "notification",
-        "object-lock",
         "replication",
         "requestPayment",
         "website",
@@ -218,6 +219,10 @@ def test_unsupported_bucket_subresource_named_first_alphabetically() -> None:
         ("PUT", "tagging", {}, "PutObjectTagging"),
         ("PUT", "tagging", COPY, "PutObjectTagging"),  # sub-resource before copy header
         ("DELETE", "tagging", {}, "DeleteObjectTagging"),
+        ("GET", "retention&versionId=v1", {}, "GetObjectRetention"),
+        ("PUT", "retention", {}, "PutObjectRetention"),
+        ("GET", "legal-hold", {}, "GetObjectLegalHold"),
+        ("PUT", "legal-hold&versionId=v1", {}, "PutObjectLegalHold"),
         ("GET", "acl", {}, "GetObjectAcl"),
         ("PUT", "acl", {}, "PutObjectAcl"),
         ("POST", "uploads", {}, "CreateMultipartUpload"),
@@ -283,7 +288,7 @@ def test_object_wrong_method_is_405(method: str, query: str) -> None:
         route(method, "bucket", "key", query)
 
 
-@pytest.mark.parametrize("subresource", ["legal-hold", "restore", "retention", "select", "torrent"])
+@pytest.mark.parametrize("subresource", ["restore", "select", "torrent"])
 def test_unsupported_object_subresource_is_501(subresource: str) -> None:
     with pytest.raises(NotImplementedError_) as caught:
         route("GET", "bucket", "key", f"{subresource}&versionId=v1")

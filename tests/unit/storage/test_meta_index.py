@@ -413,7 +413,7 @@ def test_an_index_from_before_per_version_acls_is_upgraded(tmp_path: Path) -> No
     finally:
         index.close()
     (version,) = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()
-    assert version == 3
+    assert version == 4
 
 
 def test_an_index_from_a_newer_nimbus_is_refused(tmp_path: Path) -> None:

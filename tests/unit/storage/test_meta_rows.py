@@ -19,26 +19,37 @@ from nimbus_storage.meta.rows import Row
 from nimbus_storage.protocol.db_wire import to_json
 
 VERSION = rows.version_row(
-    ObjectVersion("photos/cat.jpg", "v1", 1.5, "etag", 3, "blob-1", content_type="image/jpeg"),
+    ObjectVersion(
+        "photos/cat.jpg",
+        "v1",
+        1.5,
+        "etag",
+        3,
+        "blob-1",
+        content_type="image/jpeg",
+        lock_mode="GOVERNANCE",
+        lock_until=2e9,
+    ),
     100,
     tags={"colour": "grey"},
 )
 UPLOAD = rows.upload_row(Upload("u1", "big", 2.5, {"content-type": "a/b"}), 200)
-PART = rows.part_row("u1", Part(1, "part-etag", 5, "part-blob", 3.5), 300)
+PART = rows.part_row("u1", Part(1, "part-etag", 5, "part-blob", 3.5, "AAAAAA=="), 300)
 BUCKET = cr.bucket_row(Bucket("photos", "alice", 4.5, "Enabled", 10, None, "private", "r1"), 400)
 CONFIG = cr.config_row("photos", "cors", "<CORSConfiguration/>", 500)
 CREDENTIAL = cr.credential_row(Credential("AK", "SK", False, "app", 6.5, {"photos": "RO"}), 600)
 
-# Each table's row, its database, and the columns the JSON array had before rows were typed.
+# Each table's row, its database, and the columns of its JSON array (those it had before rows
+# were typed; Object Lock's ``lock`` and a part's ``checksum`` since).
 CASES: list[tuple[str, Row, type[ReplicatedDB], tuple[str, ...]]] = [
     ("versions", VERSION, BucketIndex, (
         "key", "version_id", "created", "updated", "deleted", "delete_marker", "last_modified",
-        "etag", "size", "blob", "content_type", "storage_class", "owner", "tags", "acl")),
+        "etag", "size", "blob", "content_type", "storage_class", "owner", "tags", "acl", "lock")),
     ("uploads", UPLOAD, BucketIndex, (
         "upload_id", "key", "created", "updated", "deleted", "initiated", "meta")),
     ("parts", PART, BucketIndex, (
         "upload_id", "part_number", "created", "updated", "deleted", "etag", "size", "blob",
-        "last_modified")),
+        "last_modified", "checksum")),
     ("buckets", BUCKET, CatalogDB, (
         "name", "owner", "created", "updated", "deleted", "created_at", "versioning",
         "quota_bytes", "quota_objects", "acl", "region", "storage_policy")),

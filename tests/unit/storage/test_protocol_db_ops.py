@@ -136,7 +136,7 @@ def test_a_claim_and_a_merge_do_what_they_say(index: BucketIndex) -> None:
         (DbOp.USAGE, {"anything": 1}, "unexpected argument 'anything'"),
         (DbOp.MERGE, {}, "merge needs"),
         (DbOp.MERGE, {"rows": {"buckets": []}}, "no table 'buckets' here"),
-        (DbOp.MERGE, {"rows": {"versions": [[1]]}}, "a versions row is an array of 15 values"),
+        (DbOp.MERGE, {"rows": {"versions": [[1]]}}, "a versions row is an array of 16 values"),
         (DbOp.MERGE, {"rows": {"uploads": [["u", "k", "1", 1, 0, 1.0, "{}"]]}}, "integers"),
     ],
 )

@@ -24,9 +24,12 @@ from nimbus_storage.gateway.routing import UNSUPPORTED_SUBRESOURCES, resolve_ope
 from nimbus_storage.s3errors import InvalidRequest, MethodNotAllowed, NotImplementedError_
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "s3-compatibility.md"
-# What the gateway reads of a request: the gateway itself, and the authentication and the
-# server-side encryption (SSE headers) below it.
-SOURCE_DIRS = [Path(nimbus_storage.__file__).parent / name for name in ("gateway", "auth", "sse")]
+# What the gateway reads of a request: the gateway itself, and below it the authentication, the
+# server-side encryption (SSE headers) and the bucket configuration (Object Lock headers).
+SOURCE_DIRS = [
+    Path(nimbus_storage.__file__).parent / name
+    for name in ("gateway", "auth", "sse", "bucket_config")
+]
 BY_NAME = {operation.name: operation for operation in OPERATIONS}
 OPERATION_STATES = re.compile(r"yes|501|405|as [A-Za-z0-9]+")
 HEADER_STATES = frozenset({"yes", "501", "400", "ignored"})

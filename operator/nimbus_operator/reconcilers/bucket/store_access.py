@@ -1,5 +1,6 @@
 """The ObjectStore a Bucket lives in, as Buckets and BucketAccesses reach it: its S3 endpoint
-(status.endpoint), its region, and its admin credential (the store's admin Secret).
+(status.endpoint), its region, its admin credential (the store's admin Secret) and, for a store
+serving HTTPS, the authority its gateways' certificate is checked against (its TLS Secret's).
 
 Only read here: the store's reconciler owns its admin Secret and endpoint (creating or
 repairing them from a Bucket could lock the operator out of the store). A store in another
@@ -19,6 +20,7 @@ from nimbus_operator.clients.kube import Kube
 from nimbus_operator.constants import API_VERSION, STORAGE_GROUP
 from nimbus_operator.errors import InvalidSpec, RetryLater
 from nimbus_operator.models.bucket import SHARED_STORE_ANNOTATION
+from nimbus_operator.reconcilers.objectstore.tls import GatewayTls, read_gateway_tls
 from nimbus_operator.render.bucket_keys import BucketLocation
 from nimbus_operator.render.store_secrets import ACCESS_KEY, SECRET_KEY
 
@@ -74,6 +76,17 @@ def _ready_message(store: dict[str, Any]) -> str | None:
     return "it has reported no status yet"
 
 
+def _gateway_ca(kube: Kube, namespace: str, name: str, spec: dict[str, Any]) -> str | None:
+    """The authority of the store's gateways' certificate; None for a plain-HTTP store (or
+    one whose TLS Secret is unusable: the store itself reports that, and calls fail until
+    it is fixed rather than trust anything else)."""
+    secret = ((spec.get("gateway") or {}).get("tls") or {}).get("secretName")
+    if not secret:
+        return None
+    found = read_gateway_tls(kube, namespace, str(secret), f"{name}.{namespace}.svc")
+    return found.ca_pem if isinstance(found, GatewayTls) else None
+
+
 def find_store(
     kube: Kube,
     namespace: str,
@@ -123,12 +136,14 @@ def find_store(
             reason="StoreNotReady",
             delay=NOT_READY_DELAY,
         )
-    region = str((store.get("spec") or {}).get("region") or DEFAULT_REGION)
+    spec = store.get("spec") or {}
+    region = str(spec.get("region") or DEFAULT_REGION)
     admin = AdminEndpoint(
         url=str(endpoint),
         access_key=base64.b64decode(data[ACCESS_KEY]).decode(),
         secret_key=base64.b64decode(data[SECRET_KEY]).decode(),
         region=region,
+        ca_pem=_gateway_ca(kube, namespace, name, spec),
     )
     deleting = store["metadata"].get("deletionTimestamp") is not None
     return StoreAccess(namespace, name, str(endpoint), region, admin, deleting)

@@ -4,7 +4,8 @@ copied to Cinder volumes.
 
 A bucket source is read through a presigned URL of Nimbus's own gateway, signed with the
 store's admin credential and valid 7 days (the import reads it once): no key is handed to the
-namespace, and CDI needs no S3 support.
+namespace, and CDI needs no S3 support. A store serving HTTPS gives CDI the authority of its
+certificate in a ConfigMap (``certConfigMap``), which the importer checks the gateway against.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nimbus_operator.reconcilers.status import ConditionTuple, Report, ready
 from nimbus_operator.render.image_import import (
     CDI_API,
     ImageImport,
+    build_image_ca_configmap,
     build_image_data_volume,
     import_name,
 )
@@ -50,11 +52,12 @@ def reconcile_image(kube: Kube, body: dict[str, Any]) -> Report:
             delay=30.0,
         ) from error
     if volume is None:
-        url, size = _download(kube, image, namespace)
+        url, size, ca_pem = _download(kube, image, namespace)
         disk = max(image.spec.min_disk_bytes or DEFAULT_DISK_BYTES, size or 0)
-        kube.apply(
-            build_image_data_volume(ImageImport(namespace, name, str(metadata["uid"]), url, disk))
-        )
+        spec = ImageImport(namespace, name, str(metadata["uid"]), url, disk, ca_pem)
+        if ca_pem is not None:
+            kube.apply(build_image_ca_configmap(spec))
+        kube.apply(build_image_data_volume(spec))
         fields["sizeBytes"] = size
         return _importing(fields, "the import has started", "0%")
     return _imported(volume, fields)
@@ -102,11 +105,12 @@ def _condition_messages(status: dict[str, Any]) -> str:
     return "; ".join(dict.fromkeys(messages))
 
 
-def _download(kube: Kube, image: Image, namespace: str) -> tuple[str, int | None]:
-    """The URL CDI downloads the image from, and the file's size when known."""
+def _download(kube: Kube, image: Image, namespace: str) -> tuple[str, int | None, str | None]:
+    """The URL CDI downloads the image from, the file's size when known, and the authority
+    to trust for it when it is a store's https URL."""
     source: ImageSource = image.spec.source
     if source.http is not None:
-        return source.http.url, None
+        return source.http.url, None, None
     assert source.bucket is not None
     bucket_ref = source.bucket
     bucket = kube.get(STORAGE_API, "Bucket", bucket_ref.name, namespace)
@@ -137,4 +141,5 @@ def _download(kube: Kube, image: Image, namespace: str) -> tuple[str, int | None
             reason="ObjectNotFound",
             delay=WAIT_SECONDS,
         )
-    return s3.presigned_get(bucket_name, bucket_ref.key, PRESIGNED_SECONDS), size
+    url = s3.presigned_get(bucket_name, bucket_ref.key, PRESIGNED_SECONDS)
+    return url, size, store.admin.ca_pem if store.admin.secure else None

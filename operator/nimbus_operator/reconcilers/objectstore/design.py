@@ -148,8 +148,10 @@ def store_design(
         default_policy=choice.default,
         metadata_policy=choice.metadata,
         gateway_replicas=spec.gateway.replicas,
-        gateway_port=spec.gateway.port,
+        gateway_port=spec.gateway.service_port,
         gateway_service_type=str(spec.gateway.service_type),
         gateway_resources=_resources(spec.gateway.resources),
         sse_key_secret=spec.encryption.key_secret_name if spec.encryption else None,
+        tls_secret=spec.gateway.tls.secret_name if spec.gateway.tls else None,
+        trust_forwarded_proto=spec.gateway.trust_forwarded_proto,
     )

@@ -14,28 +14,14 @@ pod template does not depend on the Secret's content).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
-
 from nimbus_operator.clients.kube import Kube
+from nimbus_operator.reconcilers.objectstore.secrets import SecretProblem, WatchedSecret
 from nimbus_operator.render.store_design import StoreDesign
 
 KEY_SECRET_MISSING = "KeySecretMissing"
 KEY_SECRET_EMPTY = "KeySecretEmpty"
 KEY_SECRET_FOUND = "KeySecretFound"
 REASONS = (KEY_SECRET_MISSING, KEY_SECRET_EMPTY)
-
-Event = tuple[str, str, str]
-
-
-@dataclass(frozen=True)
-class KeySecretProblem:
-    """Why the gateways cannot have their key store: a condition's reason and message."""
-
-    secret: str
-    reason: str
-    message: str
 
 
 def _how_to_create(name: str, namespace: str) -> str:
@@ -45,14 +31,14 @@ def _how_to_create(name: str, namespace: str) -> str:
     )
 
 
-def key_secret_problem(kube: Kube, design: StoreDesign) -> KeySecretProblem | None:
+def key_secret_problem(kube: Kube, design: StoreDesign) -> SecretProblem | None:
     """None when the store asks for no key store, or its Secret exists and holds keys."""
     name, namespace = design.sse_key_secret, design.namespace
     if name is None:
         return None
     found = kube.get("v1", "Secret", name, namespace)
     if found is None:
-        return KeySecretProblem(
+        return SecretProblem(
             name,
             KEY_SECRET_MISSING,
             f'Secret "{name}" not found in namespace "{namespace}": create it with '
@@ -60,7 +46,7 @@ def key_secret_problem(kube: Kube, design: StoreDesign) -> KeySecretProblem | No
             "an existing one); the gateways are rolled out once it exists.",
         )
     if not (found.get("data") or {}):
-        return KeySecretProblem(
+        return SecretProblem(
             name,
             KEY_SECRET_EMPTY,
             f'Secret "{name}" in namespace "{namespace}" holds no keys: fill it with '
@@ -70,25 +56,12 @@ def key_secret_problem(kube: Kube, design: StoreDesign) -> KeySecretProblem | No
     return None
 
 
-def key_secret_events(
-    problem: KeySecretProblem | None,
-    previous_conditions: Iterable[Mapping[str, Any]],
-    secret: str | None,
-) -> list[Event]:
-    """A Warning when a problem begins (or changes), a Normal Event when it ends; nothing when
-    the last status already said the same (a resync must not repeat it)."""
-    ready = next((c for c in previous_conditions if c.get("type") == "Ready"), {})
-    was_problem = ready.get("status") == "False" and ready.get("reason") in REASONS
-    if problem is not None:
-        if was_problem and ready.get("message") == problem.message:
-            return []
-        return [("Warning", problem.reason, problem.message)]
-    if was_problem and secret is not None:
-        return [
-            (
-                "Normal",
-                KEY_SECRET_FOUND,
-                f'Secret "{secret}" holds keys: rolling out the gateways with it.',
-            )
-        ]
-    return []
+def watched_key_secret(design: StoreDesign) -> WatchedSecret:
+    """The key Secret as `secret_events` follows it."""
+    name = design.sse_key_secret
+    return WatchedSecret(
+        name,
+        REASONS,
+        KEY_SECRET_FOUND,
+        f'Secret "{name}" holds keys: rolling out the gateways with it.',
+    )

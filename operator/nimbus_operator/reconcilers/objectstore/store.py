@@ -2,10 +2,10 @@
 
 Order matters only for speed (each step is idempotent and safe to rerun): the admin Secret,
 the storage nodes (headless Service, StatefulSet, PodDisruptionBudget), the rings (from where
-the node pods run), the gateways and their Service (the gateways only once their SSE key Secret,
-when the spec names one, exists), then the status from what all of that reports. Scaling the
-store down is not done yet: the StatefulSet keeps its size and a condition says so, rather than
-losing the data of the removed nodes.
+the node pods run), the gateways and their Service (the gateways only once their SSE key Secret
+and TLS Secret, when the spec names them, exist), then the status from what all of that
+reports. Scaling the store down is not done yet: the StatefulSet keeps its size and a condition
+says so, rather than losing the data of the removed nodes.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from nimbus_operator.reconcilers.objectstore.credentials import (
 )
 from nimbus_operator.reconcilers.objectstore.design import choose_policies, store_design
 from nimbus_operator.reconcilers.objectstore.encryption import (
-    KeySecretProblem,
-    key_secret_events,
     key_secret_problem,
+    watched_key_secret,
 )
 from nimbus_operator.reconcilers.objectstore.placement import (
     Placement,
@@ -35,6 +34,12 @@ from nimbus_operator.reconcilers.objectstore.placement import (
     place,
     ring_problems,
     saved_state,
+)
+from nimbus_operator.reconcilers.objectstore.secrets import SecretProblem, secret_events
+from nimbus_operator.reconcilers.objectstore.tls import (
+    GatewayTls,
+    gateway_tls,
+    watched_tls_secret,
 )
 from nimbus_operator.render.gateway import build_gateway_deployment, build_gateway_service
 from nimbus_operator.render.storage_nodes import (
@@ -60,9 +65,11 @@ class StoreReport:
     events: list[Event] = field(default_factory=list)
 
 
-def admin_endpoint(design: StoreDesign, credentials: AdminCredentials) -> AdminEndpoint:
+def admin_endpoint(
+    design: StoreDesign, credentials: AdminCredentials, ca_pem: str | None = None
+) -> AdminEndpoint:
     return AdminEndpoint(
-        design.endpoint, credentials.access_key, credentials.secret_key, design.region
+        design.endpoint, credentials.access_key, credentials.secret_key, design.region, ca_pem
     )
 
 
@@ -114,8 +121,13 @@ def reconcile_store(
             ),
         )
     kube.apply(build_gateway_service(design))
-    keys = key_secret_problem(kube, design)
-    if keys is None:
+    tls = gateway_tls(kube, design)
+    if isinstance(tls, GatewayTls):
+        design = replace(design, tls_revision=tls.revision)
+    problem = key_secret_problem(kube, design)
+    if problem is None and isinstance(tls, SecretProblem):
+        problem = tls
+    if problem is None:
         kube.apply(build_gateway_deployment(design))
         kube.apply(build_gateway_deployment(design, janitor=True))
     report = _report(
@@ -126,10 +138,12 @@ def reconcile_store(
         credentials=credentials,
         placement=placement,
         unplaceable=choice.unplaceable,
-        keys=keys,
+        blocked=problem,
+        ca_pem=tls.ca_pem if isinstance(tls, GatewayTls) else None,
     )
     previous = (body.get("status") or {}).get("conditions") or []
-    report.events += key_secret_events(keys, previous, design.sse_key_secret)
+    watched = (watched_key_secret(design), watched_tls_secret(design))
+    report.events += secret_events(problem, previous, watched)
     return design, report
 
 
@@ -146,7 +160,8 @@ def _report(
     credentials: AdminCredentials,
     placement: Placement,
     unplaceable: tuple[str, ...],
-    keys: KeySecretProblem | None = None,
+    blocked: SecretProblem | None = None,
+    ca_pem: str | None = None,
 ) -> StoreReport:
     sts = kube.get("apps/v1", "StatefulSet", design.nodes_name, design.namespace)
     gateway = kube.get("apps/v1", "Deployment", design.gateway_name, design.namespace)
@@ -183,7 +198,7 @@ def _report(
     serving = nodes_ready >= design.node_count and gateways >= 1 and not ring_problems(placement)
     if serving:
         try:
-            usage = AdminClient(admin_endpoint(design, credentials)).usage()
+            usage = AdminClient(admin_endpoint(design, credentials, ca_pem)).usage()
         except RetryLater as error:
             serving = False
             conditions.append(("Ready", False, error.reason, str(error)))
@@ -216,12 +231,12 @@ def _report(
     else:
         progress = (False, "Converged", "Nothing left to do.")
     phase = "Ready" if serving and not placement.draining else "Progressing"
-    if keys is not None:
-        # Gateways from before may still serve (with the keys they mounted); new ones wait.
+    if blocked is not None:
+        # Gateways from before may still serve (with what they mounted); new ones wait.
         conditions = [c for c in conditions if c[0] != "Ready"]
-        conditions.append(("Ready", False, keys.reason, keys.message))
+        conditions.append(("Ready", False, blocked.reason, blocked.message))
         if not placement.draining:
-            progress = (False, keys.reason, f'Waiting for Secret "{keys.secret}".')
+            progress = (False, blocked.reason, f'Waiting for Secret "{blocked.secret}".')
         phase = "Degraded" if serving else "Failed"
     conditions.append(("Progressing", *progress))
     return StoreReport(phase, fields, conditions, events)

@@ -13,6 +13,7 @@ from nimbus_storage.bucket_config.public_policy import is_public_policy
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.bucket_controls import check_acl, check_grantees, request_controls
 from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.handlers.object_lock import refuse_versioning_change
 from nimbus_storage.gateway.responses import empty_response
 from nimbus_storage.s3errors import (
     AccessDenied,
@@ -65,6 +66,7 @@ async def get_bucket_versioning(request: S3Request) -> web.StreamResponse:
 async def put_bucket_versioning(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     status = versioning.parse_versioning(await read_small_body(request, MAX_CONFIG_BODY))
+    await refuse_versioning_change(request, status)
     await request.services.catalog.set_versioning(bucket.name, status)
     return empty_response()
 

@@ -19,6 +19,7 @@ from nimbus_storage.gateway.bucket_controls import (
 )
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.handlers.listing import decode_token, encode_token
+from nimbus_storage.gateway.handlers.object_lock import enable_on_new_bucket
 from nimbus_storage.gateway.headers import iso8601
 from nimbus_storage.gateway.naming import validate_bucket_name
 from nimbus_storage.gateway.responses import empty_response, xml_response
@@ -45,6 +46,7 @@ def owner_tree(access_key: str) -> dict[str, s3xml.XmlValue]:
 
 LEGACY_REGION = "us-east-1"
 """Where re-creating a bucket you own answers 200 (elsewhere BucketAlreadyOwnedByYou)."""
+LOCK_ENABLED_HEADER = "x-amz-bucket-object-lock-enabled"
 MAX_BUCKETS_LIMIT = 10_000
 """ListBuckets' ``max-buckets`` range: 1 to 10,000, as AWS accepts."""
 LIST_BUCKETS_PARAMETERS = ("max-buckets", "continuation-token", "prefix", "bucket-region")
@@ -133,8 +135,7 @@ async def create_bucket(request: S3Request) -> web.StreamResponse:
     setting = ownership.parse_header(ownership_header) if ownership_header is not None else None
     if setting is not None and not ownership.acl_allowed(setting, acl, creator):
         raise InvalidBucketAclWithObjectOwnership()
-    if request.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
-        raise InvalidArgument("Object Lock is not supported by Nimbus")
+    lock_enabled = request.headers.get(LOCK_ENABLED_HEADER, "").strip().lower() == "true"
     if request.principal is None:
         raise AccessDenied()
     # Nimbus's own header, as Ceph RGW's placement targets: the policy holding the data.
@@ -161,6 +162,13 @@ async def create_bucket(request: S3Request) -> web.StreamResponse:
         await catalog.set_acl(request.bucket_name, acl)
     if setting is not None:
         await catalog.set_config(request.bucket_name, OWNERSHIP_CONTROLS, setting)
+    if lock_enabled:
+        try:
+            await enable_on_new_bucket(request, request.bucket_name)
+        except BaseException:
+            # Never leave a bucket the client asked to lock without its lock.
+            await catalog.delete_bucket(request.bucket_name)
+            raise
     return empty_response(headers={"Location": f"/{request.bucket_name}"})
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from urllib.parse import quote_plus
 
 from aiohttp import web
 
@@ -17,6 +16,25 @@ from nimbus_storage.meta.api import ObjectVersion
 from nimbus_storage.s3errors import InvalidArgument, InvalidEncodingType
 
 MAX_KEYS = 1000
+
+# ``encoding-type=url`` as AWS answers it (Java's URLEncoder, with "/" kept so a path stays a
+# path): letters, digits and ``-_.*/`` as they are, a space as ``+``, every other byte of the
+# key's UTF-8 as ``%XX`` (``~`` included). Clients decode with form decoding (botocore's
+# ``unquote_plus``), so a space and a literal ``+`` (``%2B``) stay apart.
+_URL_UNENCODED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.*/")
+
+
+def url_encode_key(value: str) -> str:
+    """A key, prefix, delimiter or marker as AWS writes it under ``encoding-type=url``."""
+    out: list[str] = []
+    for byte in value.encode("utf-8"):
+        if byte in _URL_UNENCODED:
+            out.append(chr(byte))
+        elif byte == 0x20:
+            out.append("+")
+        else:
+            out.append(f"%{byte:02X}")
+    return "".join(out)
 
 
 def _max_keys(request: S3Request, name: str = "max-keys") -> int:
@@ -39,12 +57,16 @@ def _max_keys(request: S3Request, name: str = "max-keys") -> int:
 
 
 def key_encoder(request: S3Request) -> tuple[Callable[[str], str], str | None]:
+    """The encoder of key-valued response elements and the ``EncodingType`` to answer.
+
+    Used by ListObjects, ListObjectsV2, ListObjectVersions and ListMultipartUploads (ListParts
+    has no ``encoding-type``). Any value but ``url`` is refused as AWS refuses it."""
     encoding = request.query.get("encoding-type")
     if encoding is None:
         return (lambda value: value), None
     if encoding.lower() != "url":
         raise InvalidEncodingType(ArgumentName="encoding-type", ArgumentValue=encoding)
-    return (lambda value: quote_plus(value, safe="/")), "url"
+    return url_encode_key, "url"
 
 
 def _owner(version: ObjectVersion) -> dict[str, s3xml.XmlValue]:

@@ -1,7 +1,9 @@
-"""Multipart uploads: create, upload part (and part copy), list, complete, abort.
+"""Multipart uploads: create, abort and list them and their parts.
 
-Parts are blobs of their own; completing an upload writes a manifest naming them (no data is
-copied), so completing a 10 GiB upload costs the same as a 10 MiB one.
+Parts are blobs of their own (UploadPart, UploadPartCopy: ``multipart_parts``); completing an
+upload (``multipart_complete``) writes a manifest naming them (no data is copied), so completing
+a 10 GiB upload costs the same as a 10 MiB one. An upload may have a checksum algorithm
+(gateway/upload_checksums.py).
 """
 
 from __future__ import annotations
@@ -11,32 +13,20 @@ import time
 
 from aiohttp import web
 
-from nimbus_storage.gateway import objects, sse_objects, sse_reads, uploads
-from nimbus_storage.gateway.body import require_size, verified_payload
+from nimbus_storage import s3xml
+from nimbus_storage.gateway import objects, sse_objects, upload_checksums, uploads
 from nimbus_storage.gateway.conditional import header_time
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.handlers.listing import key_encoder
-from nimbus_storage.gateway.handlers.multipart_complete import (
-    TAGS_META,
-    complete_multipart_upload,
-    find_upload,
-    now_timestamp,
-)
-from nimbus_storage.gateway.handlers.objects_write import (
-    open_copy_source,
-    request_acl,
-    request_tags,
-)
+from nimbus_storage.gateway.handlers.multipart_complete import complete_multipart_upload
+from nimbus_storage.gateway.handlers.multipart_parts import upload_part, upload_part_copy
+from nimbus_storage.gateway.handlers.objects_write import request_acl, request_tags
 from nimbus_storage.gateway.headers import META_ACL, iso8601, object_headers_from_request
+from nimbus_storage.gateway.object_lock import upload_lock_meta
 from nimbus_storage.gateway.responses import empty_response, xml_response
-from nimbus_storage.meta.api import Upload
-from nimbus_storage.meta.errors import NoUpload
-from nimbus_storage.s3errors import (
-    InvalidArgument,
-    InvalidRange,
-    PreconditionFailed,
-    TooManyParts,
-)
+from nimbus_storage.gateway.uploads import TAGS_META, find_upload
+from nimbus_storage.meta.api import Part, Upload
+from nimbus_storage.s3errors import InvalidArgument, PreconditionFailed
 
 __all__ = [
     "abort_multipart_upload",
@@ -48,23 +38,10 @@ __all__ = [
     "upload_part_copy",
 ]
 
-MAX_PARTS = 10_000
-MAX_PART_SIZE = 5 * 1024**3
-
-
-def _part_number(request: S3Request) -> int:
-    raw = request.query.get("partNumber", "")
-    try:
-        number = int(raw)
-    except ValueError:
-        raise TooManyParts(ArgumentName="partNumber", ArgumentValue=raw) from None
-    if not 1 <= number <= MAX_PARTS:
-        raise TooManyParts(ArgumentName="partNumber", ArgumentValue=raw)
-    return number
-
 
 async def create_multipart_upload(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
+    checksum = upload_checksums.requested_checksum(request.headers)
     encryption = await sse_objects.write_encryption(request, bucket.name, request.key)
     meta = object_headers_from_request(request.headers)
     if encryption is not None:  # one data key for every part: the seal is kept with the upload
@@ -73,124 +50,16 @@ async def create_multipart_upload(request: S3Request) -> web.StreamResponse:
     tags = request_tags(request)
     if tags:
         meta[TAGS_META] = json.dumps(tags)
+    if checksum is not None:
+        meta.update(checksum.to_meta())
+    meta.update(await upload_lock_meta(request, bucket))
     upload_id = objects.new_write_id() + objects.new_write_id()[-8:]
     await request.index().create_upload(upload_id, request.key, time.time(), meta)
     return xml_response(
         "InitiateMultipartUploadResult",
         {"Bucket": bucket.name, "Key": request.key, "UploadId": upload_id},
-        headers=encryption.response_headers() if encryption is not None else None,
-    )
-
-
-async def _store_part(
-    request: S3Request,
-    upload: Upload,
-    number: int,
-    stored: objects.StoredBlob,
-    *,
-    out: sse_objects.Outgoing,
-    size: int,
-) -> str:
-    """Record the part (``size``: its plaintext's); its ETag."""
-    etag = out.etag(stored.info.md5_hex)
-    try:
-        previous = await request.index().put_part(
-            upload.upload_id,
-            number,
-            etag,
-            size,
-            stored.info.name,
-            float(stored.info.timestamp),
-        )
-    except NoUpload:
-        # Completed or aborted while this part streamed in: nobody will ever name its blob.
-        await request.blobs().delete(stored.info.name, now_timestamp())
-        raise
-    if previous is not None:
-        # Not the new part's own timestamp: it was taken when its upload *started*, so it can be
-        # older than the part it replaces, whose blob would then outlive the tombstone.
-        await request.blobs().delete(previous.blob, now_timestamp())
-    return etag
-
-
-async def upload_part(request: S3Request) -> web.StreamResponse:
-    bucket = request.require_bucket()
-    number = _part_number(request)
-    upload = await find_upload(request)
-    encryption = sse_reads.upload_encryption(request, upload)
-    size = require_size(request, MAX_PART_SIZE)
-    await objects.check_quota(request.services, bucket, size)
-    payload = verified_payload(request)
-    out = sse_objects.Outgoing.of(encryption, aiter(payload), size)
-    stored = await objects.store_blob(
-        request.services,
-        bucket,
-        f"{request.key}\x00{upload.upload_id}\x00{number}",
-        out.chunks,
-        {},
-        expected_size=out.stored_size,
-        trailer=out.trailer,
-    )
-    etag = await _store_part(request, upload, number, stored, out=out, size=size)
-    headers = {"ETag": f'"{etag}"', **payload.checksum_headers()}
-    if encryption is not None:
-        headers.update(encryption.response_headers(include_context=False))
-    return empty_response(headers=headers)
-
-
-def _copy_range(header: str | None, size: int) -> tuple[int, int]:
-    if header is None:
-        return 0, size - 1
-    unit, _, spec = header.partition("=")
-    first, dash, last = spec.partition("-")
-    try:
-        start, end = int(first), int(last)
-    except ValueError:
-        raise InvalidArgument(
-            "The x-amz-copy-source-range value must be of the form bytes=first-last"
-            " where first and last are the zero-based offsets of the first and last bytes"
-            " to copy",
-            ArgumentName="x-amz-copy-source-range",
-            ArgumentValue=header,
-        ) from None
-    if unit != "bytes" or not dash or start > end:
-        raise InvalidArgument("Invalid x-amz-copy-source-range", ArgumentValue=header)
-    if end >= size:
-        raise InvalidRange(ActualObjectSize=str(size), RangeRequested=header)
-    return start, end
-
-
-async def upload_part_copy(request: S3Request) -> web.StreamResponse:
-    bucket = request.require_bucket()
-    number = _part_number(request)
-    upload = await find_upload(request)
-    encryption = sse_reads.upload_encryption(request, upload)
-    source, _version, body = await open_copy_source(request, "x-amz-copy-source-")
-    try:
-        sse_reads.unlock_source(request, body, source.bucket, source.key)
-        start, end = _copy_range(request.headers.get("x-amz-copy-source-range"), body.size)
-        length = end - start + 1
-        if length > MAX_PART_SIZE:
-            raise InvalidArgument("A copied part may be at most 5 GiB")
-        await objects.check_quota(request.services, bucket, length)
-        # Always decrypted and sealed again: the part is a stream of the upload's data key.
-        out = sse_objects.Outgoing.of(encryption, body.stream(start, end), length)
-        stored = await objects.store_blob(
-            request.services,
-            bucket,
-            f"{request.key}\x00{upload.upload_id}\x00{number}",
-            out.chunks,
-            {},
-            expected_size=out.stored_size,
-            trailer=out.trailer,
-        )
-    finally:
-        body.close()
-    etag = await _store_part(request, upload, number, stored, out=out, size=length)
-    return xml_response(
-        "CopyPartResult",
-        {"LastModified": iso8601(float(stored.info.timestamp)), "ETag": f'"{etag}"'},
-        headers=encryption.response_headers(include_context=False) if encryption else None,
+        headers=(encryption.response_headers() if encryption is not None else {})
+        | (checksum.response_headers() if checksum is not None else {}),
     )
 
 
@@ -217,6 +86,7 @@ async def list_parts(request: S3Request) -> web.StreamResponse:
         upload.upload_id, marker, max_parts
     )
     owner = {"ID": bucket.owner, "DisplayName": bucket.owner}
+    checksum = upload_checksums.upload_checksum(upload)
     return xml_response(
         "ListPartsResult",
         {
@@ -230,17 +100,24 @@ async def list_parts(request: S3Request) -> web.StreamResponse:
             "NextPartNumberMarker": next_marker,
             "MaxParts": max_parts,
             "IsTruncated": truncated,
-            "Part": [
-                {
-                    "PartNumber": part.part_number,
-                    "LastModified": iso8601(part.last_modified),
-                    "ETag": f'"{part.etag}"',
-                    "Size": part.size,
-                }
-                for part in parts
-            ],
+            "Part": [_listed_part(part, checksum) for part in parts],
+            **(checksum.xml() if checksum is not None else {}),
         },
     )
+
+
+def _listed_part(
+    part: Part, checksum: upload_checksums.UploadChecksum | None
+) -> dict[str, s3xml.XmlValue]:
+    listed: dict[str, s3xml.XmlValue] = {
+        "PartNumber": part.part_number,
+        "LastModified": iso8601(part.last_modified),
+        "ETag": f'"{part.etag}"',
+        "Size": part.size,
+    }
+    if checksum is not None:
+        listed[checksum.element] = upload_checksums.part_checksum(part)
+    return listed
 
 
 async def list_multipart_uploads(request: S3Request) -> web.StreamResponse:
@@ -280,9 +157,15 @@ async def list_multipart_uploads(request: S3Request) -> web.StreamResponse:
                     "Owner": owner,
                     "StorageClass": "STANDARD",
                     "Initiated": iso8601(upload.initiated),
+                    **_upload_checksum_xml(upload),
                 }
                 for upload in page.uploads
             ],
             "CommonPrefixes": [{"Prefix": encode(p)} for p in page.common_prefixes],
         },
     )
+
+
+def _upload_checksum_xml(upload: Upload) -> dict[str, s3xml.XmlValue]:
+    checksum = upload_checksums.upload_checksum(upload)
+    return dict(checksum.xml()) if checksum is not None else {}

@@ -1,24 +1,21 @@
 """CompleteMultipartUpload: the manifest of the listed parts becomes the object's current
-version, with its condition (``If-None-Match: *``, ``If-Match``) checked as it commits.
-
-Also what every multipart handler shares: the upload a request names, the tags kept with it.
+version, with its condition (``If-None-Match: *``, ``If-Match``) checked as it commits, and its
+checksum when the upload has an algorithm (gateway/upload_checksums.py): computed from the parts'
+checksums, checked against the one an ``x-amz-checksum-*`` header states.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from nimbus_storage import s3xml
-from nimbus_storage.blobs.api import normalize_timestamp
-from nimbus_storage.gateway import objects, sse_reads
+from nimbus_storage.gateway import object_checksums, objects, sse_reads, upload_checksums
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.bucket_controls import object_owner
+from nimbus_storage.gateway.completion_manifest import build_manifest, parse_completion
 from nimbus_storage.gateway.conditional_writes import (
     check_write_preconditions,
     write_guard,
@@ -27,82 +24,27 @@ from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.expiration import expiration_headers
 from nimbus_storage.gateway.handlers.objects_write import version_headers
 from nimbus_storage.gateway.headers import META_ACL, META_MANIFEST
+from nimbus_storage.gateway.object_checksums import ListedPart, ObjectClaim
+from nimbus_storage.gateway.object_lock import completed_upload_lock
 from nimbus_storage.gateway.responses import xml_response
-from nimbus_storage.meta.api import ObjectVersion, Part, Upload
+from nimbus_storage.gateway.upload_checksums import UploadChecksum
+from nimbus_storage.gateway.uploads import TAGS_META, find_upload, now_timestamp
+from nimbus_storage.meta.api import ObjectLock, ObjectVersion, Part, Upload
 from nimbus_storage.s3errors import (
-    EntityTooSmall,
-    InvalidPart,
     InvalidPartOrder,
-    MalformedXML,
-    NoSuchUpload,
     OperationAborted,
 )
 
-__all__ = ["TAGS_META", "complete_multipart_upload", "find_upload", "now_timestamp"]
+__all__ = ["complete_multipart_upload"]
 
 # Complete rebuilds its manifest when a part is re-uploaded meanwhile; this often, then 409.
 MAX_COMPLETE_ATTEMPTS = 3
-TAGS_META = "x-nimbus-tags"
-
-
-async def find_upload(request: S3Request) -> Upload:
-    upload_id = request.query.get("uploadId", "")
-    upload = await request.index().get_upload(upload_id)
-    if upload is None or upload.key != request.key:
-        raise NoSuchUpload(UploadId=upload_id)
-    return upload
-
-
-def now_timestamp() -> str:
-    return normalize_timestamp(time.time())
-
-
-def _parse_completion(body: bytes) -> list[tuple[int, str]]:
-    document = s3xml.parse(body, root="CompleteMultipartUpload")
-    listed: list[tuple[int, str]] = []
-    for element in document.findall("Part"):
-        number_text = s3xml.required_token(element, "PartNumber")
-        etag = s3xml.required_token(element, "ETag").strip('"')
-        try:
-            listed.append((int(number_text), etag))
-        except ValueError:
-            raise MalformedXML(f"PartNumber {number_text!r} is not a number") from None
-    if not listed:
-        raise MalformedXML("The XML you provided did not list any parts")
-    return listed
-
-
-async def _build_manifest(
-    request: S3Request, upload: Upload, listed: list[tuple[int, str]]
-) -> tuple[list[tuple[str, int]], str]:
-    """The manifest (part blobs and sizes) and multipart ETag of the parts ``listed``.
-
-    NoSuchUpload when the upload went away meanwhile (aborted or completed elsewhere: its
-    parts are gone too, which is not the client's InvalidPart)."""
-    index = request.index()
-    stored_parts = await index.get_parts(upload.upload_id)
-    if await index.get_upload(upload.upload_id) is None:
-        raise NoSuchUpload(UploadId=upload.upload_id)
-    min_size = request.services.config.multipart_min_part_size
-    manifest: list[tuple[str, int]] = []
-    digest = hashlib.md5(usedforsecurity=False)
-    for position, (number, etag) in enumerate(listed):
-        part = stored_parts.get(number)
-        if part is None or part.etag != etag:
-            raise InvalidPart(PartNumber=str(number), ETag=etag)
-        if part.size < min_size and position < len(listed) - 1:
-            raise EntityTooSmall(
-                ProposedSize=str(part.size), MinSizeAllowed=str(min_size), PartNumber=str(number)
-            )
-        manifest.append((part.blob, part.size))
-        digest.update(bytes.fromhex(part.etag))
-    return manifest, f"{digest.hexdigest()}-{len(listed)}"
 
 
 async def _claim_upload(
     request: S3Request,
     upload: Upload,
-    listed: list[tuple[int, str]],
+    listed: list[ListedPart],
     manifest: list[tuple[str, int]],
 ) -> list[Part] | None:
     """Forget the upload if its parts are still the ones in ``manifest``; its parts, or None.
@@ -111,9 +53,7 @@ async def _claim_upload(
     agree), so of an Abort, a Complete or an UploadPart of this upload racing this one through
     any gateway, only one wins.
     """
-    expected = {
-        number: blob for (number, _etag), (blob, _size) in zip(listed, manifest, strict=True)
-    }
+    expected = {entry.number: blob for entry, (blob, _size) in zip(listed, manifest, strict=True)}
     return await request.index().claim_upload(upload.upload_id, expected)
 
 
@@ -123,17 +63,20 @@ class _Completed:
     manifest: list[tuple[str, int]]
     etag: str
     claimed: list[Part]
+    checksum: str | None
 
 
 async def _commit(
     request: S3Request,
     upload: Upload,
-    listed: list[tuple[int, str]],
+    listed: list[ListedPart],
     meta: dict[str, str],
     *,
     owner: str,
     acl: str,
     tags: dict[str, str],
+    lock: ObjectLock,
+    checksum: tuple[UploadChecksum, ObjectClaim | None] | None,
 ) -> _Completed:
     """Store the manifest of the ``listed`` parts, claim the upload and make the manifest the
     key's current version; the write's condition is checked again, under the key's guard,
@@ -142,17 +85,21 @@ async def _commit(
     for _attempt in range(MAX_COMPLETE_ATTEMPTS):
         # Writing the manifest awaits; the upload may change meanwhile, so it is checked again
         # (and claimed) once the manifest is stored, and rebuilt if a part was replaced.
-        manifest, etag = await _build_manifest(request, upload, listed)
+        built = await build_manifest(request, upload, listed, checksum)
+        manifest, etag = built.parts, built.etag
         size = sum(part_size for _blob, part_size in manifest)
         # Parts do not count toward usage until the object exists: check the whole object now.
         await objects.check_quota(request.services, bucket, size)
-        body = objects.manifest_body(manifest)
+        body = object_checksums.manifest_body(manifest, built.part_checksums)
+        stored_meta = dict(meta)
+        if checksum is not None and built.checksum is not None:
+            stored_meta.update(object_checksums.object_meta(checksum[0], built.checksum))
         stored = await objects.store_blob(
             request.services,
             bucket,
             request.key,
             _single_chunk(body),
-            meta,
+            stored_meta,
             expected_size=len(body),
         )
         async with write_guard(request, bucket):
@@ -174,8 +121,9 @@ async def _commit(
                     content_type=meta.get("content-type", ""),
                     acl=acl,
                     tags=tags,
+                    lock=lock,
                 )
-                return _Completed(version, manifest, etag, claimed)
+                return _Completed(version, manifest, etag, claimed, built.checksum)
         await request.blobs().delete(stored.info.name, now_timestamp())
     raise OperationAborted(
         "Parts of this upload kept changing while it was being completed; try again."
@@ -186,17 +134,33 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     upload = await find_upload(request)
     sse_reads.check_completion(request, upload)
-    listed = _parse_completion(await read_small_body(request, 10 * 1024 * 1024))
-    numbers = [number for number, _etag in listed]
+    # An x-amz-checksum-* header states the object's checksum, not the XML body's.
+    body = await read_small_body(request, 10 * 1024 * 1024, checksum_of_body=False)
+    listed = parse_completion(body)
+    numbers = [entry.number for entry in listed]
     if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
         raise InvalidPartOrder()
-    meta = dict(upload.meta)
+    upload_checksum = upload_checksums.upload_checksum(upload)
+    claim = object_checksums.check_completion_request(upload_checksum, request.headers, listed)
+    checksum = (upload_checksum, claim) if upload_checksum is not None else None
+    meta = upload_checksums.without_checksum_meta(upload.meta)
     tags = json.loads(meta.pop(TAGS_META, "{}"))
     acl = meta.pop(META_ACL, "private")
+    lock = await completed_upload_lock(request.services, bucket, meta)
     owner = await object_owner(request, acl)  # before the claim: see commit_version
     meta[META_MANIFEST] = "1"
     await check_write_preconditions(request, bucket)  # 412 before anything is stored
-    completed = await _commit(request, upload, listed, meta, owner=owner, acl=acl, tags=tags)
+    completed = await _commit(
+        request,
+        upload,
+        listed,
+        meta,
+        owner=owner,
+        acl=acl,
+        tags=tags,
+        lock=lock,
+        checksum=checksum,
+    )
     used = {blob for blob, _size in completed.manifest}
     for part in completed.claimed:
         if part.blob not in used:
@@ -208,6 +172,11 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
             "Bucket": bucket.name,
             "Key": request.key,
             "ETag": f'"{completed.etag}"',
+            **(
+                object_checksums.object_xml(upload_checksum, completed.checksum)
+                if upload_checksum is not None and completed.checksum is not None
+                else {}
+            ),
         },
         headers=version_headers(bucket, completed.version)
         | sse_reads.completion_headers(upload)

@@ -1,12 +1,14 @@
 """GetObjectAttributes: what HeadObject and ListParts tell of an object, in one XML document.
 
 ``x-amz-object-attributes`` (required, comma-separated) names what to answer: ``ETag`` (without
-quotes, as AWS writes it here), ``Checksum`` (the full-object checksum stored with the object,
-if it was uploaded with one), ``ObjectParts`` (multipart objects only: the part count, and the
-parts with their sizes from the object's manifest, numbered 1..N as GetObject's ``partNumber``
-numbers them; ``x-amz-max-parts`` and ``x-amz-part-number-marker`` page them), ``StorageClass``
-and ``ObjectSize``. ``Last-Modified`` and, in a bucket that has had versioning,
-``x-amz-version-id`` are headers. A delete marker is answered as GetObject answers it.
+quotes, as AWS writes it here), ``Checksum`` (the checksum stored with the object, if it was
+uploaded with one, and its type: ``FULL_OBJECT``, or ``COMPOSITE`` for a multipart upload's
+checksum of its parts' checksums), ``ObjectParts`` (multipart objects only: the part count, and
+the parts with their sizes, and checksums when their upload had an algorithm, from the object's
+manifest, numbered 1..N as GetObject's ``partNumber`` numbers them; ``x-amz-max-parts`` and
+``x-amz-part-number-marker`` page them), ``StorageClass`` and ``ObjectSize``. ``Last-Modified``
+and, in a bucket that has had versioning, ``x-amz-version-id`` are headers. A delete marker is
+answered as GetObject answers it.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from aiohttp import web
 
 from nimbus_storage import s3xml
 from nimbus_storage.auth.checksums import ALGORITHMS, checksum_header_name
-from nimbus_storage.gateway import objects, sse_reads
+from nimbus_storage.gateway import object_checksums, sse_reads, upload_checksums
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.bucket_controls import object_acl_allows
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.headers import http_date
+from nimbus_storage.gateway.object_body import ObjectBody, open_body
 from nimbus_storage.gateway.responses import xml_response
 from nimbus_storage.meta.api import ObjectVersion
 from nimbus_storage.s3errors import (
@@ -83,24 +86,46 @@ def checksum_tree(meta: Mapping[str, str]) -> dict[str, s3xml.XmlValue] | None:
     }
     if not tree:
         return None
-    tree["ChecksumType"] = "FULL_OBJECT"
+    tree["ChecksumType"] = meta.get(upload_checksums.TYPE_HEADER, "FULL_OBJECT")
     return tree
 
 
-def parts_tree(sizes: list[int], marker: int, max_parts: int) -> dict[str, s3xml.XmlValue]:
-    """The ObjectParts element of an object whose parts have ``sizes``, listed after part
-    number ``marker``, at most ``max_parts`` of them."""
+def parts_tree(
+    sizes: list[int],
+    marker: int,
+    max_parts: int,
+    checksums: tuple[str, list[str]] | None = None,
+) -> dict[str, s3xml.XmlValue]:
+    """The ObjectParts element of an object whose parts have ``sizes`` (and ``checksums``:
+    their element name and values), listed after part number ``marker``, at most
+    ``max_parts`` of them."""
     following = list(enumerate(sizes, start=1))[marker:]
     listed = following[:max_parts]
     truncated = len(following) > len(listed)
+    parts: list[s3xml.XmlValue] = []
+    for number, size in listed:
+        part: dict[str, s3xml.XmlValue] = {"PartNumber": number, "Size": size}
+        if checksums is not None:
+            element, values = checksums
+            part[element] = values[number - 1]
+        parts.append(part)
     return {
         "IsTruncated": truncated,
         "MaxParts": max_parts,
         "NextPartNumberMarker": listed[-1][0] if listed else None,
         "PartNumberMarker": marker,
-        "Part": [{"PartNumber": number, "Size": size} for number, size in listed],
+        "Part": parts,
         "PartsCount": len(sizes),
     }
+
+
+async def _part_checksums(body: ObjectBody) -> tuple[str, list[str]] | None:
+    """The element name and values of a multipart object's parts' checksums, if it has them."""
+    algorithms = [a for a in ALGORITHMS if checksum_header_name(a) in body.meta]
+    if not algorithms or upload_checksums.TYPE_HEADER not in body.meta:
+        return None  # no checksum, or a single upload's
+    values = await object_checksums.manifest_checksums(body)
+    return None if values is None else (f"Checksum{algorithms[0]}", values)
 
 
 async def _find(request: S3Request) -> ObjectVersion:
@@ -137,7 +162,7 @@ async def get_object_attributes(request: S3Request) -> web.StreamResponse:
     tree: dict[str, s3xml.XmlValue] = {}
     if "ETag" in attributes:
         tree["ETag"] = version.etag
-    body = await objects.open_body(request.services, bucket, version)
+    body = await open_body(request.services, bucket, version)
     try:
         # As GetObject: an SSE-C object's attributes need its key; other SSE headers are refused.
         sse_reads.unlock(request, body, need_key=False)
@@ -145,7 +170,8 @@ async def get_object_attributes(request: S3Request) -> web.StreamResponse:
             tree["Checksum"] = checksum_tree(body.meta)
         if "ObjectParts" in attributes and body.parts is not None:
             sizes = [size for _blob, size in body.parts]
-            tree["ObjectParts"] = parts_tree(sizes, marker, max_parts)
+            checksums = await _part_checksums(body)
+            tree["ObjectParts"] = parts_tree(sizes, marker, max_parts, checksums)
     finally:
         body.close()
     if "StorageClass" in attributes:

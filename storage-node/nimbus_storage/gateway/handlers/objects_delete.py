@@ -14,6 +14,7 @@ from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.conditional_writes import conditional_delete
 from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.object_lock import deletion_check
 from nimbus_storage.gateway.objects import DeleteOutcome
 from nimbus_storage.gateway.responses import empty_response, xml_response
 from nimbus_storage.gateway.storage_errors import to_s3
@@ -36,7 +37,10 @@ def _outcome_headers(outcome: DeleteOutcome) -> dict[str, str]:
 async def delete_object_handler(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     version_id = request.query.get("versionId")
-    outcome = await conditional_delete(request, bucket, request.key, version_id, request.headers)
+    check = await deletion_check(request, bucket, request.key, version_id)
+    outcome = await conditional_delete(
+        request, bucket, request.key, version_id, request.headers, check=check
+    )
     return empty_response(204, headers=_outcome_headers(outcome))
 
 
@@ -102,7 +106,10 @@ async def delete_objects(request: S3Request) -> web.StreamResponse:
         try:
             action = request.operation.required_handler_action(version_id)
             await check_access(request, bucket, action, key)
-            outcome = await conditional_delete(request, bucket, key, version_id, target.conditions)
+            check = await deletion_check(request, bucket, key, version_id)
+            outcome = await conditional_delete(
+                request, bucket, key, version_id, target.conditions, check=check
+            )
         except (S3Error, StorageError) as caught:
             error = caught if isinstance(caught, S3Error) else to_s3(caught)
             errors.append(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nimbus_storage.gateway import cors, objects, sse_reads
+from nimbus_storage.gateway import objects, sse_reads
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.bucket_controls import object_acl_allows
 from nimbus_storage.gateway.conditional import ByteRange, check_preconditions, parse_range
@@ -16,6 +16,8 @@ from nimbus_storage.gateway.headers import (
     http_date,
     user_metadata,
 )
+from nimbus_storage.gateway.object_body import ObjectBody, open_body
+from nimbus_storage.gateway.object_lock import lock_headers
 from nimbus_storage.meta.api import ObjectVersion
 from nimbus_storage.s3errors import (
     AccessDenied,
@@ -73,7 +75,7 @@ def _requested_part(request: S3Request) -> int | None:
     return number
 
 
-def _part_range(body: objects.ObjectBody, part_number: int) -> ByteRange:
+def _part_range(body: ObjectBody, part_number: int) -> ByteRange:
     """A part's bytes; an object not uploaded in parts is one part (416 InvalidPartNumber
     past the last part)."""
     parts = body.parts or [("", body.size)]
@@ -88,9 +90,7 @@ def _part_range(body: objects.ObjectBody, part_number: int) -> ByteRange:
 _CONDITIONS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
 
 
-async def _headers(
-    request: S3Request, version: ObjectVersion, body: objects.ObjectBody
-) -> dict[str, str]:
+async def _headers(request: S3Request, version: ObjectVersion, body: ObjectBody) -> dict[str, str]:
     meta = body.meta
     headers = {
         "ETag": f'"{version.etag}"',
@@ -110,6 +110,7 @@ async def _headers(
         headers["x-amz-tagging-count"] = str(len(tags))
     if body.parts is not None:
         headers["x-amz-mp-parts-count"] = str(len(body.parts))
+    headers.update(await lock_headers(request, version))
     headers.update(await expiration_headers(request.services, bucket, version, tags or {}))
     if request.auth is not None:
         for parameter, header in _OVERRIDES.items():
@@ -147,7 +148,7 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
         request, version, "s3:GetObject"
     ):
         raise AccessDenied()
-    body = await objects.open_body(
+    body = await open_body(
         request.services,
         request.require_bucket(),
         version,
@@ -183,9 +184,7 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
                 )
         response = web.StreamResponse(status=status, headers=headers)
         response.content_length = max(byte_range.length, 0)
-        if "Origin" in request.headers:  # the app adds CORS headers too late for a stream
-            await cors.add_actual_request_headers(request, response)
-        await response.prepare(request.http)
+        await response.prepare(request.http)  # the app's prepare hook adds CORS, request id
         if send_body and byte_range.length > 0:
             sent = 0
             async for chunk in body.stream(byte_range.start, byte_range.end):

@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from urllib.parse import unquote_to_bytes
-
 from aiohttp import web
 
 from nimbus_storage.bucket_config.acl import DEFAULT_ACL, requested_acl
 from nimbus_storage.bucket_config.tagging import parse_tagging_header
 from nimbus_storage.gateway import objects, sse_objects, sse_reads
-from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.body import declared_size, require_size, verified_payload
 from nimbus_storage.gateway.bucket_controls import object_owner
-from nimbus_storage.gateway.bucket_owner import SOURCE_EXPECTED_OWNER, check_expected_owner
-from nimbus_storage.gateway.conditional import check_preconditions
 from nimbus_storage.gateway.conditional_writes import check_write_preconditions, commit_checked
 from nimbus_storage.gateway.context import S3Request
+from nimbus_storage.gateway.copy_source import CopySource, open_copy_source
 from nimbus_storage.gateway.expiration import expiration_headers
 from nimbus_storage.gateway.headers import (
     META_MANIFEST,
     iso8601,
     object_headers_from_request,
 )
+from nimbus_storage.gateway.object_lock import new_version_lock
 from nimbus_storage.gateway.responses import empty_response, xml_response
 from nimbus_storage.meta.api import Bucket, ObjectVersion
 from nimbus_storage.s3errors import (
     InvalidArgument,
     InvalidRequest,
-    NoSuchBucket,
-    NoSuchKey,
-    NoSuchVersion,
 )
 from nimbus_storage.sse.envelope import META_PREFIX as SSE_META_PREFIX
 
@@ -61,6 +54,7 @@ async def put_object(request: S3Request) -> web.StreamResponse:
     services = request.services
     size = require_size(request, services.config.max_put_size)
     encryption = await sse_objects.write_encryption(request, bucket.name, request.key)
+    lock = await new_version_lock(request, bucket)
     await check_write_preconditions(request, bucket)
     await objects.check_quota(services, bucket, size)
     tags = request_tags(request)
@@ -87,6 +81,7 @@ async def put_object(request: S3Request) -> web.StreamResponse:
         content_type=meta["content-type"],
         acl=acl,
         tags=tags,
+        lock=lock,
     )
     headers = {"ETag": f'"{version.etag}"', **version_headers(bucket, version)}
     headers.update(await expiration_headers(services, bucket, version, tags))
@@ -94,69 +89,6 @@ async def put_object(request: S3Request) -> web.StreamResponse:
     if encryption is not None:
         headers.update(encryption.response_headers())
     return empty_response(headers=headers)
-
-
-@dataclass(frozen=True, slots=True)
-class CopySource:
-    bucket: str
-    key: str
-    version_id: str | None
-
-
-def _decode_copy_source(component: str, header: str) -> str:
-    """Percent-decoded exactly (unquote() would turn bytes that are not UTF-8 into U+FFFD, and
-    so name another key)."""
-    try:
-        return unquote_to_bytes(component).decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidArgument(
-            "Invalid copy source encoding.", ArgumentName="x-amz-copy-source", ArgumentValue=header
-        ) from None
-
-
-def parse_copy_source(header: str) -> CopySource:
-    path, _, query = header.partition("?")
-    path = _decode_copy_source(path, header).lstrip("/")
-    bucket, slash, key = path.partition("/")
-    if not slash or not bucket or not key:
-        raise InvalidArgument(
-            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-            ArgumentName="x-amz-copy-source",
-            ArgumentValue=header,
-        )
-    version_id = None
-    if query:
-        name, _, value = query.partition("=")
-        if name != "versionId" or not value:
-            raise InvalidArgument("Unsupported copy source parameter", ArgumentValue=header)
-        version_id = _decode_copy_source(value, header)
-    return CopySource(bucket, key, version_id)
-
-
-async def open_copy_source(
-    request: S3Request, header_prefix: str
-) -> tuple[CopySource, ObjectVersion, objects.ObjectBody]:
-    """Resolve, authorize and open ``x-amz-copy-source``; check its x-amz-copy-source-if-*."""
-    source = parse_copy_source(request.headers["x-amz-copy-source"])
-    catalog = request.services.catalog
-    source_bucket = await catalog.get_bucket(source.bucket)
-    if source_bucket is None:
-        raise NoSuchBucket(BucketName=source.bucket)
-    action = request.operation.required_handler_action(source.version_id)
-    await check_access(request, source_bucket, action, source.key)
-    check_expected_owner(request.headers, source_bucket, SOURCE_EXPECTED_OWNER)
-    version = await catalog.index(source_bucket.name).get(source.key, source.version_id)
-    if version is None or version.delete_marker:
-        if source.version_id is not None and version is not None:
-            raise InvalidRequest(
-                "The source of a copy request may not specifically refer to a"
-                " delete marker by version id."
-            )
-        if source.version_id is not None:
-            raise NoSuchVersion(Key=source.key, VersionId=source.version_id)
-        raise NoSuchKey(Key=source.key)
-    check_preconditions(request.headers, version.etag, version.last_modified, prefix=header_prefix)
-    return source, version, await objects.open_body(request.services, source_bucket, version)
 
 
 def copied_meta(
@@ -219,6 +151,7 @@ async def copy_object(request: S3Request) -> web.StreamResponse:
         )
         meta = copied_meta(request, dict(body.meta), is_self_copy)
         tags = await copied_tags(request, source, source_version)
+        lock = await new_version_lock(request, bucket)  # the source's lock is not copied
         acl = request_acl(request)
         await objects.check_quota(services, bucket, body.size)
         out, encryption = await sse_objects.copy_outgoing(
@@ -245,6 +178,7 @@ async def copy_object(request: S3Request) -> web.StreamResponse:
         content_type=meta.get("content-type", ""),
         acl=acl,
         tags=tags,
+        lock=lock,
     )
     headers = version_headers(bucket, version)
     headers.update(await expiration_headers(services, bucket, version, tags))

@@ -40,6 +40,7 @@ from nimbus_storage.gateway.bucket_controls import check_acl, object_owner, requ
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.handlers.objects_write import version_headers
 from nimbus_storage.gateway.headers import object_headers_from_request
+from nimbus_storage.gateway.object_lock import default_version_lock
 from nimbus_storage.gateway.post_form import PostForm
 from nimbus_storage.gateway.responses import XML_CONTENT_TYPE, empty_response
 from nimbus_storage.gateway.sse_objects import (
@@ -184,6 +185,7 @@ async def post_object(request: S3Request) -> web.StreamResponse:
     tags = parse_object_tagging(fields["tagging"].encode("utf-8")) if "tagging" in fields else {}
     meta = object_headers_from_request(fields)
     encryption = await _encryption(request, form)
+    lock = await default_version_lock(request.services, bucket)
     spool = await Spool.receive(request, form)
     try:
         await objects.check_quota(request.services, bucket, spool.size)
@@ -211,6 +213,7 @@ async def post_object(request: S3Request) -> web.StreamResponse:
         content_type=meta["content-type"],
         acl=acl,
         tags=tags,
+        lock=lock,
     )
     etag = f'"{version.etag}"'
     location = _object_url(request, form.key)

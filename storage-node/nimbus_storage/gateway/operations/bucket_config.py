@@ -1,6 +1,6 @@
 """The configuration documents of a bucket, each a sub-resource: versioning, tagging, CORS,
-policy (and its status), lifecycle, ACL, Block Public Access, Object Ownership and server access
-logging."""
+policy (and its status), lifecycle, ACL, Block Public Access, Object Ownership, server access
+logging and Object Lock."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ from nimbus_storage.gateway.handlers.bucket_subresources import (
     put_bucket_policy,
     put_bucket_tagging,
     put_bucket_versioning,
+)
+from nimbus_storage.gateway.handlers.object_lock import (
+    get_object_lock_configuration,
+    put_object_lock_configuration,
 )
 from nimbus_storage.gateway.operation import Action, S3Operation, Scope
 
@@ -229,5 +233,21 @@ OPERATIONS: tuple[S3Operation, ...] = (
         put_bucket_logging,
         Action("s3:PutBucketLogging"),
         subresource="logging",
+    ),
+    S3Operation(
+        "GetObjectLockConfiguration",
+        "GET",
+        BUCKET,
+        get_object_lock_configuration,
+        Action("s3:GetBucketObjectLockConfiguration"),
+        subresource="object-lock",
+    ),
+    S3Operation(
+        "PutObjectLockConfiguration",
+        "PUT",
+        BUCKET,
+        put_object_lock_configuration,
+        Action("s3:PutBucketObjectLockConfiguration"),
+        subresource="object-lock",
     ),
 )

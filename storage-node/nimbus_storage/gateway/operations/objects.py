@@ -1,5 +1,5 @@
-"""The operations on an object (``/bucket/key``): reads, writes, deletes, its tagging, ACL and
-attributes, multipart uploads."""
+"""The operations on an object (``/bucket/key``): reads, writes, deletes, its tagging, ACL,
+attributes, retention and legal hold, multipart uploads."""
 
 from __future__ import annotations
 
@@ -18,6 +18,12 @@ from nimbus_storage.gateway.handlers.object_config import (
     get_object_tagging,
     put_object_acl,
     put_object_tagging,
+)
+from nimbus_storage.gateway.handlers.object_lock import (
+    get_object_legal_hold,
+    get_object_retention,
+    put_object_legal_hold,
+    put_object_retention,
 )
 from nimbus_storage.gateway.handlers.objects_delete import delete_object_handler
 from nimbus_storage.gateway.handlers.objects_read import get_object, head_object
@@ -55,6 +61,38 @@ OPERATIONS: tuple[S3Operation, ...] = (
         delete_object_tagging,
         Action("s3:DeleteObjectTagging", versioned="s3:DeleteObjectVersionTagging"),
         subresource="tagging",
+    ),
+    S3Operation(
+        "GetObjectRetention",
+        "GET",
+        OBJECT,
+        get_object_retention,
+        Action("s3:GetObjectRetention"),
+        subresource="retention",
+    ),
+    S3Operation(
+        "PutObjectRetention",
+        "PUT",
+        OBJECT,
+        put_object_retention,
+        Action("s3:PutObjectRetention"),
+        subresource="retention",
+    ),
+    S3Operation(
+        "GetObjectLegalHold",
+        "GET",
+        OBJECT,
+        get_object_legal_hold,
+        Action("s3:GetObjectLegalHold"),
+        subresource="legal-hold",
+    ),
+    S3Operation(
+        "PutObjectLegalHold",
+        "PUT",
+        OBJECT,
+        put_object_legal_hold,
+        Action("s3:PutObjectLegalHold"),
+        subresource="legal-hold",
     ),
     S3Operation(
         "GetObjectAcl",
