@@ -73,6 +73,29 @@ def test_put_object_grant_read_to_another_user(
     assert grants_of(acl) == [(owner_key, "FULL_CONTROL"), (other_key, "READ")]
 
 
+def test_a_copy_source_is_readable_through_its_own_acl(
+    owner: User, other: User, owned_bucket: str
+) -> None:
+    """The source of a copy is read as a GET reads it: its object ACL may allow what its
+    bucket's rules do not; a missing or unreadable source tells the caller nothing."""
+    _owner_key, client = owner
+    other_key, other_client = other
+    client.put_object(Bucket=owned_bucket, Key="granted", Body=b"g", GrantRead=f'id="{other_key}"')
+    client.put_object(Bucket=owned_bucket, Key="private", Body=b"p")
+    client.put_bucket_acl(Bucket=owned_bucket, GrantFullControl=f'id="{other_key}"')
+    source: Any = {"Bucket": owned_bucket, "Key": "granted"}
+    other_client.copy_object(Bucket=owned_bucket, Key="copy", CopySource=source)
+    assert other_client.get_object(Bucket=owned_bucket, Key="copy")["Body"].read() == b"g"
+    for key in ("private", "absent"):
+        copy = partial(
+            other_client.copy_object,
+            Bucket=owned_bucket,
+            Key="copy2",
+            CopySource={"Bucket": owned_bucket, "Key": key},
+        )
+        assert error_code(copy) == ("AccessDenied", 403)
+
+
 def test_object_read_acp_and_write_acp(owner: User, other: User, owned_bucket: str) -> None:
     _, client = owner
     other_key, other_client = other

@@ -37,3 +37,22 @@ def test_a_presigned_gzip_upload_keeps_its_bytes(
     assert answer.status_code == 200, answer.text
     body = s3_in_each_mode.get_object(Bucket=bucket_in_each_mode, Key="hello.gz")["Body"].read()
     assert body == encoded
+
+
+def test_aws_chunked_is_not_kept_as_the_objects_encoding(
+    s3_in_each_mode: S3Client, bucket_in_each_mode: str
+) -> None:
+    """``aws-chunked`` frames the request's body (SDKs add it for a trailing checksum); S3 keeps
+    the other codings only."""
+    s3, bucket = s3_in_each_mode, bucket_in_each_mode
+    encoded = gzip.compress(b"framed " * 200)
+    for key, sent, kept in (
+        ("both", "gzip, aws-chunked", "gzip"),
+        ("first", "aws-chunked,gzip", "gzip"),
+        ("alone", "aws-chunked", None),
+    ):
+        url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key})
+        answer = requests.put(url, data=encoded, headers={"Content-Encoding": sent}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        got = s3.head_object(Bucket=bucket, Key=key)
+        assert got.get("ContentEncoding") == kept, key

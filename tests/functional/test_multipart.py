@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from typing import Any
 
 import pytest
 from mypy_boto3_s3 import S3Client
 
-from tests.functional.conftest import GatewayHandle, error_code
+from tests.functional.access_support import plain_user
+from tests.functional.conftest import ROOT_ACCESS_KEY, GatewayHandle, error_code
 
 MiB = 1024 * 1024
 
@@ -265,3 +268,65 @@ def test_list_multipart_uploads_encoding_type_url(s3: S3Client, bucket: str) -> 
         assert [u["Key"] for u in plain["Uploads"]] == [key]
     finally:
         s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+
+def test_a_repeated_completion_answers_as_the_first(
+    s3_in_each_mode: S3Client, bucket_in_each_mode: str
+) -> None:
+    """A client whose CompleteMultipartUpload answer was lost sends it again: while the object
+    it made is current, AWS answers the same; after that, or for another part list, the upload
+    is gone."""
+    s3, bucket = s3_in_each_mode, bucket_in_each_mode
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+    parts = upload_parts(s3, bucket, "k", upload_id, [b"only part"])
+    listed: Any = {"Parts": parts}
+
+    def complete() -> Any:
+        return s3.complete_multipart_upload(
+            Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload=listed
+        )
+
+    first, again = complete(), complete()
+    assert (again["ETag"], again["VersionId"]) == (first["ETag"], first["VersionId"])
+    assert again["ETag"] == multipart_etag([b"only part"])
+    assert len(s3.list_object_versions(Bucket=bucket)["Versions"]) == 1
+    wrong: Any = {"Parts": [{"PartNumber": 1, "ETag": '"' + "0" * 32 + '"'}]}
+    assert error_code(
+        lambda: s3.complete_multipart_upload(
+            Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload=wrong
+        )
+    ) == ("NoSuchUpload", 404)
+    assert error_code(
+        lambda: s3.complete_multipart_upload(
+            Bucket=bucket, Key="k", UploadId="another", MultipartUpload=listed
+        )
+    ) == ("NoSuchUpload", 404)
+    s3.put_object(Bucket=bucket, Key="k", Body=b"newer")
+    assert error_code(complete) == ("NoSuchUpload", 404)
+
+
+def test_uploads_name_who_initiated_them(
+    gateway_in_each_mode: GatewayHandle, s3_in_each_mode: S3Client, bucket_in_each_mode: str
+) -> None:
+    s3, bucket = s3_in_each_mode, bucket_in_each_mode
+    with plain_user(gateway_in_each_mode) as (writer_key, writer):
+        statement = {
+            "Effect": "Allow",
+            "Principal": {"AWS": [writer_key]},
+            "Action": ["s3:PutObject", "s3:ListMultipartUploadParts"],
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+        }
+        document = {"Version": "2012-10-17", "Statement": [statement]}
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(document))
+        try:
+            theirs = writer.create_multipart_upload(Bucket=bucket, Key="theirs")["UploadId"]
+            mine = s3.create_multipart_upload(Bucket=bucket, Key="mine")["UploadId"]
+            listed = {u["UploadId"]: u for u in s3.list_multipart_uploads(Bucket=bucket)["Uploads"]}
+            assert listed[theirs]["Initiator"]["ID"] == writer_key
+            assert listed[theirs]["Owner"]["ID"] == writer_key
+            assert listed[mine]["Initiator"]["ID"] == ROOT_ACCESS_KEY
+            parts = writer.list_parts(Bucket=bucket, Key="theirs", UploadId=theirs)
+            assert parts["Initiator"]["ID"] == writer_key
+        finally:
+            s3.delete_bucket_policy(Bucket=bucket)

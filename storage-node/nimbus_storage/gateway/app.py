@@ -22,7 +22,7 @@ from nimbus_storage.gateway.bucket_controls import check_requested_acl
 from nimbus_storage.gateway.bucket_owner import EXPECTED_OWNER, check_expected_owner
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.encryption import refuse_encryption
-from nimbus_storage.gateway.operation import Access
+from nimbus_storage.gateway.operation import Access, Scope
 from nimbus_storage.gateway.post_form import read_post_form
 from nimbus_storage.gateway.refused_headers import refuse_headers
 from nimbus_storage.gateway.responses import error_response, new_request_id
@@ -41,6 +41,8 @@ log = logging.getLogger("nimbus.gateway")
 SERVICES_KEY = web.AppKey("services", Services)
 REQUEST_ID = web.RequestKey("nimbus_request_id", str)
 S3_REQUEST = web.RequestKey("nimbus_s3_request", S3Request)
+# A request admitted (or refused) before its handler: see _expect.
+ADMISSION = web.RequestKey("nimbus_admission", object)
 INTERNAL_PREFIX = "/_nimbus/"
 
 
@@ -98,30 +100,59 @@ async def _check_authorized(request: S3Request) -> None:
     await check_requested_acl(request)  # x-amz-acl against the bucket's controls
 
 
+async def _admit(http: web.Request, services: Services) -> S3Request:
+    """The request, authenticated, routed and authorized; what refuses it raises. Done once:
+    for a request that expects ``100-continue``, before its body is asked for (``_expect``)."""
+    admitted = http.get(ADMISSION)
+    if isinstance(admitted, S3Request):
+        return admitted
+    if isinstance(admitted, BaseException):
+        raise admitted
+    request = await _prepare(http, services, http[REQUEST_ID])
+    http[S3_REQUEST] = request
+    operation = request.operation
+    try:
+        await authorize(request)
+    except AccessDenied as denied:
+        # A denial at bucket level may still be lifted by the object's own ACL.
+        if not operation.object_read or isinstance(denied, ExplicitDeny):
+            raise
+        request.object_acl_required = True
+    await _check_authorized(request)
+    http[ADMISSION] = request
+    return request
+
+
+async def _expect(http: web.Request) -> None:
+    """``Expect``: as S3, a request it will refuse is refused before its body is sent (no
+    ``100 Continue``: the refusal is the answer); other expectations are ignored."""
+    if http.headers.get("Expect", "").lower() != "100-continue" or http.version.minor < 1:
+        return
+    # A browser upload is authorized by its form, which is in the body.
+    if not http.raw_path.startswith(INTERNAL_PREFIX) and http.method != "POST":
+        http[REQUEST_ID] = new_request_id()
+        try:
+            request = await _admit(http, http.app[SERVICES_KEY])
+            if request.operation.scope is Scope.OBJECT:
+                request.require_bucket()  # NoSuchBucket, before the body too
+        except Exception as refused:  # answered by handle_s3, which raises it again
+            http[ADMISSION] = refused
+            return
+    await http.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    http.writer.output_size = 0  # the answer has not started
+
+
 async def handle_s3(http: web.Request) -> web.StreamResponse:
     services = http.app[SERVICES_KEY]
     metrics = services.metrics
-    request_id = new_request_id()
+    request_id = http.get(REQUEST_ID) or new_request_id()
     http[REQUEST_ID] = request_id
     received, started = time.time(), time.perf_counter()
     error_code = ""  # the answer's AWS error code, for the access log
-    operation_name = "Unknown"
-    request: S3Request | None = None
     metrics.in_flight.inc()
     try:
-        request = await _prepare(http, services, request_id)
-        http[S3_REQUEST] = request
-        operation = request.operation
-        operation_name = operation.name
-        try:
-            await authorize(request)
-        except AccessDenied as denied:
-            # A denial at bucket level may still be lifted by the object's own ACL.
-            if not operation.object_read or isinstance(denied, ExplicitDeny):
-                raise
-            request.object_acl_required = True
-        await _check_authorized(request)
-        response = await operation.handler(request)
+        admitted = await _admit(http, services)
+        response = await admitted.operation.handler(admitted)
     except (S3Error, StorageError) as caught:
         error = caught if isinstance(caught, S3Error) else to_s3(caught)
         metrics.errors.labels(error_code := error.code).inc()
@@ -129,7 +160,8 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
             if error is caught:
                 raise
             raise error from caught
-        resource = request.resource if request is not None else http.path
+        prepared = http.get(S3_REQUEST)  # refused after it was routed: its resource is known
+        resource = prepared.resource if prepared is not None else http.path
         response = error_response(error, resource, request_id, head=http.method == "HEAD")
     except (ConnectionResetError, web.HTTPException):
         raise
@@ -143,6 +175,12 @@ async def handle_s3(http: web.Request) -> web.StreamResponse:
         )
     finally:
         metrics.in_flight.dec()
+    if isinstance(http.get(ADMISSION), BaseException):
+        # Refused before its body was asked for: the client will not send it, so the rest of
+        # this connection is not a next request.
+        response.force_close()
+    request = http.get(S3_REQUEST)
+    operation_name = request.operation.name if request is not None else "Unknown"
     metrics.requests.labels(operation_name, str(response.status)).inc()
     metrics.latency.labels(operation_name).observe(time.perf_counter() - started)
     # Sends the answer first, when the request's bucket keeps an access log.
@@ -204,5 +242,5 @@ def build_app(services: Services) -> web.Application:
     app.on_response_prepare.append(access_log.stamp_first_byte)
     # aiohttp matches the decoded path, where a key's %0A is a line feed: "." alone stops
     # there (a bare text/plain 404), so the pattern matches across lines.
-    app.router.add_route("*", "/{tail:(?s:.*)}", dispatch)
+    app.router.add_route("*", "/{tail:(?s:.*)}", dispatch, expect_handler=_expect)
     return app

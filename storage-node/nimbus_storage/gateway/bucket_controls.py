@@ -119,10 +119,12 @@ async def check_requested_acl(request: S3Request) -> None:
     await check_grantees(request.services, stored, writer, bucket.owner)
 
 
-async def object_acl_allows(request: S3Request, version: ObjectVersion, action: str) -> bool:
+async def object_acl_allows(
+    request: S3Request, version: ObjectVersion, action: str, bucket: Bucket | None = None
+) -> bool:
     """Whether the object's own ACL, under its bucket's controls, lets the request's principal
-    do ``action`` on ``version``."""
-    bucket = request.require_bucket()
+    do ``action`` on ``version`` (of ``bucket``: the request's own by default)."""
+    bucket = bucket or request.require_bucket()
     controls = await load_controls(request.services, bucket)
     return acl_allows(
         controls.effective_acl(version.acl),

@@ -62,7 +62,6 @@ async def build_manifest(
     min_size = request.services.config.multipart_min_part_size
     manifest: list[tuple[str, int]] = []
     checksums: list[str] = []
-    digest = hashlib.md5(usedforsecurity=False)
     for position, entry in enumerate(listed):
         part = stored_parts.get(entry.number)
         part_etag = part.etag if part is not None else None
@@ -83,8 +82,7 @@ async def build_manifest(
         manifest.append((part.blob, part.size))
         if part_checksum is not None:
             checksums.append(part_checksum)
-        digest.update(bytes.fromhex(entry.etag))
-    etag = f"{digest.hexdigest()}-{len(listed)}"
+    etag = multipart_etag([entry.etag for entry in listed])
     if checksum is None:
         return Manifest(manifest, etag, None, None)
     upload_checksum, claim = checksum
@@ -94,3 +92,11 @@ async def build_manifest(
     )
     object_checksums.check_claim(upload_checksum, claim, value)
     return Manifest(manifest, etag, checksums, value)
+
+
+def multipart_etag(part_etags: list[str]) -> str:
+    """S3's ETag of a multipart object: the MD5 of its parts' binary MD5s, then ``-N``."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for etag in part_etags:
+        digest.update(bytes.fromhex(etag))
+    return f"{digest.hexdigest()}-{len(part_etags)}"

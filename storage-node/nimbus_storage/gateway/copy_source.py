@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-from nimbus_storage.gateway.authorize import check_access
+from nimbus_storage.gateway.authorize import ExplicitDeny, check_access
+from nimbus_storage.gateway.bucket_controls import object_acl_allows
 from nimbus_storage.gateway.bucket_owner import SOURCE_EXPECTED_OWNER, check_expected_owner
 from nimbus_storage.gateway.conditional import check_preconditions
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.object_body import ObjectBody, open_body
 from nimbus_storage.meta.api import ObjectVersion
 from nimbus_storage.s3errors import (
+    AccessDenied,
     InvalidArgument,
     InvalidRequest,
     NoSuchBucket,
@@ -68,9 +70,22 @@ async def open_copy_source(
     if source_bucket is None:
         raise NoSuchBucket(BucketName=source.bucket)
     action = request.operation.required_handler_action(source.version_id)
-    await check_access(request, source_bucket, action, source.key)
+    try:
+        await check_access(request, source_bucket, action, source.key)
+        acl_required = False
+    except AccessDenied as denied:
+        # As for a GET: the source object's own ACL may allow what its bucket's rules do not.
+        if isinstance(denied, ExplicitDeny):
+            raise
+        acl_required = True
     check_expected_owner(request.headers, source_bucket, SOURCE_EXPECTED_OWNER)
     version = await catalog.index(source_bucket.name).get(source.key, source.version_id)
+    if acl_required and (
+        version is None
+        or version.delete_marker
+        or not await object_acl_allows(request, version, action, source_bucket)
+    ):
+        raise AccessDenied()  # callers without access learn nothing
     if version is None or version.delete_marker:
         if source.version_id is not None and version is not None:
             raise InvalidRequest(

@@ -31,6 +31,7 @@ DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 # Header names used in the blob metadata that are not client headers.
 META_ACL = "x-nimbus-acl"
 META_MANIFEST = "x-nimbus-manifest"
+META_INITIATOR = "x-nimbus-initiator"  # a multipart upload's meta: who created it
 
 
 def http_date(timestamp: float) -> str:
@@ -107,6 +108,11 @@ def object_headers_from_request(headers: Mapping[str, str]) -> dict[str, str]:
             stored[lowered] = decode_metadata_value(value)
             name_bytes = len(lowered.encode()) - len(USER_META_PREFIX)
             user_bytes += name_bytes + len(stored[lowered].encode("utf-8", "surrogateescape"))
+        elif lowered == "content-encoding":
+            # aws-chunked names how this request's body was framed, not the object's encoding.
+            codings = [c.strip() for c in value.split(",") if c.strip().lower() != "aws-chunked"]
+            if codings:
+                stored[lowered] = ", ".join(codings)
         elif lowered in STORED_HEADERS:
             stored[lowered] = value
         elif lowered == "x-amz-storage-class" and value not in STORAGE_CLASSES:

@@ -21,11 +21,16 @@ from nimbus_storage.gateway.handlers.listing import key_encoder
 from nimbus_storage.gateway.handlers.multipart_complete import complete_multipart_upload
 from nimbus_storage.gateway.handlers.multipart_parts import upload_part, upload_part_copy
 from nimbus_storage.gateway.handlers.objects_write import request_acl, request_tags
-from nimbus_storage.gateway.headers import META_ACL, iso8601, object_headers_from_request
+from nimbus_storage.gateway.headers import (
+    META_ACL,
+    META_INITIATOR,
+    iso8601,
+    object_headers_from_request,
+)
 from nimbus_storage.gateway.object_lock import upload_lock_meta
 from nimbus_storage.gateway.responses import empty_response, xml_response
 from nimbus_storage.gateway.uploads import TAGS_META, find_upload
-from nimbus_storage.meta.api import Part, Upload
+from nimbus_storage.meta.api import Bucket, Part, Upload
 from nimbus_storage.s3errors import InvalidArgument, PreconditionFailed
 
 __all__ = [
@@ -47,6 +52,7 @@ async def create_multipart_upload(request: S3Request) -> web.StreamResponse:
     if encryption is not None:  # one data key for every part: the seal is kept with the upload
         meta.update(encryption.seal.to_meta())
     meta[META_ACL] = request_acl(request)
+    meta[META_INITIATOR] = request.principal or ""
     tags = request_tags(request)
     if tags:
         meta[TAGS_META] = json.dumps(tags)
@@ -85,7 +91,6 @@ async def list_parts(request: S3Request) -> web.StreamResponse:
     parts, truncated, next_marker = await request.index().list_parts(
         upload.upload_id, marker, max_parts
     )
-    owner = {"ID": bucket.owner, "DisplayName": bucket.owner}
     checksum = upload_checksums.upload_checksum(upload)
     return xml_response(
         "ListPartsResult",
@@ -93,8 +98,8 @@ async def list_parts(request: S3Request) -> web.StreamResponse:
             "Bucket": bucket.name,
             "Key": upload.key,
             "UploadId": upload.upload_id,
-            "Initiator": owner,
-            "Owner": owner,
+            "Initiator": _initiator(bucket, upload),
+            "Owner": _initiator(bucket, upload),
             "StorageClass": "STANDARD",
             "PartNumberMarker": marker,
             "NextPartNumberMarker": next_marker,
@@ -104,6 +109,13 @@ async def list_parts(request: S3Request) -> web.StreamResponse:
             **(checksum.xml() if checksum is not None else {}),
         },
     )
+
+
+def _initiator(bucket: Bucket, upload: Upload) -> dict[str, s3xml.XmlValue]:
+    """Who created the upload (its Initiator and Owner in listings): the bucket's owner for an
+    anonymous one, or one created before Nimbus kept who did."""
+    who = upload.meta.get(META_INITIATOR) or bucket.owner
+    return {"ID": who, "DisplayName": who}
 
 
 def _listed_part(
@@ -133,7 +145,6 @@ async def list_multipart_uploads(request: S3Request) -> web.StreamResponse:
     page = await request.index().list_uploads(
         prefix, delimiter, key_marker, upload_marker, max_uploads
     )
-    owner = {"ID": bucket.owner, "DisplayName": bucket.owner}
     return xml_response(
         "ListMultipartUploadsResult",
         {
@@ -153,8 +164,8 @@ async def list_multipart_uploads(request: S3Request) -> web.StreamResponse:
                 {
                     "Key": encode(upload.key),
                     "UploadId": upload.upload_id,
-                    "Initiator": owner,
-                    "Owner": owner,
+                    "Initiator": _initiator(bucket, upload),
+                    "Owner": _initiator(bucket, upload),
                     "StorageClass": "STANDARD",
                     "Initiated": iso8601(upload.initiated),
                     **_upload_checksum_xml(upload),

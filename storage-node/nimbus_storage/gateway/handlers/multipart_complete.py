@@ -15,7 +15,11 @@ from aiohttp import web
 from nimbus_storage.gateway import object_checksums, objects, sse_reads, upload_checksums
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.bucket_controls import object_owner
-from nimbus_storage.gateway.completion_manifest import build_manifest, parse_completion
+from nimbus_storage.gateway.completion_manifest import (
+    build_manifest,
+    multipart_etag,
+    parse_completion,
+)
 from nimbus_storage.gateway.conditional_writes import (
     check_write_preconditions,
     write_guard,
@@ -23,7 +27,8 @@ from nimbus_storage.gateway.conditional_writes import (
 from nimbus_storage.gateway.context import S3Request
 from nimbus_storage.gateway.expiration import expiration_headers
 from nimbus_storage.gateway.handlers.objects_write import version_headers
-from nimbus_storage.gateway.headers import META_ACL, META_MANIFEST
+from nimbus_storage.gateway.headers import META_ACL, META_INITIATOR, META_MANIFEST
+from nimbus_storage.gateway.object_body import open_body
 from nimbus_storage.gateway.object_checksums import ListedPart, ObjectClaim
 from nimbus_storage.gateway.object_lock import completed_upload_lock
 from nimbus_storage.gateway.responses import xml_response
@@ -32,13 +37,16 @@ from nimbus_storage.gateway.uploads import TAGS_META, find_upload, now_timestamp
 from nimbus_storage.meta.api import ObjectLock, ObjectVersion, Part, Upload
 from nimbus_storage.s3errors import (
     InvalidPartOrder,
+    NoSuchUpload,
     OperationAborted,
+    S3Error,
 )
 
 __all__ = ["complete_multipart_upload"]
 
 # Complete rebuilds its manifest when a part is re-uploaded meanwhile; this often, then 409.
 MAX_COMPLETE_ATTEMPTS = 3
+MAX_COMPLETION_BODY = 10 * 1024 * 1024
 
 
 async def _claim_upload(
@@ -130,12 +138,43 @@ async def _commit(
     )
 
 
+async def _repeated_completion(request: S3Request) -> web.StreamResponse:
+    """A CompleteMultipartUpload of an upload that is no more: answered as the first time when
+    it made the key's current version (a client retrying after its answer was lost, as AWS
+    allows), NoSuchUpload otherwise."""
+    bucket = request.require_bucket()
+    upload_id = request.query["uploadId"]
+    gone = NoSuchUpload(UploadId=upload_id)
+    try:
+        listed = parse_completion(await read_small_body(request, MAX_COMPLETION_BODY))
+    except S3Error:
+        raise gone from None
+    version = await request.index().get(request.key)
+    etag = multipart_etag([entry.etag for entry in listed])
+    if version is None or version.delete_marker or version.etag != etag:
+        raise gone
+    body = await open_body(request.services, bucket, version)
+    try:
+        if body.meta.get(META_MANIFEST) != upload_id:
+            raise gone
+    finally:
+        body.close()
+    answer = {"Location": f"/{bucket.name}/{request.key}", "Bucket": bucket.name}
+    answer |= {"Key": request.key, "ETag": f'"{version.etag}"'}
+    return xml_response(
+        "CompleteMultipartUploadResult", answer, headers=version_headers(bucket, version)
+    )
+
+
 async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
-    upload = await find_upload(request)
+    try:
+        upload = await find_upload(request)
+    except NoSuchUpload:
+        return await _repeated_completion(request)
     sse_reads.check_completion(request, upload)
     # An x-amz-checksum-* header states the object's checksum, not the XML body's.
-    body = await read_small_body(request, 10 * 1024 * 1024, checksum_of_body=False)
+    body = await read_small_body(request, MAX_COMPLETION_BODY, checksum_of_body=False)
     listed = parse_completion(body)
     numbers = [entry.number for entry in listed]
     if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
@@ -146,9 +185,10 @@ async def complete_multipart_upload(request: S3Request) -> web.StreamResponse:
     meta = upload_checksums.without_checksum_meta(upload.meta)
     tags = json.loads(meta.pop(TAGS_META, "{}"))
     acl = meta.pop(META_ACL, "private")
+    meta.pop(META_INITIATOR, None)
     lock = await completed_upload_lock(request.services, bucket, meta)
     owner = await object_owner(request, acl)  # before the claim: see commit_version
-    meta[META_MANIFEST] = "1"
+    meta[META_MANIFEST] = upload.upload_id  # names the upload, for a repeated completion
     await check_write_preconditions(request, bucket)  # 412 before anything is stored
     completed = await _commit(
         request,

@@ -136,13 +136,16 @@ async def _find(request: S3Request) -> ObjectVersion:
     version = await request.index().get(request.key, version_id)
     if version is not None and not version.delete_marker:
         return version
-    if request.object_acl_required:
-        raise AccessDenied()  # callers without access learn nothing
     if version is None:
-        if version_id is not None:
-            raise NoSuchVersion(Key=request.key, VersionId=version_id)
-        await check_access(request, bucket, "s3:ListBucket", "")
-        raise NoSuchKey(Key=request.key)
+        if version_id is None:
+            # As GetObject: a caller who may list the bucket learns the key is absent.
+            await check_access(request, bucket, "s3:ListBucket", "")
+            raise NoSuchKey(Key=request.key)
+        if request.object_acl_required:
+            raise AccessDenied()  # callers without access learn nothing
+        raise NoSuchVersion(Key=request.key, VersionId=version_id)
+    if request.object_acl_required:
+        raise AccessDenied()
     error: MethodNotAllowed | NoSuchKey = (
         MethodNotAllowed() if version_id is not None else NoSuchKey(Key=request.key)
     )

@@ -138,11 +138,12 @@ async def _read(request: S3Request, *, send_body: bool) -> web.StreamResponse:
     try:
         version = await _resolve_version(request)
     except (NoSuchKey, MethodNotAllowed) as error:
-        if request.object_acl_required:
-            raise AccessDenied() from None  # callers without access learn nothing
         if isinstance(error, NoSuchKey):
-            # As in S3, only a caller who may list the bucket learns that a key is absent.
+            # As in S3, only a caller who may list the bucket learns that a key is absent (an
+            # anonymous reader of a public-read bucket may: 404); others get AccessDenied.
             await check_access(request, request.require_bucket(), "s3:ListBucket", "")
+        elif request.object_acl_required:
+            raise AccessDenied() from None  # callers without access learn nothing
         raise
     if request.object_acl_required and not await object_acl_allows(
         request, version, "s3:GetObject"
