@@ -181,7 +181,8 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get(SSE_KEYS_ENV) or None,
         metavar="PATH",
         help="key file or directory (a mounted Secret) of the SSE-S3/SSE-KMS master keys"
-        f" (default ${SSE_KEYS_ENV}; none: SSE-S3/SSE-KMS answer NotImplemented, SSE-C works)",
+        f" (default ${SSE_KEYS_ENV}; none: SSE-S3/SSE-KMS answer NotImplemented; SSE-C, over"
+        " TLS, needs none)",
     )
     serve.add_argument(
         "--tls-cert",

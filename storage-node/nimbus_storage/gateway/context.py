@@ -13,7 +13,7 @@ from nimbus_storage.s3errors import NoSuchBucket
 if TYPE_CHECKING:
     from nimbus_storage.auth.sigv4 import AuthContext
     from nimbus_storage.blobs.api import BlobStore
-    from nimbus_storage.gateway.access_log import AccessLogs
+    from nimbus_storage.gateway.access_log_delivery import AccessLogs
     from nimbus_storage.gateway.config import GatewayConfig
     from nimbus_storage.gateway.metrics import GatewayMetrics
     from nimbus_storage.gateway.operation import S3Operation

@@ -20,7 +20,7 @@ from nimbus_storage.cluster.ec_layout import ECPolicy
 from nimbus_storage.cluster.ring_blobs import RingBlobStore
 from nimbus_storage.cluster.ring_catalog import RingCatalogService
 from nimbus_storage.gateway import janitor
-from nimbus_storage.gateway.access_log import AccessLogs
+from nimbus_storage.gateway.access_log_delivery import AccessLogs
 from nimbus_storage.gateway.app import build_app
 from nimbus_storage.gateway.config import SHUTDOWN_TIMEOUT, GatewayConfig
 from nimbus_storage.gateway.connections import MAX_HEADERS, MAX_LINE_SIZE, S3AppRunner

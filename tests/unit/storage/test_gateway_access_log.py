@@ -17,10 +17,9 @@ from nimbus_storage.bucket_config.bucket_logging import (
     render_logging_status,
     to_json,
 )
-from nimbus_storage.gateway.access_log import (
+from nimbus_storage.gateway.access_log_delivery import AccessLogs, Batch
+from nimbus_storage.gateway.access_log_format import (
     AccessLogRecord,
-    AccessLogs,
-    Batch,
     format_record,
     log_object_key,
     log_time,

@@ -14,7 +14,7 @@ from aiohttp.test_utils import make_mocked_request
 from multidict import CIMultiDict
 from nimbus_storage.auth.sigv4 import AMZ_DATE_FORMAT, AuthContext
 from nimbus_storage.bucket_config.bucket_policy import Decision, parse_policy
-from nimbus_storage.gateway import authorize
+from nimbus_storage.gateway import policy_context
 from nimbus_storage.gateway.config import GatewayConfig
 from nimbus_storage.gateway.context import S3Request, Services
 from nimbus_storage.gateway.operations import OPERATIONS
@@ -72,7 +72,7 @@ def request(
 
 
 def context(s3_request: S3Request) -> dict[str, str | list[str]]:
-    return authorize._request_context(s3_request)
+    return policy_context.request_context(s3_request)
 
 
 def decide(condition: dict[str, Any], s3_request: S3Request) -> Decision:
@@ -288,7 +288,9 @@ def test_policy_keys_are_collected() -> None:
             ],
         }
     )
-    assert authorize._policy_keys(BUCKET, document) == frozenset({"s3:existingobjecttag/public"})
+    assert policy_context.policy_keys(BUCKET, document) == frozenset(
+        {"s3:existingobjecttag/public"}
+    )
 
 
 @pytest.mark.parametrize(
