@@ -82,6 +82,22 @@ def test_sse_s3_through_a_store_whose_key_secret_comes_after_it(
     assert (warning.type, warning.message) == ("Warning", ready["message"])
 
     core_v1.create_namespaced_secret(namespace, generated_key_secret(tmp_path / "keys"))
+    # The operator watches the Secrets stores name: the new one is acted on at once (an Event
+    # only that watch posts), not at the next resync.
+    events = wait_until(
+        lambda: (
+            core_v1.list_namespaced_event(
+                namespace, field_selector=f"involvedObject.name={STORE}"
+            ).items
+        ),
+        lambda found: any(event.reason == "SecretChanged" for event in found),
+        "a SecretChanged Event for the new key Secret",
+    )
+    changed = next(event for event in events if event.reason == "SecretChanged")
+    assert (changed.type, changed.message) == (
+        "Normal",
+        f'Secret "{KEYS}" was created: reconciling the store now.',
+    )
     wait_until(
         store,
         lambda found: found.get("status", {}).get("phase") == "Ready",

@@ -167,6 +167,22 @@ def test_https_gateways_serve_sse_c_and_the_operator_trusts_their_ca(
     core_v1.create_namespaced_secret(namespace, secret)
     ca_file = tmp_path / "ca.pem"
     ca_file.write_bytes(ca_pem)
+    # The operator watches the Secrets stores name: the new one is acted on at once (an Event
+    # only that watch posts), not at the next resync.
+    events = wait_until(
+        lambda: (
+            core_v1.list_namespaced_event(
+                namespace, field_selector=f"involvedObject.name={STORE}"
+            ).items
+        ),
+        lambda found: any(event.reason == "SecretChanged" for event in found),
+        "a SecretChanged Event for the new TLS Secret",
+    )
+    changed = next(event for event in events if event.reason == "SecretChanged")
+    assert (changed.type, changed.message) == (
+        "Normal",
+        f'Secret "{TLS_SECRET}" was created: reconciling the store now.',
+    )
 
     # Ready needs the operator's own admin call (usage) to the gateway over HTTPS.
     ready = wait_until(
@@ -219,3 +235,6 @@ def test_https_gateways_serve_sse_c_and_the_operator_trusts_their_ca(
     assert bucket["status"]["endpoint"] == f"https://{host}"
     config_map = core_v1.read_namespaced_config_map("photos", namespace).data or {}
     assert (config_map["AWS_ENDPOINT_URL"], config_map["BUCKET_PORT"]) == (f"https://{host}", "443")
+    # ... and the authority to trust: the Secret's ca.crt, for AWS_CA_BUNDLE once mounted.
+    assert config_map["ca.crt"] == config_map["COSI_CERTIFICATE_AUTHORITY"] == ca_pem.decode()
+    assert config_map["AWS_CA_BUNDLE"] == "/etc/nimbus/bucket-ca/ca.crt"

@@ -1,7 +1,9 @@
 """`helm test`: one S3 round trip through the chart's ObjectStore, with its root credentials.
 
 Creates a bucket of its own, writes an object, reads it back, deletes both. Waits (up to
-NIMBUS_TEST_WAIT_SECONDS) for the endpoint while the store is still coming up.
+NIMBUS_TEST_WAIT_SECONDS) for the endpoint while the store is still coming up. An https endpoint
+is verified against the authority in NIMBUS_S3_CA_DIRECTORY (its ca.crt, else its tls.crt: a
+self-signed certificate), as the operator verifies it; without one, the system's authorities.
 """
 
 import os
@@ -36,12 +38,24 @@ def create_bucket_when_ready(s3: Any, bucket: str, deadline: float) -> None:
         time.sleep(5)
 
 
+def trusted_authority(directory: str) -> str | bool:
+    """boto3's ``verify``: the store's authority as a file, or True (the system's)."""
+    if not directory:
+        return True
+    for name in ("ca.crt", "tls.crt"):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path) and os.path.getsize(path) > 0:
+            return path
+    raise SystemExit(f"no ca.crt or tls.crt in {directory}: is the store's TLS Secret there?")
+
+
 def main() -> None:
     endpoint = os.environ["NIMBUS_S3_ENDPOINT"]
     deadline = time.monotonic() + float(os.environ.get("NIMBUS_TEST_WAIT_SECONDS", "240"))
     s3 = boto3.client(
         "s3",
         endpoint_url=endpoint,
+        verify=trusted_authority(os.environ.get("NIMBUS_S3_CA_DIRECTORY", "")),
         config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}),
     )
     bucket = f"helm-test-{uuid.uuid4().hex[:16]}"

@@ -9,7 +9,16 @@ from nimbus_operator.handlers import (
     compute,
     objectstore,
     storagepolicy,
+    store_secrets,
     virtualserver,
 )
 
-__all__ = ["bucket", "bucketaccess", "compute", "objectstore", "storagepolicy", "virtualserver"]
+__all__ = [
+    "bucket",
+    "bucketaccess",
+    "compute",
+    "objectstore",
+    "storagepolicy",
+    "store_secrets",
+    "virtualserver",
+]

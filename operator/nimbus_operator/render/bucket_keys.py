@@ -9,6 +9,12 @@ them works unchanged:
 - COSI v1alpha2 (early 2026 drafts): ``COSI_S3_*``;
 - Rook's ObjectBucketClaim: ``BUCKET_HOST``/``BUCKET_PORT``/``BUCKET_NAME``/``BUCKET_REGION``
   in the ConfigMap, ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` in the Secret.
+
+A store that serves HTTPS adds its authority (the one the operator trusts) under ``ca.crt``
+(PEM, the name kubernetes.io/tls Secrets and cert-manager use: a file once mounted),
+``COSI_CERTIFICATE_AUTHORITY`` (the same PEM) and ``AWS_CA_BUNDLE``, the path the AWS SDKs
+and CLI read their trusted authorities from: where ``ca.crt`` is, once mounted as
+``CA_BUNDLE_DIRECTORY`` says.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ AWS_S3_ADDRESSING_STYLE = "AWS_S3_ADDRESSING_STYLE"
 AWS_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
 AWS_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
 
+COSI_CERTIFICATE_AUTHORITY = "COSI_CERTIFICATE_AUTHORITY"
+AWS_CA_BUNDLE = "AWS_CA_BUNDLE"
+
 # COSI v1alpha2, early 2026 drafts.
 COSI_S3_ENDPOINT = "COSI_S3_ENDPOINT"
 COSI_S3_REGION = "COSI_S3_REGION"
@@ -37,9 +46,15 @@ BUCKET_HOST = "BUCKET_HOST"
 BUCKET_PORT = "BUCKET_PORT"
 BUCKET_REGION = "BUCKET_REGION"
 
+# The store's authority as a file (not an environment variable: envFrom leaves it out).
+CA_CERT = "ca.crt"
+
 PROTOCOL_S3 = "S3"
 ADDRESSING_STYLE = "path"
 """Path-style addressing: bucket names need no DNS entry of their own in the cluster."""
+CA_BUNDLE_DIRECTORY = "/etc/nimbus/bucket-ca"
+"""Where apps mount the ``ca.crt`` key of the ConfigMap or Secret (docs/operator.md)."""
+CA_BUNDLE_PATH = f"{CA_BUNDLE_DIRECTORY}/{CA_CERT}"
 
 
 @dataclass(frozen=True)
@@ -52,12 +67,14 @@ class BucketLocation:
     port: int
     region: str
     bucket_name: str
+    ca_pem: str | None = None
+    """The authority of the store's HTTPS certificate (PEM); None for a plain-HTTP store."""
 
 
 def location_keys(location: BucketLocation) -> dict[str, str]:
     """What a Bucket's ConfigMap holds: where the bucket is, under every convention's names
-    that carry no secret."""
-    return {
+    that carry no secret (and, from an HTTPS store, the authority to trust)."""
+    keys = {
         COSI_PROTOCOL: PROTOCOL_S3,
         BUCKET_NAME: location.bucket_name,
         AWS_ENDPOINT_URL: location.endpoint,
@@ -67,6 +84,15 @@ def location_keys(location: BucketLocation) -> dict[str, str]:
         BUCKET_PORT: str(location.port),
         BUCKET_REGION: location.region,
     }
+    if location.ca_pem:
+        keys.update(
+            {
+                CA_CERT: location.ca_pem,
+                COSI_CERTIFICATE_AUTHORITY: location.ca_pem,
+                AWS_CA_BUNDLE: CA_BUNDLE_PATH,
+            }
+        )
+    return keys
 
 
 def credential_keys(location: BucketLocation, access_key: str, secret_key: str) -> dict[str, str]:

@@ -4,19 +4,22 @@ StoragePolicy valid for their CRDs and the operator's models, the helm test at t
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from nimbus_operator.models.crdgen import KINDS
 from nimbus_operator.models.objectstore import ObjectStore
 from nimbus_operator.models.storagepolicy import StoragePolicy
 
-from tests.unit.helm.chart import FULL_VALUES, NAMESPACE, find, manifests
+from tests.unit.helm.chart import CHART, FULL_VALUES, NAMESPACE, find, manifests
 from tests.unit.operator.crdtools import root_schema, schema_nodes
 
 FULL = ("--values", str(FULL_VALUES))
 FULL_VALUES_DATA: dict[str, Any] = yaml.safe_load(FULL_VALUES.read_text())
+ROUNDTRIP = CHART / "files" / "s3_roundtrip.py"
 
 
 def operator_container(documents: list[dict[str, Any]]) -> dict[str, Any]:
@@ -125,6 +128,10 @@ def test_the_object_store_and_policy_are_valid_for_their_crds_and_models(helm: P
     assert store.spec.nodes.volume_size_bytes == 100 * 2**30
     assert store.spec.nodes.storage_class_name == "fast-local"
     assert store.spec.gateway.replicas == 3
+    assert store.spec.gateway.tls is not None
+    assert store.spec.gateway.tls.secret_name == "media-tls"
+    assert store.spec.gateway.trust_forwarded_proto is True
+    assert store.spec.gateway.service_port == 443
     assert store.spec.region == "eu-west-1"
     policy = StoragePolicy.from_body(policy_body)
     assert (policy.metadata.name, policy.spec.replicas, policy.spec.default) == (
@@ -141,6 +148,14 @@ def test_the_object_store_goes_to_the_release_namespace_unless_one_is_named(helm
     test_pod = find(documents, "Pod")
     assert store["metadata"]["namespace"] == test_pod["metadata"]["namespace"] == NAMESPACE
     assert "storageClassName" not in store["spec"]["nodes"]
+    # Plain HTTP unless TLS is asked for; the helm test then trusts the system's authorities.
+    assert store["spec"]["gateway"] == {"replicas": 2}
+    assert "encryption" not in store["spec"]
+    [container] = test_pod["spec"]["containers"]
+    assert env_of(container)["NIMBUS_S3_ENDPOINT"] == f"http://store.{NAMESPACE}.svc"
+    assert "NIMBUS_S3_CA_DIRECTORY" not in env_of(container)
+    assert "volumes" not in test_pod["spec"]
+    assert "volumeMounts" not in container
 
 
 def test_the_helm_test_runs_against_the_store_with_its_admin_secret(helm: Path) -> None:
@@ -154,12 +169,69 @@ def test_the_helm_test_runs_against_the_store_with_its_admin_secret(helm: Path) 
     assert pod["spec"]["restartPolicy"] == "Never"
     assert container["image"] == "registry.example/nimbus:0.2.0-rc.1"
     assert container["command"][:2] == ["python", "-c"]
-    assert env["NIMBUS_S3_ENDPOINT"] == "http://media.storage.svc"
+    assert env["NIMBUS_S3_ENDPOINT"] == "https://media.storage.svc"
     assert env["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert env["AWS_ACCESS_KEY_ID"] == {"secretKeyRef": {"name": "media-admin", "key": "accessKey"}}
     assert env["AWS_SECRET_ACCESS_KEY"] == {
         "secretKeyRef": {"name": "media-admin", "key": "secretKey"}
     }
+
+
+def test_with_tls_the_helm_test_trusts_the_stores_authority_and_never_sees_its_key(
+    helm: Path,
+) -> None:
+    documents = manifests(
+        helm, "--set", "objectStore.enabled=true", "--set", "objectStore.tls.secretName=store-tls"
+    )
+    store = find(documents, "ObjectStore")
+    pod = find(documents, "Pod")
+    [container] = pod["spec"]["containers"]
+    env = env_of(container)
+
+    assert store["spec"]["gateway"] == {"replicas": 2, "tls": {"secretName": "store-tls"}}
+    assert env["NIMBUS_S3_ENDPOINT"] == f"https://store.{NAMESPACE}.svc"
+    assert env["NIMBUS_S3_CA_DIRECTORY"] == "/etc/nimbus/tls"
+    assert container["volumeMounts"] == [
+        {"name": "tls", "mountPath": "/etc/nimbus/tls", "readOnly": True}
+    ]
+    [volume] = pod["spec"]["volumes"]
+    assert volume == {
+        "name": "tls",
+        "secret": {
+            "secretName": "store-tls",
+            # ca.crt is optional in a kubernetes.io/tls Secret: the pod starts without it.
+            "optional": True,
+            "items": [{"key": "ca.crt", "path": "ca.crt"}, {"key": "tls.crt", "path": "tls.crt"}],
+        },
+    }
+
+
+def test_trust_forwarded_proto_alone_keeps_plain_http(helm: Path) -> None:
+    documents = manifests(
+        helm, "--set", "objectStore.enabled=true", "--set", "objectStore.trustForwardedProto=true"
+    )
+    store = ObjectStore.from_body(find(documents, "ObjectStore"))
+    [container] = find(documents, "Pod")["spec"]["containers"]
+
+    assert store.spec.gateway.trust_forwarded_proto is True
+    assert store.spec.gateway.tls is None
+    assert env_of(container)["NIMBUS_S3_ENDPOINT"] == f"http://store.{NAMESPACE}.svc"
+
+
+def test_the_helm_test_trusts_ca_crt_else_tls_crt(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("s3_roundtrip", ROUNDTRIP)
+    assert spec is not None
+    assert spec.loader is not None
+    roundtrip = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(roundtrip)
+
+    assert roundtrip.trusted_authority("") is True
+    with pytest.raises(SystemExit, match=r"no ca\.crt or tls\.crt"):
+        roundtrip.trusted_authority(str(tmp_path))
+    (tmp_path / "tls.crt").write_text("CERT")
+    assert roundtrip.trusted_authority(str(tmp_path)) == str(tmp_path / "tls.crt")
+    (tmp_path / "ca.crt").write_text("CA")
+    assert roundtrip.trusted_authority(str(tmp_path)) == str(tmp_path / "ca.crt")
 
 
 def test_no_store_means_no_helm_test(helm: Path) -> None:

@@ -89,6 +89,9 @@ def test_every_described_value_says_what_it_is() -> None:
         ("objectStore.nodes=0", "at '/objectStore/nodes': minimum"),
         ("objectStore.volumeSize=lots", "at '/objectStore/volumeSize'"),
         ("objectStore.gatewayReplicas=many", "at '/objectStore/gatewayReplicas'"),
+        ("objectStore.tls.secretName=My_Cert", "at '/objectStore/tls/secretName'"),
+        ("objectStore.tls.certificate=x", "at '/objectStore/tls': additional properties"),
+        ("objectStore.trustForwardedProto=maybe", "at '/objectStore/trustForwardedProto'"),
     ],
 )
 def test_a_wrong_value_fails_naming_it(helm: Path, setting: str, message: str) -> None:

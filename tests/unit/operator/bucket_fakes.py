@@ -17,7 +17,7 @@ from typing import Any
 from nimbus_operator.clients.admin import AdminClient, AdminRefused
 from nimbus_operator.clients.kube import Kube
 from nimbus_operator.clients.s3 import S3Client
-from nimbus_operator.errors import RetryLater
+from nimbus_operator.errors import NotFound, RetryLater
 from nimbus_operator.reconcilers.bucket.report import StoreClients
 from nimbus_operator.reconcilers.bucket.store_access import StoreAccess
 
@@ -29,6 +29,7 @@ class FakeKube(Kube):
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str | None, str], dict[str, Any]] = {}
         self.applied: list[dict[str, Any]] = []
+        self.patched: list[tuple[str, str | None, str, dict[str, Any]]] = []
 
     def put(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Store ``obj`` as it is (a test's setup)."""
@@ -80,7 +81,23 @@ class FakeKube(Kube):
         namespace: str | None,
         patch: dict[str, Any],
     ) -> dict[str, Any]:
-        raise NotImplementedError
+        """A JSON merge patch (RFC 7386) of a stored object; ``NotFound`` when absent."""
+        found = self.objects.get((kind, namespace, name))
+        if found is None:
+            raise NotFound(f"patch {kind} {namespace or ''}/{name}: not found")
+        self.patched.append((kind, namespace, name, copy.deepcopy(patch)))
+        _merge(found, patch)
+        return copy.deepcopy(found)
+
+
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
 
 
 class FakeStore:
@@ -248,3 +265,23 @@ def with_status(kube: FakeKube, body: dict[str, Any], status: dict[str, Any]) ->
     updated = copy.deepcopy(body)
     updated["status"] = {key: value for key, value in status.items() if value is not None}
     return kube.put(updated)
+
+
+def serve_https(
+    kube: FakeKube, namespace: str, name: str = "store", *, tls: dict[str, str]
+) -> dict[str, Any]:
+    """Turn the ``object_store`` ``namespace/name`` into one serving HTTPS with a TLS Secret
+    ``<name>-tls`` of ``tls`` (``tls.crt``, ``tls.key``, optionally ``ca.crt``: PEM text)."""
+    kube.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/tls",
+            "metadata": {"name": f"{name}-tls", "namespace": namespace},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in tls.items()},
+        }
+    )
+    store = kube.objects[("ObjectStore", namespace, name)]
+    store["spec"]["gateway"] = {"tls": {"secretName": f"{name}-tls"}}
+    store["status"]["endpoint"] = f"https://{name}.{namespace}.svc"
+    return store

@@ -3,6 +3,8 @@ S3Client): what it makes, what it refuses and why, what a resync writes (nothing
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +14,13 @@ from nimbus_operator.reconcilers.bucket import delete_bucket, reconcile_bucket
 from nimbus_operator.reconcilers.bucket.report import Report
 from nimbus_operator.render.bucket_names import owner_access_key
 
+from tests.support.tls import TlsFiles, make_tls_files
 from tests.unit.operator.bucket_fakes import (
     FakeKube,
     FakeStores,
     bucket_body,
     object_store,
+    serve_https,
     with_status,
 )
 
@@ -255,3 +259,74 @@ def test_a_store_on_another_port_is_found_there(kube: FakeKube, stores: FakeStor
     data = configmap["data"]
     assert (data["BUCKET_HOST"], data["BUCKET_PORT"]) == ("store.team.svc", "8080")
     assert data["AWS_ENDPOINT_URL"] == "http://store.team.svc:8080"
+
+
+# -- a store serving HTTPS: apps get the authority the operator trusts ------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return make_tls_files(tmp_path_factory.mktemp("tls"), hosts=("store.team.svc",))
+
+
+def tls_data(files: TlsFiles, *, ca: bool = True) -> dict[str, str]:
+    data = {"tls.crt": files.cert.read_text(), "tls.key": files.key.read_text()}
+    if ca:
+        data["ca.crt"] = files.ca.read_text()
+    return data
+
+
+@pytest.mark.parametrize("with_ca", [True, False])
+def test_an_https_store_puts_its_authority_in_the_configmap_and_the_owner_secret(
+    kube: FakeKube, stores: FakeStores, tls_files: TlsFiles, with_ca: bool
+) -> None:
+    serve_https(kube, "team", tls=tls_data(tls_files, ca=with_ca))
+    body = bucket_body(kube, "photos", ownerSecret={"name": "photos-owner"})
+
+    report = reconcile(kube, stores, body)
+
+    assert report.fields["endpoint"] == "https://store.team.svc"
+    # ca.crt when the TLS Secret has one, else tls.crt itself (a self-signed certificate).
+    authority = (tls_files.ca if with_ca else tls_files.cert).read_text()
+    configmap = kube.get("v1", "ConfigMap", "photos", "team")
+    assert configmap is not None
+    data = configmap["data"]
+    assert (data["AWS_ENDPOINT_URL"], data["BUCKET_PORT"]) == ("https://store.team.svc", "443")
+    assert data["ca.crt"] == data["COSI_CERTIFICATE_AUTHORITY"] == authority
+    assert data["AWS_CA_BUNDLE"] == "/etc/nimbus/bucket-ca/ca.crt"
+    owner = kube.get("v1", "Secret", "photos-owner", "team")
+    assert owner is not None
+    assert base64.b64decode(owner["data"]["ca.crt"]).decode() == authority
+
+
+def test_a_new_authority_reaches_the_configmap_and_a_resync_as_wanted_writes_nothing(
+    kube: FakeKube, stores: FakeStores, tls_files: TlsFiles, tmp_path: Path
+) -> None:
+    serve_https(kube, "team", tls=tls_data(tls_files))
+    body = published(kube, stores, bucket_body(kube, "photos"))
+    kube.applied.clear()
+    reconcile(kube, stores, body)
+    assert kube.applied == []
+
+    renewed = make_tls_files(tmp_path / "renewed", hosts=("store.team.svc",))
+    serve_https(kube, "team", tls=tls_data(renewed))
+    reconcile(kube, stores, body)
+
+    configmap = kube.get("v1", "ConfigMap", "photos", "team")
+    assert configmap is not None
+    assert configmap["data"]["ca.crt"] == renewed.ca.read_text()
+
+
+def test_a_store_back_on_plain_http_takes_the_authority_away(
+    kube: FakeKube, stores: FakeStores, tls_files: TlsFiles
+) -> None:
+    store = serve_https(kube, "team", tls=tls_data(tls_files))
+    body = published(kube, stores, bucket_body(kube, "photos"))
+    del store["spec"]["gateway"]
+    store["status"]["endpoint"] = "http://store.team.svc"
+
+    reconcile(kube, stores, body)
+
+    configmap = kube.get("v1", "ConfigMap", "photos", "team")
+    assert configmap is not None
+    assert not {"ca.crt", "AWS_CA_BUNDLE", "COSI_CERTIFICATE_AUTHORITY"} & set(configmap["data"])

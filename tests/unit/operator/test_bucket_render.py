@@ -50,17 +50,30 @@ LOCATION = BucketLocation(
     region="eu-west-1",
     bucket_name="team-a.logs-2024",
 )
+HTTPS_LOCATION = BucketLocation(
+    endpoint="https://store.media.svc",
+    host="store.media.svc",
+    port=443,
+    region="eu-west-1",
+    bucket_name="team-a.logs-2024",
+    ca_pem="-----BEGIN CERTIFICATE-----\nMIIBexample\n-----END CERTIFICATE-----\n",
+)
+"""The same bucket in a store serving HTTPS: apps get the authority the operator trusts."""
 BUCKET = Owner("Bucket", "logs", "media", "0b5c2d4e-aaaa-bbbb-cccc-444455556666")
 ACCESS = Owner("BucketAccess", "logs-app", "media", "1c6d3e5f-aaaa-bbbb-cccc-444455556666")
 FULL = Bucket.from_body(BUCKETS["full"])
 
 RENDERERS: dict[str, Callable[[], Any]] = {
     "configmap": lambda: build_bucket_configmap(BUCKET, "logs", LOCATION),
+    "configmap-https": lambda: build_bucket_configmap(BUCKET, "logs", HTTPS_LOCATION),
     "owner-secret": lambda: build_credential_secret(
         BUCKET, "logs-owner", LOCATION, "NBOEXAMPLEKEY", "s3cr3t", component="bucket-owner"
     ),
     "access-secret": lambda: build_credential_secret(
         ACCESS, "logs-rw", LOCATION, "NBAEXAMPLEKEY", "s3cr3t", component="bucket-access"
+    ),
+    "access-secret-https": lambda: build_credential_secret(
+        ACCESS, "logs-rw", HTTPS_LOCATION, "NBAEXAMPLEKEY", "s3cr3t", component="bucket-access"
     ),
     "admin-settings": lambda: build_admin_settings(FULL.spec, "team-a.logs-2024", "NBOEXAMPLEKEY"),
     "lifecycle-rules": lambda: build_lifecycle_rules(FULL.spec.lifecycle),
@@ -90,6 +103,19 @@ def test_a_secret_alone_is_enough_for_the_aws_sdks_and_carries_every_convention(
     assert keys["COSI_S3_BUCKET_ID"] == keys["BUCKET_NAME"] == "team-a.logs-2024"
     table = {value for name, value in vars(bucket_keys).items() if name.isupper()}
     assert set(keys) <= table, "every key name comes from the one table"
+
+
+def test_an_https_store_gives_apps_its_authority_as_a_file_and_for_the_aws_sdks() -> None:
+    plain = location_keys(LOCATION)
+    keys = location_keys(HTTPS_LOCATION)
+    assert keys["ca.crt"] == keys["COSI_CERTIFICATE_AUTHORITY"] == HTTPS_LOCATION.ca_pem
+    assert keys["AWS_CA_BUNDLE"] == "/etc/nimbus/bucket-ca/ca.crt"
+    assert keys["AWS_CA_BUNDLE"] == f"{bucket_keys.CA_BUNDLE_DIRECTORY}/{bucket_keys.CA_CERT}"
+    assert not {"ca.crt", "COSI_CERTIFICATE_AUTHORITY", "AWS_CA_BUNDLE"} & set(plain)
+    secret = credential_keys(HTTPS_LOCATION, "KEY", "SECRET")
+    assert keys.items() <= secret.items()
+    table = {value for name, value in vars(bucket_keys).items() if name.isupper()}
+    assert set(secret) <= table, "every key name comes from the one table"
 
 
 def test_a_minimal_spec_clears_quota_and_policy_and_leaves_versioning_alone() -> None:

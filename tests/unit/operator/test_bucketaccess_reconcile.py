@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +20,13 @@ from nimbus_operator.reconcilers.bucketaccess import (
     rotation_pending,
 )
 
+from tests.support.tls import make_tls_files
 from tests.unit.operator.bucket_fakes import (
     STORAGE_API,
     FakeKube,
     FakeStores,
     object_store,
+    serve_https,
     with_status,
 )
 
@@ -262,3 +265,19 @@ def test_a_bucket_gone_does_not_prolong_a_previous_key(kube: FakeKube, stores: F
     credentials = stores["team/store"].credentials
     assert report.fields["accessKeyId"] not in credentials
     assert rotated.fields["accessKeyId"] in credentials
+
+
+def test_secrets_of_buckets_in_an_https_store_carry_its_authority(
+    kube: FakeKube, stores: FakeStores, tmp_path: Path
+) -> None:
+    files = make_tls_files(tmp_path, hosts=("store.team.svc",))
+    tls = {"tls.crt": files.cert.read_text(), "tls.key": files.key.read_text()}
+    serve_https(kube, "team", tls={**tls, "ca.crt": files.ca.read_text()})
+
+    run(kube, stores, access_body(kube, CLAIMS))
+
+    for name in ("logs-ro", "dumps-wo"):
+        data = secret(kube, name)
+        assert data["AWS_ENDPOINT_URL"] == data["COSI_S3_ENDPOINT"] == "https://store.team.svc"
+        assert data["ca.crt"] == data["COSI_CERTIFICATE_AUTHORITY"] == files.ca.read_text()
+        assert data["AWS_CA_BUNDLE"] == "/etc/nimbus/bucket-ca/ca.crt"

@@ -52,6 +52,7 @@ class StoreAccess:
             port=parts.port or default_port,
             region=self.region,
             bucket_name=bucket_name,
+            ca_pem=self.admin.ca_pem,
         )
 
 
