@@ -4,11 +4,14 @@ Changes are rows computed here from a quorum read and merged into a quorum of th
 replicas (``catalog_rows`` says how rows merge). Buckets, credentials and bucket documents are
 read on almost every request, so lookups are cached for ``cache_ttl`` seconds: a change made
 through another gateway shows here within that time (AWS documents the same delay for bucket
-and IAM changes); this gateway's own changes drop its cache at once.
+and IAM changes); this gateway's own changes drop its cache at once. Concurrent lookups of one
+entry share one read: when an entry expires under load, the requests that need it wait for the
+first one's read instead of each reading a quorum of replicas.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -43,24 +46,48 @@ class RingCatalogService(CatalogService):
         self.cache_ttl = cache_ttl
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
         self._changes = 0  # changes this gateway made: a read racing one is not cached
+        # Reads under way, by cache key, with the change count they started at.
+        self._loading: dict[tuple[str, str], tuple[int, asyncio.Task[Any]]] = {}
 
     def index(self, name: str) -> RingIndexService:
         return RingIndexService(self.replicas, name)
 
     async def close(self) -> None:
         self._cache.clear()
+        for _changes, loading in self._loading.values():
+            loading.cancel()
+        self._loading.clear()
 
     async def _cached(self, key: tuple[str, str], load: Callable[[], Awaitable[T]]) -> T:
         hit = self._cache.get(key)
         if hit is not None and time.monotonic() - hit[0] < self.cache_ttl:
             return hit[1]  # type: ignore[no-any-return]
         changes = self._changes
-        value = await load()
-        # Fresh from when the read finished: a read that waited on a node (up to its timeout)
-        # still serves the rest of the request. Unless this gateway changed something meanwhile.
-        if self._changes == changes:
-            self._cache[key] = (time.monotonic(), value)
-        return value
+        under_way = self._loading.get(key)
+        if under_way is None or under_way[0] != changes:
+            # No read of this entry since this gateway's last change: start one that every
+            # request needing the entry meanwhile shares (a read started before a change here
+            # may miss it, so it is not shared after one). A task, shielded: a request that
+            # goes away does not cancel the read the others wait for.
+            under_way = (changes, asyncio.ensure_future(self._load(key, load, changes)))
+            self._loading[key] = under_way
+        return await asyncio.shield(under_way[1])
+
+    async def _load(
+        self, key: tuple[str, str], load: Callable[[], Awaitable[T]], changes: int
+    ) -> T:
+        try:
+            value = await load()
+            # Fresh from when the read finished: a read that waited on a node (up to its
+            # timeout) still serves the rest of the request. Unless this gateway changed
+            # something meanwhile.
+            if self._changes == changes:
+                self._cache[key] = (time.monotonic(), value)
+            return value
+        finally:
+            under_way = self._loading.get(key)
+            if under_way is not None and under_way[1] is asyncio.current_task():
+                del self._loading[key]
 
     def _forget(self, kind: str, name: str) -> None:
         self._cache.pop((kind, name), None)

@@ -1,7 +1,8 @@
 """The replicated catalog's lookup cache: an entry is fresh from when its read finished, so a
 read that waited on an unreachable node (up to a node timeout, longer than the cache's TTL)
 still serves the rest of the request; a read that raced a change this gateway made is not
-cached."""
+cached. Concurrent lookups of an entry share one read (no burst of quorum reads each time an
+entry expires under load), but not one that started before a change this gateway made."""
 
 from __future__ import annotations
 
@@ -48,3 +49,73 @@ async def test_a_read_racing_a_change_is_not_cached() -> None:
     service._forget("bucket", "b")  # this gateway changed the bucket meanwhile
     assert await racing == "old"
     assert await service._cached(("bucket", "b"), load) == "new"
+
+
+async def test_concurrent_lookups_share_one_read() -> None:
+    service, loads = catalog(), []
+
+    async def load() -> str:
+        loads.append(1)
+        await asyncio.sleep(0.05)
+        return "value"
+
+    found = await asyncio.gather(*(service._cached(("bucket", "b"), load) for _ in range(8)))
+    assert found == ["value"] * 8
+    assert len(loads) == 1  # not one quorum read per waiting request when the entry expires
+    assert await service._cached(("bucket", "b"), load) == "value"
+    assert len(loads) == 1
+
+
+async def test_a_lookup_after_a_change_does_not_share_a_read_from_before_it() -> None:
+    service, answers = catalog(), iter(["old", "new"])
+    started = asyncio.Event()
+
+    async def load() -> str:
+        started.set()
+        await asyncio.sleep(0.05)
+        return next(answers)
+
+    racing = asyncio.create_task(service._cached(("bucket", "b"), load))
+    await started.wait()
+    service._forget("bucket", "b")  # this gateway changed the bucket meanwhile
+    assert await service._cached(("bucket", "b"), load) == "new"  # its own read
+    assert await racing == "old"
+    assert await service._cached(("bucket", "b"), load) == "new"  # the older read not cached
+
+
+async def test_a_lookup_that_goes_away_leaves_the_shared_read_to_the_others() -> None:
+    service, loads = catalog(), []
+    started = asyncio.Event()
+
+    async def load() -> str:
+        loads.append(1)
+        started.set()
+        await asyncio.sleep(0.05)
+        return "value"
+
+    first = asyncio.create_task(service._cached(("bucket", "b"), load))
+    await started.wait()
+    second = asyncio.create_task(service._cached(("bucket", "b"), load))
+    await asyncio.sleep(0)
+    first.cancel()  # its client disconnected
+    assert await second == "value"
+    assert len(loads) == 1
+    assert first.cancelled()
+
+
+async def test_a_failed_read_fails_every_waiter_and_is_not_cached() -> None:
+    service, loads = catalog(), []
+
+    async def load() -> str:
+        loads.append(1)
+        await asyncio.sleep(0.05)
+        if len(loads) == 1:
+            raise RuntimeError("too few replicas answered")
+        return "value"
+
+    found = await asyncio.gather(
+        *(service._cached(("bucket", "b"), load) for _ in range(3)), return_exceptions=True
+    )
+    assert [type(f) for f in found] == [RuntimeError] * 3
+    assert await service._cached(("bucket", "b"), load) == "value"
+    assert len(loads) == 2
