@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 
-from nimbus_storage.bucket_config import object_lock
+from nimbus_storage.bucket_config import object_lock, version_lock
 from nimbus_storage.bucket_config.object_lock import LockConfiguration
 from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.context import S3Request, Services
@@ -44,11 +44,11 @@ async def new_version_lock(request: S3Request, bucket: Bucket) -> ObjectLock:
     """The lock of the version a write (PutObject, CopyObject, CreateMultipartUpload) creates:
     its ``x-amz-object-lock-*`` headers, else the bucket's default retention. Naming a
     retention needs ``s3:PutObjectRetention``, a legal hold ``s3:PutObjectLegalHold``."""
-    asked = object_lock.requests_lock(request.headers)
+    asked = version_lock.requests_lock(request.headers)
     if not asked and bucket.versioning != "Enabled":
         return NO_LOCK
     config = await bucket_lock(request.services, bucket)
-    lock = object_lock.lock_from_headers(request.headers, config, time.time())
+    lock = version_lock.lock_from_headers(request.headers, config, time.time())
     if object_lock.MODE_HEADER in request.headers:
         await check_access(request, bucket, "s3:PutObjectRetention", request.key)
     if object_lock.HOLD_HEADER in request.headers:
@@ -60,7 +60,7 @@ async def upload_lock_meta(request: S3Request, bucket: Bucket) -> dict[str, str]
     """CreateMultipartUpload: the lock its headers name, checked now and kept in the upload's
     meta for its completion; none when they name none (the bucket's default retention is the
     object's, as of its completion)."""
-    if not object_lock.requests_lock(request.headers):
+    if not version_lock.requests_lock(request.headers):
         return {}
     lock = await new_version_lock(request, bucket)
     document = {"mode": lock.mode, "until": lock.retain_until, "hold": lock.legal_hold}
@@ -118,7 +118,7 @@ def keep_locked(*, bypass_governance: bool, now: float | None = None) -> Version
 
     def check(version: ObjectVersion) -> None:
         moment = time.time() if now is None else now
-        if object_lock.deletion_refused(version.lock, moment, bypass_governance=bypass_governance):
+        if version_lock.deletion_refused(version.lock, moment, bypass_governance=bypass_governance):
             raise AccessDenied(object_lock.PROTECTED)
 
     return check

@@ -1,9 +1,11 @@
-"""Object Lock's documents, headers and rules (bucket_config/object_lock.py), at fixed times."""
+"""Object Lock's documents, headers and rules (bucket_config/object_lock.py, version_lock.py), at
+fixed times."""
 
 from __future__ import annotations
 
 import pytest
 from nimbus_storage.bucket_config import object_lock as ol
+from nimbus_storage.bucket_config import version_lock
 from nimbus_storage.meta.api import NO_LOCK, ObjectLock
 from nimbus_storage.s3errors import (
     AccessDenied,
@@ -108,14 +110,16 @@ def test_retention_and_legal_hold_documents() -> None:
 
 def test_lock_from_headers() -> None:
     config = ol.LockConfiguration("GOVERNANCE", 3, 0)
-    assert ol.lock_from_headers({}, None, NOW) == NO_LOCK
-    assert ol.lock_from_headers({}, config, NOW) == ObjectLock("GOVERNANCE", NOW + 3 * DAY)
-    held = ol.lock_from_headers({ol.HOLD_HEADER: "ON"}, config, NOW)
+    assert version_lock.lock_from_headers({}, None, NOW) == NO_LOCK
+    assert version_lock.lock_from_headers({}, config, NOW) == ObjectLock(
+        "GOVERNANCE", NOW + 3 * DAY
+    )
+    held = version_lock.lock_from_headers({ol.HOLD_HEADER: "ON"}, config, NOW)
     assert held == ObjectLock("GOVERNANCE", NOW + 3 * DAY, legal_hold=True)
     named = {ol.MODE_HEADER: "COMPLIANCE", ol.UNTIL_HEADER: "2030-01-01T00:00:00Z"}
-    assert ol.lock_from_headers(named, config, NOW).mode == "COMPLIANCE"
+    assert version_lock.lock_from_headers(named, config, NOW).mode == "COMPLIANCE"
     with pytest.raises(InvalidRequest):
-        ol.lock_from_headers({ol.HOLD_HEADER: "OFF"}, None, NOW)
+        version_lock.lock_from_headers({ol.HOLD_HEADER: "OFF"}, None, NOW)
     for bad in (
         {ol.MODE_HEADER: "GOVERNANCE"},
         {ol.UNTIL_HEADER: "2030-01-01T00:00:00Z"},
@@ -125,7 +129,7 @@ def test_lock_from_headers() -> None:
         {ol.HOLD_HEADER: "yes"},
     ):
         with pytest.raises(InvalidArgument):
-            ol.lock_from_headers(bad, config, NOW)
+            version_lock.lock_from_headers(bad, config, NOW)
 
 
 @pytest.mark.parametrize(
@@ -141,37 +145,39 @@ def test_lock_from_headers() -> None:
     ],
 )
 def test_what_a_lock_refuses(lock: ObjectLock, at: float, bypass: bool, refused: bool) -> None:
-    assert ol.deletion_refused(lock, at, bypass_governance=bypass) is refused
+    assert version_lock.deletion_refused(lock, at, bypass_governance=bypass) is refused
 
 
 def test_retention_changes() -> None:
     longer = ol.Retention("GOVERNANCE", NOW + 2 * DAY)
     shorter = ol.Retention("GOVERNANCE", NOW + DAY / 2)
     assert (
-        ol.changed_retention(GOV, longer, NOW, bypass_governance=False).retain_until
+        version_lock.changed_retention(GOV, longer, NOW, bypass_governance=False).retain_until
         == longer.retain_until
     )
     with pytest.raises(AccessDenied):
-        ol.changed_retention(GOV, shorter, NOW, bypass_governance=False)
+        version_lock.changed_retention(GOV, shorter, NOW, bypass_governance=False)
     assert (
-        ol.changed_retention(GOV, shorter, NOW, bypass_governance=True).retain_until
+        version_lock.changed_retention(GOV, shorter, NOW, bypass_governance=True).retain_until
         == shorter.retain_until
     )
-    assert ol.changed_retention(GOV, ol.Retention(), NOW, bypass_governance=True) == NO_LOCK
+    assert (
+        version_lock.changed_retention(GOV, ol.Retention(), NOW, bypass_governance=True) == NO_LOCK
+    )
     with pytest.raises(AccessDenied):
-        ol.changed_retention(
+        version_lock.changed_retention(
             COMP, ol.Retention("COMPLIANCE", NOW + DAY / 2), NOW, bypass_governance=True
         )
     with pytest.raises(AccessDenied):
-        ol.changed_retention(
+        version_lock.changed_retention(
             COMP, ol.Retention("GOVERNANCE", NOW + 9 * DAY), NOW, bypass_governance=True
         )
     # Once a retention has passed, anything goes; a legal hold is kept as it was.
     held = ObjectLock("COMPLIANCE", NOW + DAY, legal_hold=True)
     relaxed = ol.Retention("GOVERNANCE", NOW + 3 * DAY)
-    after = ol.changed_retention(held, relaxed, NOW + DAY + 1, bypass_governance=False)
+    after = version_lock.changed_retention(held, relaxed, NOW + DAY + 1, bypass_governance=False)
     assert after == ObjectLock("GOVERNANCE", NOW + 3 * DAY, legal_hold=True)
     with pytest.raises(InvalidArgument):
-        ol.changed_retention(
+        version_lock.changed_retention(
             NO_LOCK, ol.Retention("GOVERNANCE", NOW - 1), NOW, bypass_governance=False
         )

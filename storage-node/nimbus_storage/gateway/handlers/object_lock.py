@@ -7,7 +7,7 @@ import time
 
 from aiohttp import web
 
-from nimbus_storage.bucket_config import object_lock
+from nimbus_storage.bucket_config import object_lock, version_lock
 from nimbus_storage.bucket_config.object_lock import LockConfiguration
 from nimbus_storage.gateway import objects
 from nimbus_storage.gateway.body import read_small_body
@@ -131,7 +131,7 @@ async def put_object_retention(request: S3Request) -> web.StreamResponse:
     bypass = await may_bypass_governance(request, bucket, request.key)
 
     def decide(version: ObjectVersion) -> ObjectLock:
-        return object_lock.changed_retention(
+        return version_lock.changed_retention(
             version.lock, wanted, time.time(), bypass_governance=bypass
         )
 
