@@ -21,7 +21,7 @@ from tests.e2e.test_operator_store import (
     s3_client,
     store_manifest,
 )
-from tests.e2e.waiting import wait_until
+from tests.e2e.waiting import wait_for_event, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -69,31 +69,13 @@ def test_sse_s3_through_a_store_whose_key_secret_comes_after_it(
         f'Secret "{KEYS}" not found in namespace "{namespace}": create it with '
         "python -m nimbus_storage.sse.keystore generate"
     )
-    events = wait_until(
-        lambda: (
-            core_v1.list_namespaced_event(
-                namespace, field_selector=f"involvedObject.name={STORE}"
-            ).items
-        ),
-        lambda found: any(event.reason == "KeySecretMissing" for event in found),
-        "a KeySecretMissing Event",
-    )
-    warning = next(event for event in events if event.reason == "KeySecretMissing")
+    warning = wait_for_event(core_v1, namespace, STORE, "KeySecretMissing")
     assert (warning.type, warning.message) == ("Warning", ready["message"])
 
     core_v1.create_namespaced_secret(namespace, generated_key_secret(tmp_path / "keys"))
     # The operator watches the Secrets stores name: the new one is acted on at once (an Event
     # only that watch posts), not at the next resync.
-    events = wait_until(
-        lambda: (
-            core_v1.list_namespaced_event(
-                namespace, field_selector=f"involvedObject.name={STORE}"
-            ).items
-        ),
-        lambda found: any(event.reason == "SecretChanged" for event in found),
-        "a SecretChanged Event for the new key Secret",
-    )
-    changed = next(event for event in events if event.reason == "SecretChanged")
+    changed = wait_for_event(core_v1, namespace, STORE, "SecretChanged")
     assert (changed.type, changed.message) == (
         "Normal",
         f'Secret "{KEYS}" was created: reconciling the store now.',

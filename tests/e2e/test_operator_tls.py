@@ -34,7 +34,7 @@ from tests.e2e.test_operator_store import (
     get_store,
     store_manifest,
 )
-from tests.e2e.waiting import wait_until
+from tests.e2e.waiting import wait_for_event, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -140,16 +140,7 @@ def test_https_gateways_serve_sse_c_and_the_operator_trusts_their_ca(
         f'Secret "{TLS_SECRET}" not found in namespace "{namespace}": create it with '
         f"kubectl create secret tls {TLS_SECRET} -n {namespace} --cert=tls.crt --key=tls.key"
     )
-    events = wait_until(
-        lambda: (
-            core_v1.list_namespaced_event(
-                namespace, field_selector=f"involvedObject.name={STORE}"
-            ).items
-        ),
-        lambda found: any(event.reason == "TlsSecretMissing" for event in found),
-        "a TlsSecretMissing Event",
-    )
-    warning = next(event for event in events if event.reason == "TlsSecretMissing")
+    warning = wait_for_event(core_v1, namespace, STORE, "TlsSecretMissing")
     assert (warning.type, warning.message) == ("Warning", message)
 
     # The Service exists already (the gateways wait): the certificate names it as the operator
@@ -169,16 +160,7 @@ def test_https_gateways_serve_sse_c_and_the_operator_trusts_their_ca(
     ca_file.write_bytes(ca_pem)
     # The operator watches the Secrets stores name: the new one is acted on at once (an Event
     # only that watch posts), not at the next resync.
-    events = wait_until(
-        lambda: (
-            core_v1.list_namespaced_event(
-                namespace, field_selector=f"involvedObject.name={STORE}"
-            ).items
-        ),
-        lambda found: any(event.reason == "SecretChanged" for event in found),
-        "a SecretChanged Event for the new TLS Secret",
-    )
-    changed = next(event for event in events if event.reason == "SecretChanged")
+    changed = wait_for_event(core_v1, namespace, STORE, "SecretChanged")
     assert (changed.type, changed.message) == (
         "Normal",
         f'Secret "{TLS_SECRET}" was created: reconciling the store now.',

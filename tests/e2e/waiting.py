@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from kubernetes import client
 
 T = TypeVar("T")
 
@@ -29,3 +31,20 @@ def wait_until(
                 f"timed out after {timeout}s waiting for {what}; last saw: {observation!r}"
             )
         time.sleep(POLL_SECONDS)
+
+
+def wait_for_event(core_v1: client.CoreV1Api, namespace: str, name: str, reason: str) -> Any:
+    """The first Event with ``reason`` about the object ``name`` in ``namespace``, once there
+    is one."""
+    events = wait_until(
+        lambda: (
+            (
+                core_v1.list_namespaced_event(
+                    namespace, field_selector=f"involvedObject.name={name}"
+                )
+            ).items
+        ),
+        lambda found: any(event.reason == reason for event in found),
+        f"a {reason} Event about {name}",
+    )
+    return next(event for event in events if event.reason == reason)

@@ -272,7 +272,7 @@ def test_lifecycle_leaves_locked_versions(
     assert retained in remaining
     assert free not in remaining
     # Past the retention's date, lifecycle removes that version too; the hold still keeps its.
-    report = gateway_in_each_mode.call(janitor.run_pass(services, now=later(30).timestamp()))
+    gateway_in_each_mode.call(janitor.run_pass(services, now=later(30).timestamp()))
     remaining = versions_of(s3, lock_bucket, "k")
     assert held in remaining
     assert retained not in remaining

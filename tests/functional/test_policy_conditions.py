@@ -5,43 +5,19 @@ source, listing parameters, the signature, TLS."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
-import pytest
 import urllib3
 from botocore.exceptions import ClientError
 from mypy_boto3_s3 import S3Client
 
-from tests.functional.access_support import plain_user
 from tests.functional.conftest import GatewayHandle, empty_and_delete, error_code
-from tests.functional.test_acl_grants import User
+from tests.functional.test_acl_grants import User, other, owned_bucket, owner
 from tests.functional.test_policy_acl import policy
 
 DENIED = ("AccessDenied", 403)
-
-
-@pytest.fixture
-def owner(gateway_in_each_mode: GatewayHandle) -> Iterator[User]:
-    """A plain user owning a bucket of its own (the admin key is above ACLs and policies)."""
-    with plain_user(gateway_in_each_mode) as user:
-        yield user
-
-
-@pytest.fixture
-def other(gateway_in_each_mode: GatewayHandle) -> Iterator[User]:
-    with plain_user(gateway_in_each_mode) as user:
-        yield user
-
-
-@pytest.fixture
-def owned_bucket(owner: User, s3_in_each_mode: S3Client) -> Iterator[str]:
-    name = f"cond-{uuid.uuid4().hex[:10]}"
-    owner[1].create_bucket(Bucket=name)
-    yield name
-    s3_in_each_mode.delete_bucket_policy(Bucket=name)
-    empty_and_delete(s3_in_each_mode, name)
+__all__ = ["other", "owned_bucket", "owner"]  # fixtures, shared with test_acl_grants.py
 
 
 def statement(  # noqa: PLR0917 - a policy statement's parts, in their order

@@ -10,7 +10,6 @@ transaction (standalone) or on the rows a quorum of replicas answered (cluster).
 
 from __future__ import annotations
 
-import json
 import time
 
 from nimbus_storage.bucket_config import object_lock, version_lock
@@ -62,9 +61,7 @@ async def upload_lock_meta(request: S3Request, bucket: Bucket) -> dict[str, str]
     object's, as of its completion)."""
     if not version_lock.requests_lock(request.headers):
         return {}
-    lock = await new_version_lock(request, bucket)
-    document = {"mode": lock.mode, "until": lock.retain_until, "hold": lock.legal_hold}
-    return {UPLOAD_LOCK_META: json.dumps(document)}
+    return {UPLOAD_LOCK_META: (await new_version_lock(request, bucket)).document()}
 
 
 async def completed_upload_lock(
@@ -74,8 +71,7 @@ async def completed_upload_lock(
     stored = meta.pop(UPLOAD_LOCK_META, None)
     if stored is None:
         return await default_version_lock(services, bucket)
-    document = json.loads(stored)
-    return ObjectLock(str(document["mode"]), float(document["until"]), bool(document["hold"]))
+    return ObjectLock.of_document(stored)
 
 
 async def lock_headers(request: S3Request, version: ObjectVersion) -> dict[str, str]:
@@ -85,17 +81,17 @@ async def lock_headers(request: S3Request, version: ObjectVersion) -> dict[str, 
     lock = version.lock
     headers: dict[str, str] = {}
     bucket = request.require_bucket()
-    if lock.mode and await _allowed(request, bucket, "s3:GetObjectRetention"):
+    if lock.mode and await _allowed(request, bucket, "s3:GetObjectRetention", request.key):
         headers[object_lock.MODE_HEADER] = lock.mode
         headers[object_lock.UNTIL_HEADER] = object_lock.format_date(lock.retain_until)
-    if lock.legal_hold and await _allowed(request, bucket, "s3:GetObjectLegalHold"):
+    if lock.legal_hold and await _allowed(request, bucket, "s3:GetObjectLegalHold", request.key):
         headers[object_lock.HOLD_HEADER] = "ON"
     return headers
 
 
-async def _allowed(request: S3Request, bucket: Bucket, action: str) -> bool:
+async def _allowed(request: S3Request, bucket: Bucket, action: str, key: str) -> bool:
     try:
-        await check_access(request, bucket, action, request.key)
+        await check_access(request, bucket, action, key)
     except AccessDenied:
         return False
     return True
@@ -103,13 +99,8 @@ async def _allowed(request: S3Request, bucket: Bucket, action: str) -> bool:
 
 async def may_bypass_governance(request: S3Request, bucket: Bucket, key: str) -> bool:
     """Whether the request asks to bypass GOVERNANCE retention and is allowed to."""
-    if request.headers.get(object_lock.BYPASS_HEADER, "").strip().lower() != "true":
-        return False
-    try:
-        await check_access(request, bucket, BYPASS_ACTION, key)
-    except AccessDenied:
-        return False
-    return True
+    asked = request.headers.get(object_lock.BYPASS_HEADER, "").strip().lower() == "true"
+    return asked and await _allowed(request, bucket, BYPASS_ACTION, key)
 
 
 def keep_locked(*, bypass_governance: bool, now: float | None = None) -> VersionCheck:
@@ -125,11 +116,11 @@ def keep_locked(*, bypass_governance: bool, now: float | None = None) -> Version
 
 
 async def deletion_check(
-    request: S3Request, bucket: Bucket, key: str, version_id: str | None
+    request: S3Request, bucket: Bucket, key: str, version_id: str | None, *, locked: bool
 ) -> VersionCheck | None:
-    """The check a DELETE of ``key`` (one key of DeleteObjects) passes: only a removal of a
-    named version in a bucket with Object Lock has one (a DELETE without a version id adds a
-    delete marker and removes nothing)."""
-    if version_id is None or await bucket_lock(request.services, bucket) is None:
+    """The check a DELETE of ``key`` (one key of DeleteObjects) passes in a bucket that has
+    Object Lock (``locked``: see ``bucket_lock``): only a removal of a named version has one (a
+    DELETE without a version id adds a delete marker and removes nothing)."""
+    if version_id is None or not locked:
         return None
     return keep_locked(bypass_governance=await may_bypass_governance(request, bucket, key))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -23,6 +24,15 @@ class ObjectLock:
             raise ValueError(f"unknown retention mode {self.mode!r}")
         if bool(self.mode) != bool(self.retain_until):
             raise ValueError("a retention needs both a mode and a date")
+
+    def document(self) -> str:
+        """The lock as a JSON document (an index row's ``lock``, an upload's meta)."""
+        return json.dumps({"mode": self.mode, "until": self.retain_until, "hold": self.legal_hold})
+
+    @classmethod
+    def of_document(cls, text: str) -> ObjectLock:
+        document = json.loads(text)
+        return cls(str(document["mode"]), float(document["until"]), bool(document["hold"]))
 
 
 NO_LOCK = ObjectLock()

@@ -263,16 +263,11 @@ def with_acl(row: VersionRow, acl: str, at: int | None = None) -> VersionRow:
 
 
 def lock_document(lock: ObjectLock) -> str | None:
-    if lock == NO_LOCK:
-        return None
-    return json.dumps({"mode": lock.mode, "until": lock.retain_until, "hold": lock.legal_hold})
+    return None if lock == NO_LOCK else lock.document()
 
 
 def lock_of(row: VersionRow) -> ObjectLock:
-    if not row.lock:
-        return NO_LOCK
-    document = json.loads(row.lock)
-    return ObjectLock(str(document["mode"]), float(document["until"]), bool(document["hold"]))
+    return ObjectLock.of_document(row.lock) if row.lock else NO_LOCK
 
 
 def with_lock(row: VersionRow, lock: ObjectLock, at: int | None = None) -> VersionRow:

@@ -38,6 +38,21 @@ def _part_number(request: S3Request) -> int:
     return number
 
 
+async def _store_part_blob(
+    request: S3Request, upload: Upload, number: int, out: sse_objects.Outgoing
+) -> objects.StoredBlob:
+    """The part's data, in a blob of its own (named by its upload and number)."""
+    return await objects.store_blob(
+        request.services,
+        request.require_bucket(),
+        f"{request.key}\x00{upload.upload_id}\x00{number}",
+        out.chunks,
+        {},
+        expected_size=out.stored_size,
+        trailer=out.trailer,
+    )
+
+
 async def _store_part(
     request: S3Request,
     upload: Upload,
@@ -86,15 +101,7 @@ async def upload_part(request: S3Request) -> web.StreamResponse:
     if computed is not None:  # a full-object upload's part sent without its checksum
         chunks = upload_checksums.hashing(chunks, computed)
     out = sse_objects.Outgoing.of(encryption, chunks, size)
-    stored = await objects.store_blob(
-        request.services,
-        bucket,
-        f"{request.key}\x00{upload.upload_id}\x00{number}",
-        out.chunks,
-        {},
-        expected_size=out.stored_size,
-        trailer=out.trailer,
-    )
+    stored = await _store_part_blob(request, upload, number, out)
     sent = payload.checksum_headers()  # the request's own, verified
     part_checksum: str | None = None
     if checksum is not None:
@@ -157,15 +164,7 @@ async def upload_part_copy(request: S3Request) -> web.StreamResponse:
             chunks = upload_checksums.hashing(chunks, computed)
         # Always decrypted and sealed again: the part is a stream of the upload's data key.
         out = sse_objects.Outgoing.of(encryption, chunks, length)
-        stored = await objects.store_blob(
-            request.services,
-            bucket,
-            f"{request.key}\x00{upload.upload_id}\x00{number}",
-            out.chunks,
-            {},
-            expected_size=out.stored_size,
-            trailer=out.trailer,
-        )
+        stored = await _store_part_blob(request, upload, number, out)
     finally:
         body.close()
     part_checksum = computed.b64digest() if computed is not None else None

@@ -83,10 +83,15 @@ async def refuse_versioning_change(request: S3Request, status: str) -> None:
 # --- a version's retention and legal hold -----------------------------------------------------
 
 
-async def _locked_version(request: S3Request) -> ObjectVersion:
-    """The version a retention or legal-hold request names, in a bucket with Object Lock."""
+async def _require_object_lock(request: S3Request) -> None:
+    """Retention and legal holds are for buckets with Object Lock (else InvalidRequest)."""
     if await bucket_lock(request.services, request.require_bucket()) is None:
         raise InvalidRequest(object_lock.NOT_LOCKED_BUCKET)
+
+
+async def _locked_version(request: S3Request) -> ObjectVersion:
+    """The version a retention or legal-hold request names, in a bucket with Object Lock."""
+    await _require_object_lock(request)
     version = await objects.find_version(request, request.key, request.query.get("versionId"))
     if version.delete_marker:
         raise MethodNotAllowed()
@@ -125,8 +130,7 @@ async def get_object_retention(request: S3Request) -> web.StreamResponse:
 
 async def put_object_retention(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
-    if await bucket_lock(request.services, bucket) is None:
-        raise InvalidRequest(object_lock.NOT_LOCKED_BUCKET)
+    await _require_object_lock(request)
     wanted = object_lock.parse_retention(await read_small_body(request, MAX_LOCK_BODY))
     bypass = await may_bypass_governance(request, bucket, request.key)
 
@@ -145,8 +149,7 @@ async def get_object_legal_hold(request: S3Request) -> web.StreamResponse:
 
 
 async def put_object_legal_hold(request: S3Request) -> web.StreamResponse:
-    if await bucket_lock(request.services, request.require_bucket()) is None:
-        raise InvalidRequest(object_lock.NOT_LOCKED_BUCKET)
+    await _require_object_lock(request)
     on = object_lock.parse_legal_hold(await read_small_body(request, MAX_LOCK_BODY))
 
     def decide(version: ObjectVersion) -> ObjectLock:

@@ -14,7 +14,7 @@ from nimbus_storage.gateway.authorize import check_access
 from nimbus_storage.gateway.body import read_small_body
 from nimbus_storage.gateway.conditional_writes import conditional_delete
 from nimbus_storage.gateway.context import S3Request
-from nimbus_storage.gateway.object_lock import deletion_check
+from nimbus_storage.gateway.object_lock import bucket_lock, deletion_check
 from nimbus_storage.gateway.objects import DeleteOutcome
 from nimbus_storage.gateway.responses import empty_response, xml_response
 from nimbus_storage.gateway.storage_errors import to_s3
@@ -37,7 +37,8 @@ def _outcome_headers(outcome: DeleteOutcome) -> dict[str, str]:
 async def delete_object_handler(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     version_id = request.query.get("versionId")
-    check = await deletion_check(request, bucket, request.key, version_id)
+    locked = version_id is not None and await bucket_lock(request.services, bucket) is not None
+    check = await deletion_check(request, bucket, request.key, version_id, locked=locked)
     outcome = await conditional_delete(
         request, bucket, request.key, version_id, request.headers, check=check
     )
@@ -99,6 +100,8 @@ def _parse_delete_request(body: bytes) -> tuple[bool, list[DeleteTarget]]:
 async def delete_objects(request: S3Request) -> web.StreamResponse:
     bucket = request.require_bucket()
     quiet, targets = _parse_delete_request(await read_small_body(request, MAX_DELETE_BODY))
+    named = any(target.version_id is not None for target in targets)
+    locked = named and await bucket_lock(request.services, bucket) is not None
     deleted: list[dict[str, s3xml.XmlValue]] = []
     errors: list[dict[str, s3xml.XmlValue]] = []
     for target in targets:
@@ -106,7 +109,7 @@ async def delete_objects(request: S3Request) -> web.StreamResponse:
         try:
             action = request.operation.required_handler_action(version_id)
             await check_access(request, bucket, action, key)
-            check = await deletion_check(request, bucket, key, version_id)
+            check = await deletion_check(request, bucket, key, version_id, locked=locked)
             outcome = await conditional_delete(
                 request, bucket, key, version_id, target.conditions, check=check
             )
